@@ -1,0 +1,46 @@
+# EP: `make run` serves the demo, `make test` runs the tests. Both set everything up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
+
+.PHONY: run test lint format venv init clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+init: venv
+	$(BIN)/ep init --demo --instance $(CURDIR)/instance
+
+run: init
+	@echo
+	@echo "EP is starting on http://127.0.0.1:8000/  (Ctrl-C stops it)"
+	@echo "  resident start page: http://127.0.0.1:8000/"
+	@echo
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+
+# The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) it runs again on
+# that PostgreSQL database.
+test: venv
+	env -u EP_TEST_DATABASE_URL $(BIN)/pytest
+	@if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; \
+		$(BIN)/pytest; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

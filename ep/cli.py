@@ -1,0 +1,240 @@
+"""The `ep` command: setup, users, configuration and (from ep.batches) the batches.
+
+Scripts, schedulers and runbooks depend on these names and exit codes: 0 done, 1 failed,
+2 usage or configuration error, 75 another run holds the lock.
+"""
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, ScriptInfo
+from flask_migrate import upgrade
+from flask_migrate.cli import db as db_group
+
+from ep import create_app
+from ep.config import ConfigError, default_config_path, load_config
+from ep.domain import DomainError
+from ep.domain.audit import Actor
+from ep.extensions import db
+from ep.identity import InvalidIdentifier
+from ep.timeutil import utcnow
+
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    """Print one line to stderr and exit."""
+    click.echo(f"ep: {message}", err=True)
+    sys.exit(code)
+
+
+def _load_app():
+    try:
+        return create_app()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def cli_actor() -> Actor:
+    """The actor for audit events of changes made from the shell."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = str(os.getuid())
+    return Actor.system(f"cli:{who}")
+
+
+@click.group(cls=AppGroup)
+@click.version_option(package_name="ep", prog_name="ep")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """EP (Egen Provhantering): residents order sampling packages and read their results.
+
+    The configuration is EP_CONFIG if set, else instance/ep.ini in the current folder.
+    """
+    if ctx.obj is None:  # the Flask test runner passes its own ScriptInfo
+        ctx.obj = ScriptInfo(create_app=_load_app, set_debug_flag=False)
+
+
+cli.add_command(db_group)
+
+
+@cli.command(with_appcontext=False)
+@click.option("--demo", is_flag=True, help="Also load the demo catalogue, resident and users.")
+@click.option(
+    "--instance",
+    "instance_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The instance folder (default: the folder of EP_CONFIG, else ./instance).",
+)
+def init(demo: bool, instance_dir: Path | None) -> None:
+    """Create ep.ini, the database (migrated) and, with --demo, the demo data.
+
+    Safe to run again: what exists is kept and only what is missing is added.
+    """
+    from ep.domain.installation import ensure_installation
+    from ep.instance import ensure_folders, write_ini
+
+    path = (instance_dir / "ep.ini") if instance_dir else default_config_path()
+    path = path.absolute()
+    values = {"CitizenLogin": "dev"} if demo else {}
+    database_url = os.environ.get("EP_DATABASE_URL") or "sqlite:///ep.sqlite"
+    if write_ini(path, values=values, database_url=database_url):
+        click.echo(f"wrote {path}")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        fail(str(exc))
+    for folder in ensure_folders(config):
+        click.echo(f"made {folder}")
+    app = create_app(config)
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        now = utcnow()
+        if ensure_installation(db.session, now=now, demo=demo):
+            click.echo("recorded the installation")
+        if demo:
+            from ep.domain.demo import load_demo
+
+            for line in load_demo(db.session, now=now):
+                click.echo(f"added {line}")
+        db.session.commit()
+    click.echo(f"EP is ready in {config.instance_path}")
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+def config_show() -> None:
+    """Print the effective configuration, where each value came from, secrets masked."""
+    cfg = current_app.config["EP"]
+    click.echo(f"; {cfg.path}")
+    section = None
+    for sect, key, value, source in cfg.shown():
+        if sect != section:
+            click.echo(f"\n[{sect}]")
+            section = sect
+        click.echo(f"{key} = {value}    ; {source}")
+
+
+@cli.group()
+def user() -> None:
+    """Manage staff, admin and operator users (as EP.Admin does)."""
+
+
+def _run_user_change(change) -> None:
+    try:
+        message = change()
+        db.session.commit()
+    except (DomainError, InvalidIdentifier) as exc:
+        db.session.rollback()
+        fail(str(exc))
+    click.echo(message)
+
+
+ROLE_HELP = "staff | admin | operator | integration"
+
+
+@user.command("add")
+@click.argument("hsa_id")
+@click.option("--name", required=True, help="The user's full name.")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", help=f"{ROLE_HELP}; repeatable.")
+@click.option("--care-unit", help="HSA-ID of the user's care unit (for the PDL log).")
+@click.option("--care-unit-name", help="Name of the care unit.")
+def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
+    """Add the user with HSA_ID (e.g. SE2321000016-1234)."""
+    from ep.domain.users import add_user
+
+    def change():
+        added = add_user(
+            db.session,
+            hsa_id=hsa_id,
+            name=name,
+            roles=roles,
+            care_unit_hsa_id=care_unit,
+            care_unit_name=care_unit_name,
+            actor=cli_actor(),
+            now=utcnow(),
+        )
+        return f"added {added.hsa_id} {added.name} ({', '.join(sorted(added.roles)) or 'no roles'})"
+
+    _run_user_change(change)
+
+
+@user.command("grant")
+@click.argument("hsa_id")
+@click.argument("role", metavar="ROLE")
+def user_grant(hsa_id, role) -> None:
+    """Give the user with HSA_ID the role ROLE (staff | admin | operator | integration)."""
+    from ep.domain.users import get_user, grant_role
+
+    def change():
+        found = get_user(db.session, hsa_id)
+        done = grant_role(db.session, found, role, actor=cli_actor(), now=utcnow())
+        return f"{found.hsa_id} {'now has' if done else 'already had'} role {role}"
+
+    _run_user_change(change)
+
+
+@user.command("revoke")
+@click.argument("hsa_id")
+@click.argument("role", metavar="ROLE")
+def user_revoke(hsa_id, role) -> None:
+    """Take the role ROLE from the user with HSA_ID."""
+    from ep.domain.users import get_user, revoke_role
+
+    def change():
+        found = get_user(db.session, hsa_id)
+        done = revoke_role(db.session, found, role, actor=cli_actor(), now=utcnow())
+        return f"{found.hsa_id} {'no longer has' if done else 'did not have'} role {role}"
+
+    _run_user_change(change)
+
+
+@user.command("deactivate")
+@click.argument("hsa_id")
+def user_deactivate(hsa_id) -> None:
+    """Deactivate the user with HSA_ID: every request by it is refused from now on."""
+    from ep.domain.users import get_user, set_active
+
+    def change():
+        found = get_user(db.session, hsa_id)
+        done = set_active(db.session, found, False, actor=cli_actor(), now=utcnow())
+        return f"{found.hsa_id} {'deactivated' if done else 'was already inactive'}"
+
+    _run_user_change(change)
+
+
+@user.command("activate")
+@click.argument("hsa_id")
+def user_activate(hsa_id) -> None:
+    """Activate the user with HSA_ID again."""
+    from ep.domain.users import get_user, set_active
+
+    def change():
+        found = get_user(db.session, hsa_id)
+        done = set_active(db.session, found, True, actor=cli_actor(), now=utcnow())
+        return f"{found.hsa_id} {'activated' if done else 'was already active'}"
+
+    _run_user_change(change)
+
+
+@user.command("list")
+def user_list() -> None:
+    """List every user with roles and whether it is active."""
+    from ep.domain.users import list_users
+
+    users = list_users(db.session)
+    if not users:
+        click.echo("no users")
+    for found in users:
+        state = "active" if found.active else "INACTIVE"
+        roles = ",".join(sorted(found.roles)) or "-"
+        click.echo(f"{found.hsa_id:<31}  {state:<8}  {roles:<28}  {found.name}")

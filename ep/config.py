@@ -1,0 +1,479 @@
+"""Configuration: instance/ep.ini, shaped like the web.config the operators know.
+
+Defaults live here; the INI file holds only what an installation changes; environment
+variables override both (``EP_CONFIG`` picks the file, ``EP_DATABASE_URL`` the connection
+string, ``EP_<Key>`` an appSettings key). Every value is validated when the program starts,
+and a problem stops it with one line naming the file, the key and what is wrong.
+
+Relative paths in the file are relative to the instance folder (the folder that holds
+ep.ini), so a batch started by cron from ``/`` finds the same files as the web server.
+"""
+
+import configparser
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BATCHES = ("NOTIFYREMINDERS", "IMPORTRESULTS", "NOTIFYRESULTS", "EXPIREORDERS", "PURGE")
+SECTION_CONNECTIONS = "connectionStrings"
+SECTION_SETTINGS = "appSettings"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as the one line the operator sees."""
+
+
+# -- value parsers: each takes the raw text and returns the value or raises ValueError --
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise ValueError(f"{text!r} must be a whole number above 0")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+def _str(text: str) -> str:
+    return text.strip()
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip()
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _status_code(text: str) -> int:
+    value = _int(text)
+    if not 200 <= value <= 599:
+        raise ValueError(f"{value} is not an HTTP status code (200-599)")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One appSettings key: its default (as INI text), parser and whether it is secret."""
+
+    name: str
+    default: str
+    parse: Callable[[str], Any] = _str
+    secret: bool = False
+    # "file": a path that must exist when set; "dir": a folder EP may create
+    path: str | None = None
+    help: str = ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # the health check (operations manual section 2 and 3)
+    Setting(
+        "NOTIFYREMINDERSWarnAfterMinutesInactivity",
+        "1500",
+        _positive_int,
+        help="the health check turns ERROR when NOTIFYREMINDERS has been inactive this long",
+    ),
+    Setting(
+        "IMPORTRESULTSWarnAfterMinutesInactivity",
+        "30",
+        _positive_int,
+        help="... likewise for IMPORTRESULTS",
+    ),
+    Setting(
+        "NOTIFYRESULTSWarnAfterMinutesInactivity",
+        "30",
+        _positive_int,
+        help="... likewise for NOTIFYRESULTS",
+    ),
+    Setting(
+        "EXPIREORDERSWarnAfterMinutesInactivity",
+        "1500",
+        _positive_int,
+        help="... likewise for EXPIREORDERS",
+    ),
+    Setting(
+        "PURGEWarnAfterMinutesInactivity", "10200", _positive_int, help="... likewise for PURGE"
+    ),
+    Setting(
+        "HealthCheckErrorStatusCode",
+        "503",
+        _status_code,
+        help="HTTP status with ERROR (200 for monitors that only match the text)",
+    ),
+    Setting(
+        "OperatorAuthorizationCacheSeconds",
+        "300",
+        _int,
+        help="how long a verified operator is trusted while the database is down",
+    ),
+    Setting(
+        "CertificateExpiryWarnDays",
+        "30",
+        _positive_int,
+        help="warn this many days before a certificate expires",
+    ),
+    # client certificates (SITHS) for staff, EP.Admin and OmniqOperator
+    Setting(
+        "ClientCertificateSource",
+        "tls",
+        _choice("tls", "header"),
+        help="tls: gunicorn terminates TLS; header: a trusted proxy forwards the certificate",
+    ),
+    Setting(
+        "TrustedProxies",
+        "127.0.0.1",
+        _networks,
+        help="addresses or networks whose forwarded headers are honoured, comma-separated",
+    ),
+    Setting(
+        "ClientCertificateHeader",
+        "X-SSL-Client-Cert",
+        help="header with the URL-escaped PEM client certificate (header mode)",
+    ),
+    Setting(
+        "TrustedCaFile",
+        "",
+        path="file",
+        help="PEM file with the CA certificates that SITHS client certificates must chain to",
+    ),
+    Setting(
+        "CrlFile",
+        "",
+        path="file",
+        help="PEM or DER certificate revocation list; empty = no CRL check",
+    ),
+    Setting(
+        "ServerCertificateFile",
+        "",
+        path="file",
+        help="the server certificate, watched for expiry by the health check",
+    ),
+    # residents
+    Setting(
+        "CitizenLogin",
+        "header",
+        _choice("dev", "header"),
+        help="dev: a test login (never in production); header: the region's login proxy",
+    ),
+    Setting(
+        "CitizenIdentityHeader",
+        "X-Personnummer",
+        help="header with the resident's personnummer, honoured only from TrustedProxies",
+    ),
+    Setting(
+        "SecretKey",
+        "",
+        secret=True,
+        help="signs sessions and CSRF tokens; keep it secret, the same on every web host",
+    ),
+    Setting("DefaultLanguage", "sv", _choice("sv", "en"), help="sv or en"),
+    # notifications
+    Setting(
+        "NotificationChannel",
+        "file",
+        _choice("file", "smtp", "sms"),
+        help="file (offline, writes messages to a folder) | smtp | sms",
+    ),
+    Setting(
+        "NotificationDirectory",
+        "outbox/notifications",
+        path="dir",
+        help="where the file channel writes messages",
+    ),
+    Setting("SmtpHost", "localhost"),
+    Setting("SmtpPort", "25", _positive_int),
+    Setting("SmtpUser", ""),
+    Setting("SmtpPassword", "", secret=True),
+    Setting("SmtpStartTls", "false", _bool),
+    Setting("SmtpFrom", "no-reply@ep.invalid"),
+    Setting("SmsGatewayUrl", "", help="HTTP JSON endpoint of the SMS gateway"),
+    Setting("SmsGatewayToken", "", secret=True),
+    Setting("SmsSender", "Region"),
+    Setting(
+        "ProviderTimeoutSeconds",
+        "10",
+        _positive_int,
+        help="timeout for each call to the SMS gateway or SMTP server",
+    ),
+    # lab results
+    Setting(
+        "LabInboxDirectory",
+        "inbox",
+        path="dir",
+        help="where labs drop result files (processed/ and error/ are made beside them)",
+    ),
+    Setting(
+        "LabAckDirectory",
+        "outbox/ack",
+        path="dir",
+        help="where HL7 ACKs for the sending systems are written",
+    ),
+    # batches
+    Setting(
+        "BatchLeaseSeconds",
+        "300",
+        _positive_int,
+        help="a running batch silent this long is presumed dead and taken over",
+    ),
+    Setting("BatchChunkSize", "500", _positive_int, help="items committed together by a batch"),
+    Setting(
+        "BatchMaxAttempts",
+        "5",
+        _positive_int,
+        help="tries of a transient error before the item is left for the next run",
+    ),
+    # retention (gallring), in days; audit events are kept at least five years regardless
+    Setting(
+        "RetainOrdersDays",
+        "3650",
+        _positive_int,
+        help="PURGE removes closed orders and their results older than this",
+    ),
+    Setting(
+        "RetainNotificationsDays",
+        "365",
+        _positive_int,
+        help="PURGE removes sent notifications older than this",
+    ),
+    Setting(
+        "RetainLabMessagesDays",
+        "3650",
+        _positive_int,
+        help="PURGE removes processed lab messages older than this",
+    ),
+    Setting(
+        "RetainBatchRunsDays",
+        "400",
+        _positive_int,
+        help="PURGE removes batch run history older than this",
+    ),
+    Setting(
+        "RetainAuditEventsDays",
+        "1827",
+        _positive_int,
+        help="audit events are kept at least this long, and never under 5 years",
+    ),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+SECRET_CONNECTION_PARTS = ("password",)
+
+
+@dataclass
+class Config:
+    """The effective configuration: values, where each came from, and the instance folder."""
+
+    path: Path
+    instance_path: Path
+    database_url: str
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def path_of(self, name: str) -> Path | None:
+        """Return a path setting resolved against the instance folder, None when unset."""
+        value = self.values[name]
+        return resolve_path(self.instance_path, value) if value else None
+
+    def warn_after_minutes(self, batch: str) -> int:
+        return self.values[f"{batch}WarnAfterMinutesInactivity"]
+
+    def shown(self) -> list[tuple[str, str, str, str]]:
+        """Rows of (section, key, value, source) with secrets masked, for `ep config show`."""
+        rows = [
+            (
+                SECTION_CONNECTIONS,
+                "EP",
+                mask_url(self.database_url),
+                self.sources.get("EP", "default"),
+            )
+        ]
+        for setting in SETTINGS:
+            raw = self.values[setting.name]
+            if setting.secret and raw:
+                text = "********"
+            elif isinstance(raw, tuple):
+                text = ", ".join(str(v) for v in raw)
+            elif isinstance(raw, bool):
+                text = "true" if raw else "false"
+            else:
+                text = str(raw)
+            rows.append((SECTION_SETTINGS, setting.name, text, self.sources[setting.name]))
+        return rows
+
+
+def resolve_path(instance_path: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else instance_path / path
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a connection URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("EP_CONFIG") or Path.cwd() / "instance" / "ep.ini")
+
+
+def default_database_url(instance_path: Path) -> str:
+    return f"sqlite:///{instance_path / 'ep.sqlite'}"
+
+
+def load_config(
+    path: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Config:
+    """Read, override and validate the configuration; raise ConfigError on any problem.
+
+    ``overrides`` are appSettings values (as INI text) applied last, for tests and tools;
+    the key ``EP`` in them overrides the connection string.
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(path) if path is not None else default_config_path(environ)
+    path = path.absolute()
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found (run `ep init`, or set EP_CONFIG)")
+    instance_path = path.parent
+    parser = configparser.ConfigParser(
+        interpolation=None, inline_comment_prefixes=(";", "#"), strict=True
+    )
+    parser.optionxform = str  # keys keep their case, as in web.config
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {_one_line(exc)}") from None
+
+    for section in parser.sections():
+        if section not in (SECTION_CONNECTIONS, SECTION_SETTINGS):
+            raise ConfigError(
+                f"{path}: unknown section [{section}] "
+                f"(expected [{SECTION_CONNECTIONS}] and [{SECTION_SETTINGS}])"
+            )
+
+    raw: dict[str, tuple[str, str]] = {s.name: (s.default, "default") for s in SETTINGS}
+    if parser.has_section(SECTION_SETTINGS):
+        lowered = {name.lower(): name for name in SETTINGS_BY_NAME}
+        for key, value in parser.items(SECTION_SETTINGS):
+            name = lowered.get(key.lower())
+            if name is None:
+                raise ConfigError(f"{path}: [{SECTION_SETTINGS}] {key}: {_unknown_key(key)}")
+            raw[name] = (value, str(path))
+
+    database = (default_database_url(instance_path), "default")
+    if parser.has_section(SECTION_CONNECTIONS):
+        for key, value in parser.items(SECTION_CONNECTIONS):
+            if key != "EP":
+                raise ConfigError(
+                    f"{path}: [{SECTION_CONNECTIONS}] {key}: unknown connection string "
+                    "(EP is the only one)"
+                )
+            database = (value.strip(), str(path))
+
+    for env_name, value in environ.items():
+        if not env_name.startswith("EP_") or env_name in ("EP_CONFIG", "EP_TEST_DATABASE_URL"):
+            continue
+        if env_name == "EP_DATABASE_URL":
+            database = (value, "environment EP_DATABASE_URL")
+            continue
+        for setting in SETTINGS:
+            if env_name[3:].lower() == setting.name.lower():
+                raw[setting.name] = (value, f"environment {env_name}")
+    for key, value in (overrides or {}).items():
+        if key == "EP":
+            database = (value, "override")
+        elif key in SETTINGS_BY_NAME:
+            raw[key] = (value, "override")
+        else:
+            raise ConfigError(f"override {key}: {_unknown_key(key)}")
+
+    values: dict[str, Any] = {}
+    sources = {"EP": database[1]}
+    for setting in SETTINGS:
+        text, source = raw[setting.name]
+        where = path if source == str(path) else source
+        try:
+            values[setting.name] = setting.parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {setting.name}: {exc}") from None
+        if setting.path == "file" and values[setting.name]:
+            resolved = resolve_path(instance_path, values[setting.name])
+            if not resolved.is_file():
+                raise ConfigError(f"{where}: {setting.name}: file not found: {resolved}")
+        sources[setting.name] = source
+
+    url = database[0]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url[len("sqlite:///") :]
+        if relative and relative != ":memory:":
+            url = f"sqlite:///{resolve_path(instance_path, relative)}"
+    _check_url(url, path if database[1] == str(path) else database[1])
+    return Config(
+        path=path, instance_path=instance_path, database_url=url, values=values, sources=sources
+    )
+
+
+def _check_url(url: str, where: object) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where}: EP: {url!r} is not a database URL") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"{where}: EP: {parsed.get_backend_name()!r} is not supported "
+            "(use sqlite:/// or postgresql+psycopg://)"
+        )
+
+
+def _unknown_key(key: str) -> str:
+    if key.lower().endswith("warnafterminutesinactivity"):
+        batch = key[: -len("WarnAfterMinutesInactivity")]
+        return f"unknown batch name {batch!r} (known: {', '.join(BATCHES)})"
+    return "unknown key"
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,65 @@
+"""The PDL access log: one append-only event per staff read or change of patient data."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ep.models import AuditEvent, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a staff user (HSA-ID), a resident or the system, and from where."""
+
+    type: str  # user | resident | system
+    id: str
+    name: str | None = None
+    care_unit_hsa_id: str | None = None
+    care_unit_name: str | None = None
+    client_addr: str | None = None
+
+    @classmethod
+    def for_user(cls, user: User, client_addr: str | None = None) -> "Actor":
+        return cls(
+            "user",
+            user.hsa_id,
+            user.name,
+            user.care_unit_hsa_id,
+            user.care_unit_name,
+            client_addr,
+        )
+
+    @classmethod
+    def system(cls, name: str) -> "Actor":
+        return cls("system", name[:40], name)
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    now: datetime,
+    patient: str | None = None,
+    object_type: str | None = None,
+    object_id: object = None,
+    details: str | None = None,
+) -> AuditEvent:
+    """Append one audit event to the session (committed with the caller's unit of work)."""
+    event = AuditEvent(
+        at=now,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        care_unit_hsa_id=actor.care_unit_hsa_id,
+        care_unit_name=actor.care_unit_name,
+        patient_personnummer=patient,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        client_addr=actor.client_addr,
+        details=details,
+    )
+    session.add(event)
+    return event

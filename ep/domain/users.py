@@ -1,0 +1,132 @@
+"""Staff, admin and operator accounts (EP.Admin and `ep user`)."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ep.domain import DomainError, NotFound
+from ep.domain.audit import Actor, record
+from ep.identity import parse_hsa_id
+from ep.models import User, UserRole
+from ep.models.people import ROLES
+
+
+def check_role(role: str) -> str:
+    """Return ``role`` if EP knows it; raise DomainError naming the known roles."""
+    if role not in ROLES:
+        raise DomainError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    return role
+
+
+def find_user(session: Session, hsa_id: str) -> User | None:
+    """Return the user with this HSA-ID, or None."""
+    return session.scalar(select(User).where(User.hsa_id == parse_hsa_id(hsa_id)))
+
+
+def get_user(session: Session, hsa_id: str) -> User:
+    user = find_user(session, hsa_id)
+    if user is None:
+        raise NotFound(f"no user with HSA-ID {parse_hsa_id(hsa_id)}")
+    return user
+
+
+def add_user(
+    session: Session,
+    *,
+    hsa_id: str,
+    name: str,
+    roles: list[str] | tuple[str, ...] = (),
+    care_unit_hsa_id: str | None = None,
+    care_unit_name: str | None = None,
+    actor: Actor,
+    now: datetime,
+) -> User:
+    """Create a user; raise DomainError for a taken HSA-ID, a bad name or an unknown role."""
+    hsa_id = parse_hsa_id(hsa_id)
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("a user needs a name")
+    for role in roles:
+        check_role(role)
+    if care_unit_hsa_id:
+        care_unit_hsa_id = parse_hsa_id(care_unit_hsa_id)
+    if find_user(session, hsa_id) is not None:
+        raise DomainError(f"a user with HSA-ID {hsa_id} already exists")
+    user = User(
+        hsa_id=hsa_id,
+        name=name,
+        active=True,
+        care_unit_hsa_id=care_unit_hsa_id,
+        care_unit_name=care_unit_name,
+        created_at=now,
+        role_rows=[UserRole(role=role) for role in dict.fromkeys(roles)],
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor,
+        "user:add",
+        now=now,
+        object_type="user",
+        object_id=hsa_id,
+        details=f"roles: {', '.join(sorted(user.roles)) or '-'}",
+    )
+    return user
+
+
+def grant_role(session: Session, user: User, role: str, *, actor: Actor, now: datetime) -> bool:
+    """Give ``user`` a role; return False if it already had it."""
+    check_role(role)
+    if role in user.roles:
+        return False
+    user.role_rows.append(UserRole(role=role))
+    record(
+        session,
+        actor,
+        "user:grant",
+        now=now,
+        object_type="user",
+        object_id=user.hsa_id,
+        details=role,
+    )
+    session.flush()
+    return True
+
+
+def revoke_role(session: Session, user: User, role: str, *, actor: Actor, now: datetime) -> bool:
+    """Take a role from ``user``; return False if it did not have it."""
+    check_role(role)
+    rows = [row for row in user.role_rows if row.role == role]
+    if not rows:
+        return False
+    for row in rows:
+        user.role_rows.remove(row)
+    record(
+        session,
+        actor,
+        "user:revoke",
+        now=now,
+        object_type="user",
+        object_id=user.hsa_id,
+        details=role,
+    )
+    session.flush()
+    return True
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: Actor, now: datetime) -> bool:
+    """Activate or deactivate ``user``; return False if nothing changed."""
+    if user.active == active:
+        return False
+    user.active = active
+    action = "user:activate" if active else "user:deactivate"
+    record(session, actor, action, now=now, object_type="user", object_id=user.hsa_id)
+    session.flush()
+    return True
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user, by HSA-ID."""
+    return list(session.scalars(select(User).order_by(User.hsa_id)))

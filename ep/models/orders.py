@@ -1,0 +1,106 @@
+"""Offers, orders and home kits: the resident's path from offer to sampling."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ep.models.base import Base
+from ep.models.catalogue import Package, SamplingLocation
+from ep.models.people import Person, User
+from ep.timeutil import utcnow
+
+OFFER_STATUSES = ("active", "ordered", "expired", "withdrawn")
+ORDER_STATUSES = (
+    "ordered",
+    "sampled",
+    "partial",
+    "resulted",
+    "released",
+    "cancelled",
+    "expired",
+)
+# orders that still wait for sampling; EXPIREORDERS and the reminders look only at these
+OPEN_ORDER_STATUSES = ("ordered",)
+
+
+class Offer(Base):
+    """A package assigned to a resident by staff, valid for a period, maybe recurring."""
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        # NOTIFYREMINDERS and EXPIREORDERS: active offers by validity
+        Index("ix_offer_status_valid_until", "status", "valid_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    # months between recurring samplings (e.g. 3 for quarterly); None = once
+    recurrence_months: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    person: Mapped[Person] = relationship()
+    package: Mapped[Package] = relationship()
+    assigned_by: Mapped[User | None] = relationship()
+
+
+class Kit(Base):
+    """A home test kit; its code (printed as a QR code) binds it to a resident."""
+
+    __tablename__ = "kit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    registered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    package: Mapped[Package] = relationship()
+    person: Mapped[Person | None] = relationship()
+
+
+class Order(Base):
+    """A resident's order of a package: at a sampling location, or as a home kit."""
+
+    __tablename__ = "order"
+    __table_args__ = (
+        # EXPIREORDERS and the expiring-order reminder: open orders by expiry
+        Index("ix_order_status_expires_at", "status", "expires_at"),
+        # NOTIFYRESULTS: orders with results waiting for release
+        Index("ix_order_status_resulted_at", "status", "resulted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"))
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_location.id"))
+    kit_id: Mapped[int | None] = mapped_column(ForeignKey("kit.id"), unique=True)
+    home_kit: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="ordered")
+    ordered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    sampled_at: Mapped[datetime | None]
+    sampled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    resulted_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    # contact-positive policy: a positive result waits here until staff have called
+    held_for_contact: Mapped[bool] = mapped_column(default=False)
+    contacted_at: Mapped[datetime | None]
+    contacted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    person: Mapped[Person] = relationship()
+    package: Mapped[Package] = relationship()
+    offer: Mapped[Offer | None] = relationship()
+    location: Mapped[SamplingLocation | None] = relationship()
+    kit: Mapped[Kit | None] = relationship()
+    sampled_by: Mapped[User | None] = relationship(foreign_keys=[sampled_by_id])
+    contacted_by: Mapped[User | None] = relationship(foreign_keys=[contacted_by_id])

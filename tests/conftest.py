@@ -1,0 +1,180 @@
+"""Fixtures: the app on a migrated test database (SQLite, or PostgreSQL from
+EP_TEST_DATABASE_URL), a session emptied before each test, and personas.
+
+Tests run against committed data rather than a rolled-back transaction: subprocess runs
+of the real `ep` command and a real gunicorn must see what a test wrote.
+"""
+
+from datetime import timedelta
+
+import pytest
+from flask_migrate import upgrade
+
+from ep import create_app
+from ep.config import load_config
+from ep.domain.audit import Actor
+from ep.domain.users import add_user
+from ep.extensions import db
+from ep.models import Base, Person
+from ep.timeutil import utcnow
+from tests.support import empty_tables, make_instance, reset_schema, test_database_url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = test_database_url(tmp_path_factory.mktemp("db") / "ep-test.sqlite")
+    reset_schema(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, instance_path):
+    """Migrate the test database once per session with the real migrations."""
+    config = load_config(make_instance(instance_path, database_url), environ={})
+    app = create_app(config)
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def config_path(migrated, instance_path):
+    """The test instance's ep.ini (migrated database, empty tables)."""
+    return instance_path / "ep.ini"
+
+
+@pytest.fixture
+def make_app(config_path):
+    """Build an app on the test database with appSettings overrides."""
+    apps = []
+
+    def make(**overrides):
+        config = load_config(config_path, environ={}, overrides=overrides)
+        app = create_app(config)
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        empty_tables(db.engine, Base.metadata)
+    return app
+
+
+@pytest.fixture
+def db_session(app):
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def now():
+    return utcnow()
+
+
+# -- personas (healthchecks' Alice, Bob and Charlie) --
+
+
+@pytest.fixture
+def resident(db_session, now):
+    person = Person(
+        personnummer="191212121212",
+        given_name="Tolvan",
+        family_name="Tolvansson",
+        mobile="+46701234567",
+        email="tolvan@example.invalid",
+        channel="sms",
+        created_at=now,
+    )
+    db_session.add(person)
+    db_session.commit()
+    return person
+
+
+@pytest.fixture
+def other_resident(db_session, now):
+    person = Person(
+        personnummer="198112289874",
+        given_name="Greta",
+        family_name="Granskare",
+        email="greta@example.invalid",
+        channel="email",
+        language="en",
+        created_at=now,
+    )
+    db_session.add(person)
+    db_session.commit()
+    return person
+
+
+def _user(session, hsa_id, name, roles, now, **extra):
+    user = add_user(
+        session,
+        hsa_id=hsa_id,
+        name=name,
+        roles=roles,
+        actor=Actor.system("test"),
+        now=now,
+        **extra,
+    )
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def staff_user(db_session, now):
+    return _user(
+        db_session,
+        "SE2321000016-S001",
+        "Sara Sjöberg",
+        ["staff"],
+        now,
+        care_unit_hsa_id="SE2321000016-VC01",
+        care_unit_name="Vårdcentralen Tolvåsen",
+    )
+
+
+@pytest.fixture
+def admin_user(db_session, now):
+    return _user(db_session, "SE2321000016-A001", "Adam Alm", ["admin"], now)
+
+
+@pytest.fixture
+def operator_user(db_session, now):
+    return _user(db_session, "SE2321000016-O001", "Olle Operatör", ["operator"], now)
+
+
+@pytest.fixture
+def outsider(db_session, now):
+    """A known user with no role at all."""
+    return _user(db_session, "SE2321000016-X001", "Ulla Utanför", [], now)
+
+
+@pytest.fixture
+def yesterday(now):
+    return now - timedelta(days=1)

@@ -1,0 +1,73 @@
+"""Helpers the tests share: the test database, instances and the real `ep` command."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from ep.instance import write_ini
+
+EP_COMMAND = str(Path(sys.executable).with_name("ep"))
+
+
+def test_database_url(sqlite_path: Path) -> str:
+    """EP_TEST_DATABASE_URL (PostgreSQL in CI) or a SQLite file."""
+    return os.environ.get("EP_TEST_DATABASE_URL") or f"sqlite:///{sqlite_path}"
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def reset_schema(url: str) -> None:
+    """Drop everything in the test database, so migrations start from nothing."""
+    if is_postgres(url):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def empty_tables(engine: Engine, metadata) -> None:
+    """Delete every row the previous test left, keeping the migrated schema."""
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # TRUNCATE bypasses the audit table's row triggers, as only a superuser may
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+
+
+def make_instance(folder: Path, database_url: str, **values: str) -> Path:
+    """Write an instance folder with ep.ini for ``database_url``; return the ini path."""
+    path = folder / "ep.ini"
+    path.unlink(missing_ok=True)
+    write_ini(path, values=values, database_url=database_url)
+    for sub in ("inbox", "outbox/notifications", "outbox/ack"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_ep(*args: str, config: Path, env: dict | None = None, timeout: float = 60, **kwargs):
+    """Run the real `ep` command against the instance of ``config``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
+    full_env.update({"EP_CONFIG": str(config), **(env or {})})
+    return subprocess.run(
+        [EP_COMMAND, *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )

@@ -1,0 +1,141 @@
+"""The real `ep` command, run as a scheduler or an operator would run it."""
+
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from ep.cli import cli
+from ep.models import AuditEvent, Offer, Package, Person, SamplingLocation, User
+from tests.support import run_ep
+
+
+def count_rows(db_file, table):
+    with sqlite3.connect(db_file) as conn:
+        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+
+
+DEMO_TABLES = ("analysis", "package", "sampling_location", "person", "user", "offer")
+
+
+def test_init_demo_makes_a_working_installation_and_a_second_run_changes_nothing(tmp_path):
+    config = tmp_path / "instance" / "ep.ini"
+    first = run_ep("init", "--demo", "--instance", str(tmp_path / "instance"), config=config)
+    assert first.returncode == 0, first.stderr
+    assert f"wrote {config}" in first.stdout
+    assert "added resident 19121212-1212 Tolvan Tolvansson" in first.stdout
+    db_file = tmp_path / "instance" / "ep.sqlite"
+    counts = {table: count_rows(db_file, table) for table in DEMO_TABLES}
+    assert counts == {
+        "analysis": 7,
+        "package": 5,
+        "sampling_location": 3,
+        "person": 1,
+        "user": 3,
+        "offer": 2,
+    }
+    ini = config.read_text(encoding="utf-8")
+    assert "CitizenLogin = dev" in ini and ";HealthCheckErrorStatusCode = 503" in ini
+
+    second = run_ep("init", "--demo", "--instance", str(tmp_path / "instance"), config=config)
+    assert second.returncode == 0, second.stderr
+    assert "wrote" not in second.stdout and "added" not in second.stdout
+    assert {table: count_rows(db_file, table) for table in DEMO_TABLES} == counts
+    assert config.read_text(encoding="utf-8") == ini
+
+
+def test_init_demo_on_the_test_database_is_idempotent(app, db_session, config_path, database_url):
+    def counts():
+        db_session.rollback()
+        return [
+            db_session.scalar(select(func.count()).select_from(model))
+            for model in (Package, SamplingLocation, Person, User, Offer, AuditEvent)
+        ]
+
+    env = {"EP_DATABASE_URL": database_url}
+    first = run_ep("init", "--demo", config=config_path, env=env)
+    assert first.returncode == 0, first.stderr
+    after_first = counts()
+    assert after_first[:5] == [5, 3, 1, 3, 2]
+    second = run_ep("init", "--demo", config=config_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert counts() == after_first
+
+
+def test_a_configuration_error_is_one_line_and_exit_2(tmp_path):
+    config = tmp_path / "ep.ini"
+    config.write_text("[appSettings]\nPURGEWarnAfterMinutesInactivity = weekly\n")
+    result = run_ep("user", "list", config=config)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"ep: {config}: PURGEWarnAfterMinutesInactivity: 'weekly' is not a whole number\n"
+    )
+
+
+def test_a_missing_configuration_says_to_run_init(tmp_path):
+    result = run_ep("user", "list", config=tmp_path / "ep.ini")
+    assert result.returncode == 2
+    assert "configuration file not found (run `ep init`" in result.stderr
+
+
+def test_users_are_added_granted_revoked_and_deactivated(runner, db_session):
+    def ep(*args):
+        return runner.invoke(cli, list(args))
+
+    added = ep("user", "add", "SE2321000016-7777", "--name", "Ada Berg", "--role", "staff")
+    assert added.exit_code == 0, added.output
+    assert "added SE2321000016-7777 Ada Berg (staff)" in added.output
+    assert "now has role operator" in ep("user", "grant", "se2321000016-7777", "operator").output
+    again = ep("user", "grant", "SE2321000016-7777", "operator")
+    assert "already had role operator" in again.output
+    assert "no longer has role staff" in ep("user", "revoke", "SE2321000016-7777", "staff").output
+    assert "deactivated" in ep("user", "deactivate", "SE2321000016-7777").output
+    listing = ep("user", "list").output
+    assert "SE2321000016-7777" in listing and "INACTIVE" in listing and "operator" in listing
+
+    actions = db_session.scalars(
+        select(AuditEvent.action).where(AuditEvent.object_id == "SE2321000016-7777")
+    ).all()
+    assert actions == ["user:add", "user:grant", "user:revoke", "user:deactivate"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["user", "add", "SE12", "--name", "X"], "ep: SE12: not an HSA-ID"),
+        (["user", "add", "SE2321000016-1", "--name", "X", "--role", "boss"], "unknown role 'boss'"),
+        (["user", "grant", "SE2321000016-404", "staff"], "no user with HSA-ID SE2321000016-404"),
+        (["user", "grant", "SE2321000016-404", "chief"], "no user with HSA-ID"),
+        (["user", "deactivate", "nobody"], "ep: NOBODY: not an HSA-ID"),
+    ],
+)
+def test_bad_input_to_user_commands_is_one_line_and_exit_2(runner, db_session, args, message):
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_taken_hsa_id_is_refused(runner, staff_user):
+    result = runner.invoke(cli, ["user", "add", staff_user.hsa_id, "--name", "Other"])
+    assert result.exit_code == 2
+    assert "already exists" in result.output
+
+
+def test_config_show_gives_each_value_its_source_and_masks_secrets(config_path):
+    result = run_ep("config", "show", config=config_path, env={"EP_SmsGatewayToken": "tok-123"})
+    assert result.returncode == 0, result.stderr
+    assert "tok-123" not in result.stdout
+    assert "SmsGatewayToken = ********    ; environment EP_SmsGatewayToken" in result.stdout
+    assert "HealthCheckErrorStatusCode = 503    ; default" in result.stdout
+    assert f"SecretKey = ********    ; {config_path}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["init"], ["config", "show"], ["user"], ["user", "add"], ["user", "grant"], ["db"]],
+)
+def test_every_command_explains_itself(runner, command):
+    result = runner.invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: " in result.output

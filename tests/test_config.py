@@ -1,0 +1,109 @@
+from pathlib import Path
+
+import pytest
+
+from ep.config import ConfigError, load_config
+from tests.support import make_instance
+
+
+@pytest.fixture
+def ini(tmp_path):
+    return make_instance(tmp_path, "sqlite:///ep.sqlite")
+
+
+def write(ini: Path, settings: str) -> Path:
+    ini.write_text(
+        ini.read_text(encoding="utf-8").replace("[appSettings]", f"[appSettings]\n{settings}"),
+        encoding="utf-8",
+    )
+    return ini
+
+
+def test_defaults_hold_where_the_file_says_nothing(ini):
+    config = load_config(ini, environ={})
+    assert config["NOTIFYREMINDERSWarnAfterMinutesInactivity"] == 1500
+    assert config["HealthCheckErrorStatusCode"] == 503
+    assert config.sources["HealthCheckErrorStatusCode"] == "default"
+
+
+def test_relative_paths_are_relative_to_the_instance_folder(ini, tmp_path):
+    config = load_config(ini, environ={})
+    assert config.database_url == f"sqlite:///{tmp_path / 'ep.sqlite'}"
+    assert config.path_of("LabInboxDirectory") == tmp_path / "inbox"
+
+
+def test_the_file_overrides_a_default_and_says_so(ini):
+    config = load_config(write(ini, "HealthCheckErrorStatusCode = 200"), environ={})
+    assert config["HealthCheckErrorStatusCode"] == 200
+    assert config.sources["HealthCheckErrorStatusCode"] == str(ini)
+
+
+def test_the_environment_overrides_the_file(ini):
+    write(ini, "IMPORTRESULTSWarnAfterMinutesInactivity = 45")
+    config = load_config(
+        ini,
+        environ={
+            "EP_IMPORTRESULTSWarnAfterMinutesInactivity": "60",
+            "EP_DATABASE_URL": "postgresql+psycopg://ep@db.example.invalid/ep",
+        },
+    )
+    assert config["IMPORTRESULTSWarnAfterMinutesInactivity"] == 60
+    assert config.sources["IMPORTRESULTSWarnAfterMinutesInactivity"].startswith("environment")
+    assert config.database_url == "postgresql+psycopg://ep@db.example.invalid/ep"
+
+
+def test_ep_config_picks_the_file(ini, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path.parent)
+    assert load_config(environ={"EP_CONFIG": str(ini)}).path == ini
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            "NOTIFYREMINDERSWarnAfterMinutesInactivity = often",
+            "NOTIFYREMINDERSWarnAfterMinutesInactivity: 'often' is not a whole number",
+        ),
+        (
+            "NOTIFYREMINDERZWarnAfterMinutesInactivity = 10",
+            "unknown batch name 'NOTIFYREMINDERZ'",
+        ),
+        ("Colour = blue", "[appSettings] Colour: unknown key"),
+        ("TrustedCaFile = certs/missing.pem", "TrustedCaFile: file not found"),
+        ("ClientCertificateSource = maybe", "'maybe' is not one of: tls, header"),
+        ("TrustedProxies = 10.0.0.300", "'10.0.0.300' is not an IP address or network"),
+        ("HealthCheckErrorStatusCode = 42", "42 is not an HTTP status code"),
+    ],
+)
+def test_a_bad_value_stops_with_one_line_naming_file_key_and_problem(ini, settings, message):
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(ini, settings), environ={})
+    text = str(raised.value)
+    assert "\n" not in text
+    assert text.startswith(str(ini))
+    assert message in text
+
+
+def test_a_bad_environment_value_names_the_variable(ini):
+    with pytest.raises(ConfigError, match="environment EP_HealthCheckErrorStatusCode"):
+        load_config(ini, environ={"EP_HealthCheckErrorStatusCode": "soon"})
+
+
+def test_an_unsupported_database_is_refused(ini):
+    with pytest.raises(ConfigError, match="'mysql' is not supported"):
+        load_config(ini, environ={"EP_DATABASE_URL": "mysql://root@localhost/ep"})
+
+
+def test_a_missing_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(ConfigError, match="run `ep init`"):
+        load_config(tmp_path / "nowhere" / "ep.ini", environ={})
+
+
+def test_secrets_are_masked_when_shown(ini):
+    config = load_config(
+        write(ini, "SmtpPassword = hunter2"),
+        environ={"EP_DATABASE_URL": "postgresql+psycopg://ep:s3cret@db/ep"},
+    )
+    shown = "\n".join(" ".join(row) for row in config.shown())
+    assert "hunter2" not in shown and "s3cret" not in shown
+    assert "SmtpPassword ********" in shown
