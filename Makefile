@@ -5,9 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
 
-.PHONY: run test lint format venv init clean
+.PHONY: run test lint format venv init clean translations
 
-venv: $(STAMP)
+venv: $(STAMP) translations
+
+# compile each audience's catalogue (ep/translations/<audience>/en/LC_MESSAGES/*.po)
+translations: $(STAMP)
+	@for dir in ep/translations/*/; do \
+		ls $$dir*/LC_MESSAGES/*.po >/dev/null 2>&1 && $(BIN)/pybabel compile -q -f -d $$dir; \
+	done; true
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)

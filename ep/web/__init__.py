@@ -7,6 +7,14 @@ from ep.extensions import babel, csrf
 from ep.timeutil import format_local
 
 LANGUAGES = ("sv", "en")
+# one catalogue per audience, so each part can be translated on its own; Flask-Babel
+# merges them. Swedish is the source language, English the translation.
+TRANSLATION_DIRECTORIES = (
+    "translations/citizen",
+    "translations/staff",
+    "translations/admin",
+    "translations/operator",
+)
 
 # no inline script or style anywhere: pages work without JavaScript, and this policy
 # keeps an injected script from running even if escaping were ever missed
@@ -33,6 +41,7 @@ def init_web(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         BABEL_DEFAULT_LOCALE=config["DefaultLanguage"],
         BABEL_DEFAULT_TIMEZONE="Europe/Stockholm",
+        BABEL_TRANSLATION_DIRECTORIES=";".join(TRANSLATION_DIRECTORIES),
     )
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
