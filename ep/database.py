@@ -4,6 +4,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 5
 
 
 def engine_options(url: str) -> dict:
@@ -13,7 +14,9 @@ def engine_options(url: str) -> dict:
         # claims; we issue BEGIN ourselves in the connect hook below (SQLAlchemy docs,
         # "Serializable isolation / Savepoints / Transactional DDL")
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
-    return {"pool_pre_ping": True}
+    # a database that does not answer must fail a request or a health check in seconds,
+    # not hang it until gunicorn's worker timeout
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
 
 
 def configure_engine(engine: Engine) -> None:

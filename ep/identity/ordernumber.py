@@ -27,7 +27,9 @@ def parse_order_number(text: str) -> str:
     """Return the canonical form of an order number; raise InvalidIdentifier if invalid."""
     shown = (text or "").strip()
     compact = shown.upper().replace("-", "").replace(" ", "").translate(_READ_AS)
-    if compact.startswith(PREFIX):
+    # the prefix is optional when typed, so strip it only where it is one: a body may
+    # itself begin with "EP"
+    if len(compact) == len(PREFIX) + RANDOM_LENGTH + 1 and compact.startswith(PREFIX):
         compact = compact[len(PREFIX) :]
     if len(compact) != RANDOM_LENGTH + 1 or any(c not in ALPHABET for c in compact):
         raise InvalidIdentifier(f"{shown}: not an EP order number (EP-XXXX-XXXX)")

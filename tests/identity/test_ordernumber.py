@@ -1,4 +1,5 @@
 import pytest
+from stdnum import luhn
 
 from ep.identity import InvalidIdentifier, new_order_number, parse_order_number
 from ep.identity.ordernumber import ALPHABET
@@ -27,6 +28,13 @@ def test_every_single_mistyped_character_is_caught():
             typo = compact[:position] + replacement + compact[position + 1 :]
             with pytest.raises(InvalidIdentifier, match="check character"):
                 parse_order_number(typo)
+
+
+def test_a_body_that_begins_with_ep_is_not_mistaken_for_the_prefix():
+    body = "EP3M9Q2"
+    compact = body + luhn.calc_check_digit(body, alphabet=ALPHABET)
+    assert parse_order_number(compact) == f"EP-{compact[:4]}-{compact[4:]}"
+    assert parse_order_number(f"EP{compact}") == f"EP-{compact[:4]}-{compact[4:]}"
 
 
 @pytest.mark.parametrize("text", ["", "EP-123", "EP-UUUU-UUUU", "hello world"])
