@@ -1,0 +1,74 @@
+"""The STI-positive worklist: results held until staff have contacted the resident.
+
+Under the contact-positive release policy a positive result is not released to the
+resident; smittskyddslagen requires that staff contact them first. Marking the order
+contacted releases it (and the resident is notified, content-free).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ep.domain import DomainError
+from ep.domain.audit import Actor, record
+from ep.domain.patient_access import acting_user, current_results
+from ep.domain.release import release_order
+from ep.models import Order, Result
+
+
+@dataclass
+class WorklistEntry:
+    order: Order
+    results: list[Result]
+
+
+def held_orders(session: Session, *, actor: Actor, now: datetime) -> list[WorklistEntry]:
+    """Return the orders waiting for contact, oldest result first; log one read per patient."""
+    orders = list(
+        session.scalars(
+            select(Order)
+            .where(Order.held_for_contact.is_(True), Order.contacted_at.is_(None))
+            .order_by(Order.resulted_at, Order.id)
+        )
+    )
+    results = current_results(session, [order.id for order in orders])
+    by_patient: dict[str, list[str]] = {}
+    for order in orders:
+        by_patient.setdefault(order.person.personnummer, []).append(order.number)
+    for personnummer, numbers in by_patient.items():
+        record(
+            session,
+            actor,
+            "read:worklist",
+            now=now,
+            patient=personnummer,
+            object_type="order",
+            object_id=numbers[0] if len(numbers) == 1 else None,
+            details=", ".join(numbers),
+        )
+    return [WorklistEntry(order, results[order.id]) for order in orders]
+
+
+def mark_contacted(session: Session, *, order: Order, actor: Actor, now: datetime) -> Order:
+    """Record that staff have contacted the resident, and release the held result."""
+    if not order.held_for_contact or order.contacted_at is not None:
+        raise DomainError(f"order {order.number} is not waiting for contact")
+    user = acting_user(session, actor)
+    order.contacted_at = now
+    order.contacted_by_id = user.id if user else None
+    order.held_for_contact = False
+    record(
+        session,
+        actor,
+        "update:order",
+        now=now,
+        patient=order.person.personnummer,
+        object_type="order",
+        object_id=order.number,
+        details="contacted; result released",
+    )
+    session.flush()
+    release_order(session, order, now=now)
+    return order
