@@ -18,6 +18,29 @@ def assignable_packages(session: Session) -> list[Package]:
     return list(session.scalars(select(Package).where(Package.active).order_by(Package.name_sv)))
 
 
+def check_offer(
+    problems: Problems,
+    *,
+    package: Package | None,
+    valid_until: datetime | None,
+    recurrence_months: int | None,
+    now: datetime,
+) -> None:
+    """Add what is wrong with an offer to ``problems`` (fields as in assign_offer)."""
+    if package is None or not package.active:
+        problems.add("package", N_("Välj ett provpaket."))
+    if valid_until is None:
+        problems.add("valid_until", N_("Ange till och med vilket datum erbjudandet gäller."))
+    elif valid_until <= now:
+        problems.add("valid_until", N_("Datumet måste ligga i framtiden."))
+    if recurrence_months is not None and not 1 <= recurrence_months <= MAX_RECURRENCE_MONTHS:
+        problems.add(
+            "recurrence_months",
+            N_("Skriv ett antal månader från 1 till %(high)s, eller lämna tomt."),
+            high=MAX_RECURRENCE_MONTHS,
+        )
+
+
 def assign_offer(
     session: Session,
     *,
@@ -33,18 +56,13 @@ def assign_offer(
     Raises InvalidInput (fields ``package``, ``valid_until``, ``recurrence_months``).
     """
     problems = Problems()
-    if package is None or not package.active:
-        problems.add("package", N_("Välj ett provpaket."))
-    if valid_until is None:
-        problems.add("valid_until", N_("Ange till och med vilket datum erbjudandet gäller."))
-    elif valid_until <= now:
-        problems.add("valid_until", N_("Datumet måste ligga i framtiden."))
-    if recurrence_months is not None and not 1 <= recurrence_months <= MAX_RECURRENCE_MONTHS:
-        problems.add(
-            "recurrence_months",
-            N_("Skriv ett antal månader från 1 till %(high)s, eller lämna tomt."),
-            high=MAX_RECURRENCE_MONTHS,
-        )
+    check_offer(
+        problems,
+        package=package,
+        valid_until=valid_until,
+        recurrence_months=recurrence_months,
+        now=now,
+    )
     problems.raise_any()
     user = acting_user(session, actor)
     offer = Offer(

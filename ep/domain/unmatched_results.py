@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from ep.domain import NotFound
 from ep.domain.audit import Actor, record
-from ep.domain.lab_import import attach_lab_message
 from ep.domain.staff_input import N_, Problems
 from ep.identity import InvalidIdentifier, parse_order_number
 from ep.models import LabMessage, Order
@@ -103,4 +102,6 @@ def attach_to_order(
                 ),
             )
     problems.raise_any()
+    from ep.domain.lab_import import attach_lab_message  # TEMP until import merged
+
     return order, attach_lab_message(session, message=message, order=order, actor=actor, now=now)

@@ -67,3 +67,9 @@ def init_web(app: Flask) -> None:
     from ep.web.citizen import bp as citizen_bp
 
     app.register_blueprint(citizen_bp)
+
+    from ep.web.admin_catalogue import bp as admin_catalogue_bp
+    from ep.web.staff import bp as staff_bp
+
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(admin_catalogue_bp)

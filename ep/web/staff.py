@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from ep.domain import DomainError, NotFound
 from ep.domain.manual_results import TypedResult, default_range, enter_results, is_qualitative
-from ep.domain.offers import assign_offer, assignable_packages
+from ep.domain.offers import assign_offer, assignable_packages, check_offer
 from ep.domain.patient_access import lookup_patient, read_order, read_patient
 from ep.domain.sampling import mark_sampled, open_orders_for
 from ep.domain.staff_input import InvalidInput, Problems, end_of_local_day, optional_int, parse_date
@@ -140,24 +140,20 @@ def patient(person_id: int):
 def assign(person_id: int):
     """Assign an offer of a package to the patient."""
     person = db.session.get(Person, person_id) or abort(404)
+    now = utcnow()
     problems = Problems()
     valid_until = parse_date(problems, "valid_until", request.form.get("valid_until"))
+    valid_until = end_of_local_day(valid_until) if valid_until else None
     recurrence = optional_int(
         problems, "recurrence_months", request.form.get("recurrence_months"), high=10_000
     )
     package_id = request.form.get("package", "")
     package = db.session.get(Package, int(package_id)) if package_id.isdigit() else None
+    offer = dict(package=package, valid_until=valid_until, recurrence_months=recurrence)
+    check_offer(problems, **offer, now=now)
     try:
         problems.raise_any()
-        offer = assign_offer(
-            db.session,
-            person=person,
-            package=package,
-            valid_until=end_of_local_day(valid_until) if valid_until else None,
-            recurrence_months=recurrence,
-            actor=g.actor,
-            now=utcnow(),
-        )
+        offer = assign_offer(db.session, person=person, **offer, actor=g.actor, now=now)
     except InvalidInput as error:
         db.session.rollback()
         return _patient_page(person_id, errors=translated(error), form=request.form, status=400)
