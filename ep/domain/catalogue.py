@@ -8,13 +8,13 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ep.domain.audit import Actor, record
 from ep.domain.staff_input import N_, Problems, optional_int, parse_decimal
 from ep.identity import InvalidIdentifier, parse_hsa_id
-from ep.models import Analysis, Package, SamplingLocation
+from ep.models import Analysis, Package, SamplingLocation, package_analysis
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 MAX_AGE = 130
@@ -202,6 +202,17 @@ def save_package(
     if [a.code for a in package.analyses] != [a.code for a in chosen]:
         package.analyses = chosen
         session.flush()
+        # the secondary insert leaves every position at its default; keep the chosen order
+        for position, analysis in enumerate(chosen):
+            session.execute(
+                update(package_analysis)
+                .where(
+                    package_analysis.c.package_id == package.id,
+                    package_analysis.c.analysis_id == analysis.id,
+                )
+                .values(position=position)
+            )
+        session.expire(package, ["analyses"])
         record(
             session,
             actor,

@@ -50,7 +50,7 @@ def csrf_token_for(client, app) -> str:
 
 def make_order(session, person, package, *, now, status="ordered", location=None, **extra):
     """An order as the resident's pages would have placed it."""
-    order = Order(
+    values = dict(
         number=new_order_number(),
         person_id=person.id,
         package_id=package.id,
@@ -59,8 +59,8 @@ def make_order(session, person, package, *, now, status="ordered", location=None
         status=status,
         ordered_at=now - timedelta(days=2),
         expires_at=now + timedelta(days=package.order_validity_days),
-        **extra,
     )
+    order = Order(**{**values, **extra})
     session.add(order)
     session.commit()
     return order
