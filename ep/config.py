@@ -260,6 +260,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         help="tries of a transient error before the item is left for the next run",
     ),
+    Setting(
+        "BatchRetryDelayMilliseconds",
+        "1000",
+        _int,
+        help="wait before the first retry of a transient error; doubled for each next try",
+    ),
     # retention (gallring), in days; audit events are kept at least five years regardless
     Setting(
         "RetainOrdersDays",
