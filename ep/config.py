@@ -239,6 +239,13 @@ SETTINGS: tuple[Setting, ...] = (
         path="dir",
         help="where HL7 ACKs for the sending systems are written",
     ),
+    Setting(
+        "LabInboxSettleSeconds",
+        "5",
+        _int,
+        help="IMPORTRESULTS leaves a file alone until it has been unchanged this long "
+        "(a lab may still be writing it)",
+    ),
     # batches
     Setting(
         "BatchLeaseSeconds",
@@ -252,6 +259,12 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         _positive_int,
         help="tries of a transient error before the item is left for the next run",
+    ),
+    Setting(
+        "BatchRetryDelayMilliseconds",
+        "1000",
+        _int,
+        help="wait before the first retry of a transient error; doubled for each next try",
     ),
     # retention (gallring), in days; audit events are kept at least five years regardless
     Setting(
