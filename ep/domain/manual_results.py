@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from ep.domain import DomainError
 from ep.domain.audit import Actor, record
 from ep.domain.patient_access import acting_user
+from ep.domain.results import record_results
 from ep.domain.staff_input import N_, Problems, format_decimal, parse_decimal
+from ep.labformats import Observation
 from ep.models import Analysis, Order, Result
 
 # orders whose sample is taken and whose results may be entered (or completed)
@@ -87,8 +89,6 @@ def numeric_flag(value: float, low: float | None, high: float | None) -> str:
 
 
 def _observation(analysis: Analysis, typed: TypedResult, problems: Problems, now: datetime):
-    from ep.labformats import Observation  # TEMP until import merged
-
     code = analysis.code
     if is_qualitative(analysis):
         answer = QUALITATIVE.get(typed.value.strip().lower())
@@ -178,8 +178,6 @@ def enter_results(
     if not observations and not problems.by_field:
         problems.add("results", N_("Skriv in minst ett provsvar."))
     problems.raise_any()
-    from ep.domain.results import record_results  # TEMP until import merged
-
     results = record_results(
         session,
         order=order,

@@ -7,8 +7,10 @@ from sqlalchemy.orm import Session
 
 from ep.domain import NotFound
 from ep.domain.audit import Actor, record
+from ep.domain.lab_import import attach_lab_message
 from ep.domain.staff_input import N_, Problems
 from ep.identity import InvalidIdentifier, parse_order_number
+from ep.labformats import ParseError, parse_lab_message
 from ep.models import LabMessage, Order
 
 
@@ -43,7 +45,7 @@ def unmatched_messages(session: Session, *, actor: Actor, now: datetime) -> list
 
 
 def read_lab_message(session: Session, *, message_id: int, actor: Actor, now: datetime):
-    """Return one lab message and what it said as text; log the read."""
+    """Return one lab message, its text and its observations (None if unreadable); log it."""
     message = session.get(LabMessage, message_id)
     if message is None:
         raise NotFound(f"no lab message {message_id}")
@@ -56,7 +58,11 @@ def read_lab_message(session: Session, *, message_id: int, actor: Actor, now: da
         object_type="lab_message",
         object_id=message.id,
     )
-    return message, payload_text(message)
+    try:
+        observations = parse_lab_message(message.payload).observations
+    except ParseError:
+        observations = None
+    return message, payload_text(message), observations
 
 
 def payload_text(message: LabMessage) -> str:
@@ -102,6 +108,4 @@ def attach_to_order(
                 ),
             )
     problems.raise_any()
-    from ep.domain.lab_import import attach_lab_message  # TEMP until import merged
-
     return order, attach_lab_message(session, message=message, order=order, actor=actor, now=now)

@@ -307,7 +307,7 @@ def unmatched():
 
 def _message_page(message_id: int, *, errors=None, form=None, status=200):
     try:
-        message, text = read_lab_message(
+        message, text, observations = read_lab_message(
             db.session, message_id=message_id, actor=g.actor, now=utcnow()
         )
     except NotFound:
@@ -316,6 +316,7 @@ def _message_page(message_id: int, *, errors=None, form=None, status=200):
         "staff/unmatched_message.html",
         message=message,
         text=text,
+        observations=observations,
         errors=errors or {},
         form=form or {},
     )
@@ -347,6 +348,10 @@ def attach(message_id: int):
     except InvalidInput as error:
         db.session.rollback()
         return _message_page(message_id, errors=translated(error), form=request.form, status=400)
+    except DomainError:
+        db.session.rollback()
+        errors = {"order_number": _("Provsvaret kunde inte kopplas till den beställningen.")}
+        return _message_page(message_id, errors=errors, form=request.form, status=409)
     db.session.commit()
     flash(_("Provsvaret är kopplat till beställning %(number)s.", number=order.number))
     return redirect(url_for("staff.unmatched"))
