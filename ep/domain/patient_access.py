@@ -22,6 +22,43 @@ def acting_user(session: Session, actor: Actor) -> User | None:
     return find_user(session, actor.id) if actor.type == "user" else None
 
 
+def log_order_change(session: Session, actor: Actor, order: Order, details: str, *, now):
+    """Log a change staff made to an order (sampled, contacted …)."""
+    record(
+        session,
+        actor,
+        "update:order",
+        now=now,
+        patient=order.person.personnummer,
+        object_type="order",
+        object_id=order.number,
+        details=details,
+    )
+
+
+def log_list_reads(
+    session: Session,
+    actor: Actor,
+    action: str,
+    shown: dict[str, list[str]],
+    *,
+    object_type: str,
+    now: datetime,
+) -> None:
+    """Log a list page as one read per patient it shows (personnummer -> the ids shown)."""
+    for personnummer, ids in shown.items():
+        record(
+            session,
+            actor,
+            action,
+            now=now,
+            patient=personnummer,
+            object_type=object_type,
+            object_id=ids[0] if len(ids) == 1 else None,
+            details=", ".join(ids),
+        )
+
+
 @dataclass
 class PatientRecord:
     """What the staff patient page shows: the person, offers, orders and current results."""

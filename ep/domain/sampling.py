@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from ep.domain import DomainError
 from ep.domain.audit import Actor, record
-from ep.domain.patient_access import acting_user, find_person
+from ep.domain.patient_access import acting_user, find_person, log_order_change
 from ep.identity import parse_personnummer
 from ep.models import Order
 from ep.models.orders import OPEN_ORDER_STATUSES
@@ -59,15 +59,6 @@ def mark_sampled(session: Session, *, order: Order, actor: Actor, now: datetime)
     order.status = "sampled"
     order.sampled_at = now
     order.sampled_by_id = user.id if user else None
-    record(
-        session,
-        actor,
-        "update:order",
-        now=now,
-        patient=order.person.personnummer,
-        object_type="order",
-        object_id=order.number,
-        details="sampled",
-    )
+    log_order_change(session, actor, order, "sampled", now=now)
     session.flush()
     return order

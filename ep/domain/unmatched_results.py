@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from ep.domain import NotFound
 from ep.domain.audit import Actor, record
 from ep.domain.lab_import import attach_lab_message
+from ep.domain.patient_access import log_list_reads
 from ep.domain.staff_input import N_, Problems
 from ep.identity import InvalidIdentifier, parse_order_number
 from ep.labformats import ParseError, parse_lab_message
@@ -30,17 +31,9 @@ def unmatched_messages(session: Session, *, actor: Actor, now: datetime) -> list
     for message in messages:
         if message.personnummer:
             by_patient.setdefault(message.personnummer, []).append(str(message.id))
-    for personnummer, ids in by_patient.items():
-        record(
-            session,
-            actor,
-            "read:unmatched-results",
-            now=now,
-            patient=personnummer,
-            object_type="lab_message",
-            object_id=ids[0] if len(ids) == 1 else None,
-            details="lab messages " + ", ".join(ids),
-        )
+    log_list_reads(
+        session, actor, "read:unmatched-results", by_patient, object_type="lab_message", now=now
+    )
     return messages
 
 

@@ -12,8 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError
-from ep.domain.audit import Actor, record
-from ep.domain.patient_access import acting_user, current_results
+from ep.domain.audit import Actor
+from ep.domain.patient_access import (
+    acting_user,
+    current_results,
+    log_list_reads,
+    log_order_change,
+)
 from ep.models import Order, Result
 
 
@@ -36,17 +41,7 @@ def held_orders(session: Session, *, actor: Actor, now: datetime) -> list[Workli
     by_patient: dict[str, list[str]] = {}
     for order in orders:
         by_patient.setdefault(order.person.personnummer, []).append(order.number)
-    for personnummer, numbers in by_patient.items():
-        record(
-            session,
-            actor,
-            "read:worklist",
-            now=now,
-            patient=personnummer,
-            object_type="order",
-            object_id=numbers[0] if len(numbers) == 1 else None,
-            details=", ".join(numbers),
-        )
+    log_list_reads(session, actor, "read:worklist", by_patient, object_type="order", now=now)
     return [WorklistEntry(order, results[order.id]) for order in orders]
 
 
@@ -58,16 +53,7 @@ def mark_contacted(session: Session, *, order: Order, actor: Actor, now: datetim
     order.contacted_at = now
     order.contacted_by_id = user.id if user else None
     order.held_for_contact = False
-    record(
-        session,
-        actor,
-        "update:order",
-        now=now,
-        patient=order.person.personnummer,
-        object_type="order",
-        object_id=order.number,
-        details="contacted; result released",
-    )
+    log_order_change(session, actor, order, "contacted; result released", now=now)
     session.flush()
     from ep.domain.release import release_order  # TEMP until batches merged
 

@@ -25,7 +25,7 @@ from ep.identity import InvalidIdentifier, format_personnummer, parse_hsa_id, pa
 from ep.models import Analysis, Package, SamplingLocation
 from ep.timeutil import utcnow
 from ep.web.access import require_role
-from ep.web.staff import logged, translated
+from ep.web.staff import logged_page, translated
 
 bp = Blueprint("admin_catalogue", __name__, url_prefix="/EP.Admin")
 
@@ -40,9 +40,28 @@ def _helpers():
     return dict(format_personnummer=format_personnummer)
 
 
-def _saved(what: str, name: str):
-    db.session.commit()
-    flash(_("%(what)s %(name)s är sparat.", what=what, name=name))
+def _edit_page(model, item_id, *, kind, values, save, template, what, back, context=None):
+    """Add (no id) or change one catalogue item: show its form, save it, or show the problems.
+
+    ``values(current)`` fills the form, ``save(current)`` saves what was posted (raising
+    InvalidInput), and ``context(current)`` adds what else the template needs.
+    """
+    current = db.session.get(model, item_id) if item_id else None
+    if item_id and current is None:
+        abort(404)
+    form, errors, status = values(current), {}, 200
+    if request.method == "POST":
+        try:
+            saved = save(current)
+        except InvalidInput as error:
+            db.session.rollback()
+            form, errors, status = request.form, translated(error), 400
+        else:
+            db.session.commit()
+            flash(_("%(what)s %(name)s är sparat.", what=what, name=saved.code))
+            return redirect(url_for(back))
+    extra = context(current) if context else {}
+    return render_template(template, form=form, errors=errors, **{kind: current}, **extra), status
 
 
 # -- packages --
@@ -52,24 +71,6 @@ def _saved(what: str, name: str):
 def packages():
     """Every package with its analyses and release policy."""
     return render_template("admin/catalogue/packages.html", packages=all_packages(db.session))
-
-
-def _package_form(package, *, form=None, errors=None, status=200):
-    chosen = (
-        request.form.getlist("analyses")
-        if form is not None
-        else [a.code for a in package.analyses]
-        if package
-        else []
-    )
-    return render_template(
-        "admin/catalogue/package_form.html",
-        package=package,
-        analyses=all_analyses(db.session),
-        chosen=chosen,
-        form=form if form is not None else _package_values(package),
-        errors=errors or {},
-    ), status
 
 
 def _package_values(package: Package | None) -> dict:
@@ -88,29 +89,36 @@ def _package_values(package: Package | None) -> dict:
     return values
 
 
+def _package_context(package: Package | None) -> dict:
+    if request.method == "POST":
+        chosen = request.form.getlist("analyses")
+    else:
+        chosen = [a.code for a in package.analyses] if package else []
+    return dict(analyses=all_analyses(db.session), chosen=chosen)
+
+
 @bp.route("/packages/new", methods=["GET", "POST"])
 @bp.route("/packages/<int:package_id>", methods=["GET", "POST"])
 def package(package_id: int | None = None):
     """Add or change a package: names, instructions, analyses, rules."""
-    current = db.session.get(Package, package_id) if package_id else None
-    if package_id and current is None:
-        abort(404)
-    if request.method == "GET":
-        return _package_form(current)
-    try:
-        saved = save_package(
+    return _edit_page(
+        Package,
+        package_id,
+        kind="package",
+        values=_package_values,
+        save=lambda current: save_package(
             db.session,
             current,
             request.form,
             request.form.getlist("analyses"),
             actor=g.actor,
             now=utcnow(),
-        )
-    except InvalidInput as error:
-        db.session.rollback()
-        return _package_form(current, form=request.form, errors=translated(error), status=400)
-    _saved(_("Provpaketet"), saved.code)
-    return redirect(url_for("admin_catalogue.packages"))
+        ),
+        template="admin/catalogue/package_form.html",
+        what=_("Provpaketet"),
+        back="admin_catalogue.packages",
+        context=_package_context,
+    )
 
 
 # -- analyses --
@@ -139,22 +147,18 @@ def _analysis_values(analysis: Analysis | None) -> dict:
 @bp.route("/analyses/<int:analysis_id>", methods=["GET", "POST"])
 def analysis(analysis_id: int | None = None):
     """Add or change an analysis."""
-    current = db.session.get(Analysis, analysis_id) if analysis_id else None
-    if analysis_id and current is None:
-        abort(404)
-    form, errors, status = _analysis_values(current), {}, 200
-    if request.method == "POST":
-        try:
-            saved = save_analysis(db.session, current, request.form, actor=g.actor, now=utcnow())
-        except InvalidInput as error:
-            db.session.rollback()
-            form, errors, status = request.form, translated(error), 400
-        else:
-            _saved(_("Analysen"), saved.code)
-            return redirect(url_for("admin_catalogue.analyses"))
-    return render_template(
-        "admin/catalogue/analysis_form.html", analysis=current, form=form, errors=errors
-    ), status
+    return _edit_page(
+        Analysis,
+        analysis_id,
+        kind="analysis",
+        values=_analysis_values,
+        save=lambda current: save_analysis(
+            db.session, current, request.form, actor=g.actor, now=utcnow()
+        ),
+        template="admin/catalogue/analysis_form.html",
+        what=_("Analysen"),
+        back="admin_catalogue.analyses",
+    )
 
 
 # -- sampling locations --
@@ -177,22 +181,18 @@ def _location_values(location: SamplingLocation | None) -> dict:
 @bp.route("/locations/<int:location_id>", methods=["GET", "POST"])
 def location(location_id: int | None = None):
     """Add or change a sampling location."""
-    current = db.session.get(SamplingLocation, location_id) if location_id else None
-    if location_id and current is None:
-        abort(404)
-    form, errors, status = _location_values(current), {}, 200
-    if request.method == "POST":
-        try:
-            saved = save_location(db.session, current, request.form, actor=g.actor, now=utcnow())
-        except InvalidInput as error:
-            db.session.rollback()
-            form, errors, status = request.form, translated(error), 400
-        else:
-            _saved(_("Provtagningsstället"), saved.name)
-            return redirect(url_for("admin_catalogue.locations"))
-    return render_template(
-        "admin/catalogue/location_form.html", location=current, form=form, errors=errors
-    ), status
+    return _edit_page(
+        SamplingLocation,
+        location_id,
+        kind="location",
+        values=_location_values,
+        save=lambda current: save_location(
+            db.session, current, request.form, actor=g.actor, now=utcnow()
+        ),
+        template="admin/catalogue/location_form.html",
+        what=_("Provtagningsstället"),
+        back="admin_catalogue.locations",
+    )
 
 
 @bp.post("/locations/<int:location_id>/active")
@@ -250,5 +250,4 @@ def audit():
         actor=g.actor,
         now=utcnow(),
     )
-    html = render_template("admin/catalogue/audit.html", form=form, errors={}, result=result)
-    return logged(html)
+    return logged_page("admin/catalogue/audit.html", form=form, errors={}, result=result)

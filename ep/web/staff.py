@@ -73,8 +73,9 @@ def translated(error: InvalidInput) -> dict[str, str]:
     return {name: _(p.message, **p.params) for name, p in error.problems.items()}
 
 
-def logged(html: str, status: int = 200):
-    """Commit the access-log events written while rendering, then answer."""
+def logged_page(template: str, status: int = 200, **context):
+    """Render the page, commit the access-log events written for it, then answer."""
+    html = render_template(template, **context)
     db.session.commit()
     return html, status
 
@@ -106,12 +107,12 @@ def find_patient():
         errors = _invalid_personnummer()
         return render_template("staff/index.html", errors=errors, form=request.form), 400
     except NotFound:
-        html = render_template(
+        return logged_page(
             "staff/index.html",
+            status=404,
             errors={"personnummer": _("Det finns ingen invånare med det personnumret i EP.")},
             form=request.form,
         )
-        return logged(html, 404)
     return redirect(url_for("staff.patient", person_id=person.id))
 
 
@@ -120,14 +121,14 @@ def _patient_page(person_id: int, *, errors=None, form=None, status=200):
         patient = read_patient(db.session, person_id=person_id, actor=g.actor, now=utcnow())
     except NotFound:
         abort(404)
-    html = render_template(
+    return logged_page(
         "staff/patient.html",
+        status=status,
         patient=patient,
         packages=assignable_packages(db.session),
         errors=errors or {},
         form=form or {},
     )
-    return logged(html, status)
 
 
 @bp.get("/patients/<int:person_id>")
@@ -183,7 +184,7 @@ def find_open_orders():
             "staff/sampling.html", errors=errors, form=request.form, person=None
         ), 400
     person = orders[0].person if orders else None
-    html = render_template(
+    return logged_page(
         "staff/sampling.html",
         errors={},
         form=request.form,
@@ -191,7 +192,6 @@ def find_open_orders():
         orders=orders,
         searched=True,
     )
-    return logged(html)
 
 
 @bp.post("/orders/<int:order_id>/sampled")
@@ -227,15 +227,15 @@ def _results_page(order_id: int, *, errors=None, form=None, status=200):
         )
         for analysis in order.package.analyses
     ]
-    html = render_template(
+    return logged_page(
         "staff/results_form.html",
+        status=status,
         order=order,
         results=results,
         rows=rows,
         errors=errors or {},
         form=form,
     )
-    return logged(html, status)
 
 
 @bp.get("/orders/<int:order_id>/results")
@@ -277,7 +277,7 @@ def save_results(order_id: int):
 def worklist():
     """Positive results held until the resident has been contacted."""
     entries = held_orders(db.session, actor=g.actor, now=utcnow())
-    return logged(render_template("staff/worklist.html", entries=entries))
+    return logged_page("staff/worklist.html", entries=entries)
 
 
 @bp.post("/worklist/<int:order_id>/contacted")
@@ -302,7 +302,7 @@ def contacted(order_id: int):
 def unmatched():
     """Lab results IMPORTRESULTS could not match to an order."""
     messages = unmatched_messages(db.session, actor=g.actor, now=utcnow())
-    return logged(render_template("staff/unmatched.html", messages=messages))
+    return logged_page("staff/unmatched.html", messages=messages)
 
 
 def _message_page(message_id: int, *, errors=None, form=None, status=200):
@@ -312,15 +312,15 @@ def _message_page(message_id: int, *, errors=None, form=None, status=200):
         )
     except NotFound:
         abort(404)
-    html = render_template(
+    return logged_page(
         "staff/unmatched_message.html",
+        status=status,
         message=message,
         text=text,
         observations=observations,
         errors=errors or {},
         form=form or {},
     )
-    return logged(html, status)
 
 
 @bp.get("/unmatched/<int:message_id>")
