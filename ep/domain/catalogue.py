@@ -87,13 +87,17 @@ def _apply(obj, values: dict) -> list[str]:
     return changed
 
 
-def _save(session, obj, model, values, *, kind: str, actor: Actor, now: datetime):
+def _save(session, obj, model, values, *, kind: str, actor: Actor, now: datetime, also=None):
+    """Apply ``values`` (and ``also(obj)``, which describes its change or returns None);
+    log one event naming what changed."""
     is_new = obj is None
     if is_new:
         obj = model()
         session.add(obj)
     changed = _apply(obj, values)
     session.flush()
+    if also is not None and (described := also(obj)):
+        changed.append(described)
     if is_new or changed:
         record(
             session,
@@ -198,31 +202,36 @@ def save_package(
     if not chosen:
         problems.add("analyses", N_("Välj minst en analys."))
     problems.raise_any()
-    package = _save(session, package, Package, values, kind="package", actor=actor, now=now)
-    if [a.code for a in package.analyses] != [a.code for a in chosen]:
-        package.analyses = chosen
-        session.flush()
-        # the secondary insert leaves every position at its default; keep the chosen order
-        for position, analysis in enumerate(chosen):
-            session.execute(
-                update(package_analysis)
-                .where(
-                    package_analysis.c.package_id == package.id,
-                    package_analysis.c.analysis_id == analysis.id,
-                )
-                .values(position=position)
+    return _save(
+        session,
+        package,
+        Package,
+        values,
+        kind="package",
+        actor=actor,
+        now=now,
+        also=lambda saved: _set_analyses(session, saved, chosen),
+    )
+
+
+def _set_analyses(session: Session, package: Package, chosen: list[Analysis]) -> str | None:
+    """Give ``package`` these analyses in this order; describe the change (None if none)."""
+    if [a.code for a in package.analyses] == [a.code for a in chosen]:
+        return None
+    package.analyses = chosen
+    session.flush()
+    # the secondary insert leaves every position at its default; keep the chosen order
+    for position, analysis in enumerate(chosen):
+        session.execute(
+            update(package_analysis)
+            .where(
+                package_analysis.c.package_id == package.id,
+                package_analysis.c.analysis_id == analysis.id,
             )
-        session.expire(package, ["analyses"])
-        record(
-            session,
-            actor,
-            "catalogue:update-package",
-            now=now,
-            object_type="package",
-            object_id=package.code,
-            details="analyses: " + ", ".join(a.code for a in chosen),
+            .values(position=position)
         )
-    return package
+    session.expire(package, ["analyses"])
+    return "analyses: " + " ".join(a.code for a in chosen)
 
 
 def save_location(

@@ -35,6 +35,7 @@ def test_the_patient_page_shows_orders_and_results_and_logs_exactly_one_read(
             ref_range="27–42",
             flag="H",
             status="F",
+            comment="Förhöjt <b>värde</b>",
             received_at=now,
         )
     )
@@ -47,6 +48,7 @@ def test_the_patient_page_shows_orders_and_results_and_logs_exactly_one_read(
     assert "Tolvan Tolvansson, 19121212-1212" in page
     assert order.number in page
     assert "Över referensintervallet" in page  # the flag in words, not by colour
+    assert "Förhöjt &lt;b&gt;värde&lt;/b&gt;" in page  # the lab's comment, escaped
     assert "Diabeteskontroll" in page  # the demo's offer
     events = audit_events(db_session, patient_personnummer=resident.personnummer)
     assert [(e.action, e.actor_id, e.care_unit_name) for e in events] == [
