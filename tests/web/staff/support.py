@@ -18,9 +18,10 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 class SignedIn:
     """A Flask test client that sends one user's certificate and the page's CSRF token."""
 
-    def __init__(self, client, headers):
+    def __init__(self, client, headers, hsa_id=None):
         self.client = client
         self.headers = headers
+        self.hsa_id = hsa_id
 
     def get(self, path, **kwargs):
         return self.client.get(path, headers=self.headers, **kwargs)
@@ -98,10 +99,10 @@ def location(db_session, catalogue):
 @pytest.fixture
 def staff(cert_client, cert_header, staff_user):
     """The staff member Sara, signed in with her certificate."""
-    return SignedIn(cert_client, cert_header(staff_user))
+    return SignedIn(cert_client, cert_header(staff_user), staff_user.hsa_id)
 
 
 @pytest.fixture
 def admin(cert_client, cert_header, admin_user):
     """The EP.Admin Adam, signed in with his certificate."""
-    return SignedIn(cert_client, cert_header(admin_user))
+    return SignedIn(cert_client, cert_header(admin_user), admin_user.hsa_id)

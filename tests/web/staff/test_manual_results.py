@@ -21,7 +21,9 @@ def test_the_form_offers_each_analysis_with_its_unit_and_range_and_logs_the_read
     page = staff.get(f"/staff/orders/{order.id}/results").text
     assert 'id="value-NPU27300"' in page and 'value="mmol/mol"' in page
     assert 'value="27–42"' in page and 'value="4–6"' in page
-    events = audit_events(db_session, patient_personnummer=resident.personnummer)
+    events = audit_events(
+        db_session, actor_id=staff.hsa_id, patient_personnummer=resident.personnummer
+    )
     assert [(e.action, e.object_id) for e in events] == [("read:order", order.number)]
 
 

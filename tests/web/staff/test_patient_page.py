@@ -50,7 +50,9 @@ def test_the_patient_page_shows_orders_and_results_and_logs_exactly_one_read(
     assert "Över referensintervallet" in page  # the flag in words, not by colour
     assert "Förhöjt &lt;b&gt;värde&lt;/b&gt;" in page  # the lab's comment, escaped
     assert "Diabeteskontroll" in page  # the demo's offer
-    events = audit_events(db_session, patient_personnummer=resident.personnummer)
+    events = audit_events(
+        db_session, actor_id=staff.hsa_id, patient_personnummer=resident.personnummer
+    )
     assert [(e.action, e.actor_id, e.care_unit_name) for e in events] == [
         ("read:patient", staff_user.hsa_id, "Vårdcentralen Tolvåsen")
     ]
@@ -60,7 +62,10 @@ def test_the_patient_page_shows_orders_and_results_and_logs_exactly_one_read(
 def test_each_read_of_the_patient_page_is_logged_again(staff, resident, db_session):
     staff.get(f"/staff/patients/{resident.id}")
     staff.get(f"/staff/patients/{resident.id}")
-    assert audit_count(db_session, patient_personnummer=resident.personnummer) == 2
+    assert (
+        audit_count(db_session, actor_id=staff.hsa_id, patient_personnummer=resident.personnummer)
+        == 2
+    )
 
 
 def test_a_mistyped_personnummer_is_explained_next_to_the_field_and_nothing_is_logged(
@@ -80,7 +85,7 @@ def test_a_personnummer_nobody_has_says_so_and_the_lookup_is_logged(staff, db_se
     response = find(staff, "19811228-9874")
     assert response.status_code == 404
     assert "Det finns ingen invånare med det personnumret i EP." in response.text
-    events = audit_events(db_session, patient_personnummer="198112289874")
+    events = audit_events(db_session, actor_id=staff.hsa_id, patient_personnummer="198112289874")
     assert [(e.action, e.details) for e in events] == [("search:patient", "not found")]
 
 

@@ -28,7 +28,9 @@ def test_staff_see_the_open_orders_of_a_personnummer_and_the_read_is_logged_once
     assert "Provtagningen City" in page
     assert done.number not in page
     assert expired.number not in page
-    events = audit_events(db_session, patient_personnummer=resident.personnummer)
+    events = audit_events(
+        db_session, actor_id=staff.hsa_id, patient_personnummer=resident.personnummer
+    )
     assert [(e.action, e.actor_id, e.details) for e in events] == [
         ("read:open-orders", staff_user.hsa_id, waiting.number)
     ]
@@ -71,7 +73,7 @@ def test_a_personnummer_without_open_orders_says_so_and_is_logged(staff, db_sess
     response = open_orders(staff, "198112289874")
     assert response.status_code == 200
     assert "Det finns inga öppna beställningar för det personnumret." in response.text
-    assert audit_count(db_session, patient_personnummer="198112289874") == 1
+    assert audit_count(db_session, actor_id=staff.hsa_id, patient_personnummer="198112289874") == 1
 
 
 def test_a_mistyped_personnummer_at_the_sampling_desk_is_explained(staff, db_session):

@@ -66,7 +66,7 @@ def test_a_message_shows_its_values_and_its_text_escaped_and_the_read_is_logged_
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "OBX|2|NM|NPU02192" in page  # the raw message, one segment a line
-    assert audit_count(db_session, patient_personnummer="191212121212") == 1
+    assert audit_count(db_session, actor_id=staff.hsa_id, patient_personnummer="191212121212") == 1
 
 
 def test_staff_attach_the_message_to_the_right_order(

@@ -98,7 +98,7 @@ def test_a_worklist_entry_marked_twice_is_released_once(
     assert "finns inte längre på arbetslistan" in again.text
     assert audit_count(db_session, action="update:order") == 1
     db_session.commit()
-    assert db_session.query(Notification).count() == 1
+    assert db_session.query(Notification).filter_by(kind="result").count() == 1
 
 
 def test_a_name_with_markup_on_the_worklist_is_escaped(staff, catalogue, db_session, now):
