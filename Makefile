@@ -11,9 +11,11 @@ venv: $(STAMP) translations
 
 # compile each audience's catalogue (ep/translations/<audience>/en/LC_MESSAGES/*.po)
 translations: $(STAMP)
-	@for dir in ep/translations/*/; do \
-		ls $$dir*/LC_MESSAGES/*.po >/dev/null 2>&1 && $(BIN)/pybabel compile -q -f -d $$dir; \
-	done; true
+	@for po in ep/translations/*/*/LC_MESSAGES/messages.po; do \
+		[ -e "$$po" ] || continue; \
+		$(BIN)/pybabel compile -d "$${po%/*/LC_MESSAGES/messages.po}" -i "$$po" \
+			-o "$${po%.po}.mo" || exit 1; \
+	done
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)

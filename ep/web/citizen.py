@@ -8,6 +8,7 @@ another resident's order, result, kit or message is a 404 however its id is gues
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, RadioField, StringField, SubmitField
@@ -99,10 +100,10 @@ class KitForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    channel = RadioField(choices=[("", ""), ("sms", ""), ("email", "")], default="")
+    channel = RadioField(choices=["", "sms", "email"], default="")
     mobile = StringField()
     email = StringField()
-    language = RadioField(choices=[("sv", ""), ("en", "")])
+    language = RadioField(choices=list(LANGUAGE_NAMES))
     submit = SubmitField()
 
 
@@ -126,6 +127,7 @@ def _helpers():
         "flag_text": lambda flag: FLAG_TEXT.get(flag, flag) if flag else "",
         "language_names": LANGUAGE_NAMES,
         "format_personnummer": format_personnummer,
+        "derived_flag": residents.derived_flag,
         "unread_messages": lambda: residents.unread_count(db.session, person=g.person),
     }
 
@@ -209,9 +211,10 @@ def offers():
 
 def _order_form(item, locations) -> OrderForm:
     form = OrderForm()
-    choices = [(str(location.id), location.name) for location in locations]
+    # values only: the labels (with address and opening hours) are in the template
+    choices = [str(location.id) for location in locations]
     if item.package.home_kit:
-        choices.append((HOME_KIT, _("Hemtest")))
+        choices.append(HOME_KIT)
     form.where.choices = choices
     return form
 
@@ -279,7 +282,6 @@ def order_detail(order_id: int):
         results=results,
         can_cancel=order_service.can_cancel(placed),
         analyses=residents.analyses_for(db.session, results),
-        derived_flag=residents.derived_flag,
     )
 
 
@@ -332,7 +334,6 @@ def results():
         "citizen/results.html",
         overview=overview,
         charts={t.code: trend_chart(t) for t in overview.trends},
-        derived_flag=residents.derived_flag,
         print_view=False,
     )
 
@@ -345,7 +346,6 @@ def results_print():
         "citizen/results_print.html",
         overview=overview,
         charts={},
-        derived_flag=residents.derived_flag,
         print_view=True,
         printed_at=utcnow(),
     )
@@ -411,6 +411,7 @@ def settings():
                 getattr(form, name).errors = [SETTINGS_PROBLEMS[(name, reason)]]
         else:
             session["lang"] = person.language
+            refresh()  # the confirmation in the language just chosen
             db.session.commit()
             flash(_("Dina inställningar är sparade."), "success")
             return redirect(url_for("citizen.settings"))
