@@ -63,7 +63,7 @@ def browser(dev_app):
 @pytest.fixture
 def catalogue(db_session, resident, now):
     """The demo catalogue, locations and staff; offers of DIABETES and PK-WARAN to Tolvan."""
-    load_demo(db_session, now=now - timedelta(minutes=5))
+    load_demo(db_session, now=now - timedelta(minutes=5), history=False)
     db_session.commit()
     return {p.code: p for p in db_session.query(Package).all()}
 

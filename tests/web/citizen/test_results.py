@@ -104,3 +104,19 @@ def test_switching_to_english_translates_the_pages_and_is_remembered(
     as_resident.client.delete_cookie("session")
     as_resident.login(resident.personnummer)
     assert '<html lang="en">' in as_resident.page("/orders")
+
+
+def test_the_demo_resident_has_two_years_of_results_to_see_a_trend_in(browser, db_session, now):
+    from ep.domain.demo import load_demo
+
+    load_demo(db_session, now=now)
+    db_session.commit()
+    assert load_demo(db_session, now=now) == []  # a second load adds nothing
+    db_session.commit()
+    browser.login("191212121212")
+    page = browser.page("/results")
+    assert page.count('<svg class="trend"') == 2
+    table = re.search(r"<caption>Värden för B-HbA1c</caption>.*?</table>", page, re.S).group(0)
+    assert table.count("<tr>") == 9
+    assert "Vårdcentralen Tolvåsen" in browser.page("/access-log")
+    assert "Nytt provsvar" in browser.page("/inbox")
