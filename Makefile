@@ -5,21 +5,31 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
 
-.PHONY: run test lint format venv init clean translations
+.PHONY: run test lint format venv init clean translations browser-deps
 
 venv: $(STAMP) translations
 
 # compile each audience's catalogue (ep/translations/<audience>/en/LC_MESSAGES/*.po)
 translations: $(STAMP)
-	@for dir in ep/translations/*/; do \
-		ls $$dir*/LC_MESSAGES/*.po >/dev/null 2>&1 && $(BIN)/pybabel compile -q -f -d $$dir; \
-	done; true
+	@for po in ep/translations/*/*/LC_MESSAGES/messages.po; do \
+		[ -e "$$po" ] || continue; \
+		$(BIN)/pybabel compile -d "$${po%/*/LC_MESSAGES/messages.po}" -i "$$po" \
+			-o "$${po%.po}.mo" || exit 1; \
+	done
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# axe-core for the browser tests (tests/browser), pinned by its package-lock.json
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+browser-deps: $(AXE)
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE)
 
 init: venv
 	$(BIN)/ep init --demo --instance $(CURDIR)/instance
@@ -33,7 +43,7 @@ run: init
 
 # The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) it runs again on
 # that PostgreSQL database.
-test: venv
+test: venv browser-deps
 	env -u EP_TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; \
