@@ -33,9 +33,9 @@ def compose(message: OutgoingMessage, sender: str) -> EmailMessage:
     email["Subject"] = message.subject
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = message_id(message.dedupe_key, sender)
-    email["Content-Language"] = message.language
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
     email.set_content(message.body)
+    email["Content-Language"] = message.language  # after set_content, which resets Content-*
     return email
 
 
