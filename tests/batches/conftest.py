@@ -8,9 +8,21 @@ from ep.extensions import db
 
 
 @pytest.fixture
-def batch_app(make_app, app):
+def outbox(tmp_path):
+    """The file channel's folder for this test."""
+    return tmp_path / "notifications"
+
+
+@pytest.fixture
+def batch_app(make_app, app, outbox):
     """An app whose batches retry at once and commit in chunks of 3 (small, fast tests)."""
-    return make_app(BatchRetryDelayMilliseconds="0", BatchChunkSize="3", BatchMaxAttempts="3")
+    return make_app(
+        BatchRetryDelayMilliseconds="0",
+        BatchChunkSize="3",
+        BatchMaxAttempts="3",
+        NotificationChannel="file",
+        NotificationDirectory=str(outbox),
+    )
 
 
 @pytest.fixture
