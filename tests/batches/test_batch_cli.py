@@ -50,7 +50,7 @@ def test_a_second_start_while_a_run_is_alive_exits_75_naming_the_live_run(
         refused.stderr
     )
     assert refused.stdout == ""
-    db_session.expire_all()
+    db_session.rollback()  # a fresh snapshot: see what the command wrote
     assert db_session.query(BatchRun).count() == 1  # nothing recorded for the refused start
 
 
@@ -63,7 +63,7 @@ def test_a_run_silent_longer_than_the_lease_is_taken_over_by_the_next_start(
 
     assert done.returncode == 0, done.stderr
     assert f"run {dead.id} on otherhost (pid 4321) no heartbeat since" in done.stderr
-    db_session.expire_all()
+    db_session.rollback()  # a fresh snapshot: see what the command wrote
     assert db_session.get(BatchRun, dead.id).status == "failed"
     assert db_session.get(BatchHeartbeat, "EXPIREORDERS").last_outcome == "succeeded"
 

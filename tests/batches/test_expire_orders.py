@@ -29,7 +29,7 @@ def test_it_expires_unsampled_orders_and_offers_past_their_end_and_nothing_else(
     assert done.returncode == 0, done.stderr
     assert "EXPIREORDERS run" in done.stdout and "succeeded" in done.stdout
     assert "2 items (2 succeeded, 0 failed, 0 skipped)" in done.stdout
-    db_session.expire_all()
+    db_session.rollback()  # a fresh snapshot: see what the command wrote
     statuses = dict(db_session.execute(select(Order.id, Order.status)).all())
     assert statuses == {overdue.id: "expired", sampled.id: "sampled", current.id: "ordered"}
     offers = dict(db_session.execute(select(Offer.id, Offer.status)).all())
@@ -49,5 +49,5 @@ def test_a_dry_run_says_what_it_would_expire_and_changes_nothing(db_session, con
     assert done.returncode == 0, done.stderr
     assert "would expire 1 unsampled orders past their expiry date" in done.stdout
     assert "dry run, nothing was changed" in done.stdout
-    db_session.expire_all()
+    db_session.rollback()  # a fresh snapshot: see what the command wrote
     assert db_session.scalar(select(Order.status)) == "ordered"
