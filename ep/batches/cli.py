@@ -14,7 +14,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ep.batches import COMMANDS, batch_name, load_batches
 from ep.batches.health import batch_health
@@ -25,6 +24,7 @@ from ep.batches.runner import (
     BatchLocked,
     Reporter,
     RunOutcome,
+    batch_session,
     run_batch,
 )
 from ep.batches.schedule import RENDERERS, entries
@@ -132,7 +132,7 @@ def _run_command(batch: Batch):
         config = current_app.config["EP"]
         interactive = sys.stderr.isatty()
         reporter = TerminalReporter(batch) if interactive else LogReporter(batch)
-        with Session(db.engine) as session:
+        with batch_session(db.engine) as session:
             try:
                 outcome = run_batch(
                     batch,

@@ -259,6 +259,12 @@ class Reporter:
         pass
 
 
+def batch_session(engine) -> Session:
+    """A session for a batch run: on SQLite each transaction takes the write lock at BEGIN,
+    so a batch working beside other writers waits its turn instead of failing."""
+    return Session(engine.execution_options(sqlite_immediate=True))
+
+
 def run_batch(
     batch: Batch,
     *,
@@ -274,7 +280,7 @@ def run_batch(
 ) -> RunOutcome:
     """Run ``batch`` once; return how it ended. Raise BatchLocked when a live run holds it.
 
-    ``session`` should be the run's own session: the runner commits and rolls it back.
+    ``session`` should be the run's own (batch_session): the runner commits and rolls it back.
     """
     reporter = reporter or Reporter()
     stop_event = stop_event or threading.Event()
@@ -677,6 +683,7 @@ __all__ = [
     "Reporter",
     "RunOutcome",
     "Step",
+    "batch_session",
     "StepResult",
     "TransientError",
     "error_type_of",

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from sqlalchemy.orm import Session
 
-from ep.batches.runner import run_batch
+from ep.batches.runner import batch_session, run_batch
 from ep.extensions import db
 from tests.notify.conftest import sms_gateway  # noqa: F401 - the loopback SMS gateway
 from tests.support import EP_COMMAND
@@ -35,7 +35,7 @@ def run(batch_app):
     """Run a batch in-process on its own session, as `ep batch` does."""
 
     def run_it(batch, app=batch_app, **kwargs):
-        with app.app_context(), Session(db.engine) as session:
+        with app.app_context(), batch_session(db.engine) as session:
             return run_batch(batch, session=session, config=app.config["EP"], **kwargs)
 
     return run_it
