@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ep.domain.audit import Actor, record
+from ep.domain.release import parse_policy
 from ep.domain.staff_input import N_, Problems, optional_int, parse_decimal
 from ep.identity import InvalidIdentifier, parse_hsa_id
 from ep.models import Analysis, Package, SamplingLocation, package_analysis
@@ -24,15 +25,17 @@ MAX_DELAY_HOURS = 24 * 30
 
 
 def parse_release_policy(text: str) -> str:
-    """Return the canonical policy: immediate, delay:<hours> or contact-positive."""
-    policy = (text or "").strip().lower()
-    if policy in ("immediate", "contact-positive"):
-        return policy
-    if policy.startswith("delay:"):
-        hours = policy.removeprefix("delay:").strip()
-        if hours.isdigit() and 1 <= int(hours) <= MAX_DELAY_HOURS:
-            return f"delay:{int(hours)}"
-    raise ValueError(text)
+    """Return the canonical policy: immediate, delay:<hours> or contact-positive.
+
+    The release batch's own parser decides what a policy is; an admin may type it
+    loosely (case, spaces) but not a delay of zero or of more than a month.
+    """
+    kind, hours = parse_policy((text or "").lower().replace(" ", ""))
+    if kind != "delay":
+        return kind
+    if not 1 <= hours <= MAX_DELAY_HOURS:
+        raise ValueError(text)
+    return f"delay:{hours}"
 
 
 def all_analyses(session: Session) -> list[Analysis]:

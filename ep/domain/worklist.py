@@ -19,6 +19,7 @@ from ep.domain.patient_access import (
     log_list_reads,
     log_order_change,
 )
+from ep.domain.release import release_order
 from ep.models import Order, Result
 
 
@@ -50,12 +51,11 @@ def mark_contacted(session: Session, *, order: Order, actor: Actor, now: datetim
     if not order.held_for_contact or order.contacted_at is not None:
         raise DomainError(f"order {order.number} is not waiting for contact")
     user = acting_user(session, actor)
+    # held_for_contact stays set, as the record that this result waited for a call;
+    # contacted_at is what lets the release policy go (ep.domain.release.must_hold)
     order.contacted_at = now
     order.contacted_by_id = user.id if user else None
-    order.held_for_contact = False
     log_order_change(session, actor, order, "contacted; result released", now=now)
     session.flush()
-    from ep.domain.release import release_order  # TEMP until batches merged
-
     release_order(session, order, now=now)
     return order

@@ -8,6 +8,7 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from ep.domain.demo import load_demo
 from ep.models import LabMessage, Package, Result
@@ -107,40 +108,44 @@ def test_staff_work_their_day_in_a_browser_and_every_page_passes_axe(
     tab.check("find-patient")
     page.get_by_label("Personnummer").fill("1912")
     page.get_by_role("button", name="Sök").click()
-    assert page.get_by_role("alert").filter(has_text="Rätta följande").is_visible()
+    expect(page.get_by_role("alert").filter(has_text="Rätta följande")).to_be_visible()
     tab.check("find-patient-error")
     page.get_by_label("Personnummer").fill("19121212-1212")
     page.get_by_role("button", name="Sök").click()
-    assert page.get_by_role("heading", name="Tolvan Tolvansson, 19121212-1212").is_visible()
+    expect(page.get_by_role("heading", name="Tolvan Tolvansson, 19121212-1212")).to_be_visible()
     tab.check("patient")
     page.get_by_role("button", name="Tilldela erbjudande").click()
-    assert page.get_by_text("Välj ett provpaket.").first.is_visible()
+    expect(page.get_by_text("Välj ett provpaket.").first).to_be_visible()
     tab.check("assign-offer-error")
 
     page.get_by_role("link", name="Provtagning", exact=True).click()
     page.get_by_label("Personnummer").fill("191212121212")
     page.get_by_role("button", name="Visa öppna beställningar").click()
+    expect(page.get_by_role("heading", name="Öppna beställningar")).to_be_visible()
     tab.check("open-orders")
     number = work["to_sample"].number
     page.get_by_role("button", name=f"Markera {number} som provtagen").click()
-    assert page.get_by_text(f"Beställning {number} är markerad som provtagen.").is_visible()
+    expect(page.get_by_text(f"Beställning {number} är markerad som provtagen.")).to_be_visible()
     tab.check("sampled")
 
     tab.goto(f"/staff/orders/{work['sampled'].id}/results")
     tab.check("results-form")
     page.locator("#value-NPU27300").fill("fyrtio")
     page.get_by_role("button", name="Spara provsvar").click()
-    assert page.get_by_text("Skriv ett tal, till exempel 5,4.").first.is_visible()
+    expect(page.get_by_text("Skriv ett tal, till exempel 5,4.").first).to_be_visible()
     tab.check("results-form-error")
 
     page.get_by_role("link", name="Arbetslista STI-positiva").click()
+    expect(page.get_by_role("heading", name="Greta Granskare, 19811228-9874")).to_be_visible()
     tab.check("worklist")
     page.get_by_role("button", name="Kontakt gjord med Greta Granskare – visa svaret").click()
-    assert page.get_by_text("Inga svar väntar på kontakt.").is_visible()
+    expect(page.get_by_text("Inga svar väntar på kontakt.")).to_be_visible()
 
     page.get_by_role("link", name="Omatchade provsvar").click()
+    expect(page.get_by_role("cell", name="no order EP-0000-0000")).to_be_visible()
     tab.check("unmatched")
     page.get_by_role("row").nth(1).get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Vad labbet skickade")).to_be_visible()
     tab.check("unmatched-message")
     assert not tab.csp_violations
 
@@ -162,11 +167,11 @@ def test_an_admin_keeps_the_catalogue_in_a_browser_and_every_page_passes_axe(
         tab.check(label)
     tab.goto("/EP.Admin/packages/new")
     page.get_by_role("button", name="Spara provpaket").click()
-    assert page.get_by_text("Välj minst en analys.").first.is_visible()
+    expect(page.get_by_text("Välj minst en analys.").first).to_be_visible()
     tab.check("package-error")
     tab.goto("/EP.Admin/audit")
     page.get_by_label("Patientens personnummer").fill("19121212-1212")
     page.get_by_role("button", name="Sök").click()
-    assert page.get_by_role("heading", name="händelser, sida 1 av 1").is_visible()
+    expect(page.get_by_role("heading", name="händelser, sida 1 av 1")).to_be_visible()
     tab.check("audit")
     assert not tab.csp_violations

@@ -71,8 +71,8 @@ def test_marking_the_resident_contacted_releases_the_result_and_notifies_them(
     db_session.commit()
     order = db_session.get(Order, order.id)
     assert order.status == "released"
-    assert not order.held_for_contact
     assert order.contacted_by_id == staff_user.id
+    assert order.contacted_at is not None
     results = db_session.scalars(select(Result).where(Result.order_id == order.id)).all()
     assert all(r.released_at is not None for r in results)
     notification = db_session.scalar(select(Notification).where(Notification.kind == "result"))
