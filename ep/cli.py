@@ -16,6 +16,7 @@ from flask_migrate import upgrade
 from flask_migrate.cli import db as db_group
 
 from ep import create_app
+from ep.batches.cli import batch_cli
 from ep.config import ConfigError, default_config_path, load_config
 from ep.domain import DomainError
 from ep.domain.audit import Actor
@@ -61,6 +62,7 @@ def cli(ctx: click.Context) -> None:
 
 
 cli.add_command(db_group)
+cli.add_command(batch_cli)
 
 
 @cli.command(with_appcontext=False)
