@@ -1,14 +1,20 @@
 """IMPORTRESULTS: `ep batch import-results`, every few minutes.
 
-The work is the inbox itself: each file is one unit of work, recorded and committed
-before it leaves the inbox (ep.domain.lab_import), so a rerun after a crash goes on with
-the files still there. Counts: imported → succeeded; unmatched (kept for staff) and
+The work is the inbox itself. Files are recorded in small chunks, each committed before
+its files leave the inbox (ep.domain.lab_import), so a rerun after a crash goes on with
+the files still there: a chunk that was not committed is simply done again, and a file
+whose chunk was committed but which was not yet moved is recorded as a duplicate of
+itself, never imported twice. The chunk is small (at most IMPORT_CHUNK_FILES) so that a
+crash leaves few such duplicates; it is a chunk at all because one commit and a few
+bulk statements per chunk, rather than per file, is what keeps the import near the
+speed of parsing. Counts: imported → succeeded; unmatched (kept for staff) and
 rejected (quarantined in error/) → failed; duplicates → skipped.
 """
 
 from ep.batches.runner import Batch, Context, StepResult, register
-from ep.domain.lab_import import file_away, inbox_files, receive_file
+from ep.domain.lab_import import file_away, inbox_files, receive_files
 
+IMPORT_CHUNK_FILES = 100
 OUTCOME = {"imported": "succeeded", "unmatched": "failed", "rejected": "failed"}
 
 
@@ -25,21 +31,20 @@ def import_step(ctx: Context) -> StepResult | None:
         state["found"] = state.get("found", 0) + len(state["files"])
         ctx.expect(state["found"])
     files, result = state["files"], StepResult()
-    for _ in range(ctx.chunk_size()):
-        if state["next"] >= len(files) or ctx.stopping:
-            break
-        path = files[state["next"]]
-        if path.exists():
-            # retried as a whole on a transient error: the file is still in the inbox
-            received = receive_file(ctx.session, path, now=ctx.now())
-            ctx.session.commit()
-            file_away(received, ctx.config, now=ctx.now())
-            kind = OUTCOME.get(received.message.status, "skipped")
+    chunk = files[state["next"] : state["next"] + min(ctx.chunk_size(), IMPORT_CHUNK_FILES)]
+    present = [path for path in chunk if path.exists()]
+    result.skipped += len(chunk) - len(present)  # gone since the inbox was listed
+    if present:
+        # on a transient error the runner retries this call: nothing of it was committed
+        now = ctx.now()
+        received = receive_files(ctx.session, present, now=now)
+        ctx.session.commit()
+        for item in received:
+            file_away(item, ctx.config, now=now)
+            kind = OUTCOME.get(item.status, "skipped")
             setattr(result, kind, getattr(result, kind) + 1)
-        else:
-            result.skipped += 1  # gone since the inbox was listed
-        state["seen"].add(path)
-        state["next"] += 1
+    state["seen"].update(chunk)
+    state["next"] += len(chunk)
     if state["next"] >= len(files):
         state["files"] = None
     return result
