@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ep.config import Config
 from ep.domain import DomainError
 from ep.domain.audit import Actor, record
-from ep.domain.results import OrderRef, ResultsFor, record_results, store_results
+from ep.domain.results import OrderRef, ResultsFor, insert_rows, record_results, store_results
 from ep.labformats import (
     Header,
     LabReport,
@@ -172,12 +172,7 @@ def receive_files(session: Session, paths: list[Path], *, now: datetime) -> list
         file.ack = (ACK_ACCEPT, "imported")
         to_store.append((file, order))
 
-    ids = list(
-        session.scalars(
-            insert(LabMessage).returning(LabMessage.id, sort_by_parameter_order=True),
-            [file.row for file in files],
-        )
-    )
+    ids = insert_rows(session, LabMessage, [file.row for file in files])
     by_file = {id(file): message_id for file, message_id in zip(files, ids, strict=True)}
     store_results(
         session,

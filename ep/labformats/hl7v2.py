@@ -143,6 +143,8 @@ class _Reader:
 
     def __init__(self, header: Header, text: str):
         self.header = header
+        self.escape = header.encoding_characters[2:3] or "\\"
+        self.times: dict[str, datetime] = {}  # OBX-14 is mostly one time for all results
         segments = [s for s in text.replace("\r\n", "\r").replace("\n", "\r").split("\r")]
         segments = [s for s in segments if s.strip()]
         for number, segment in enumerate(segments, start=1):
@@ -175,7 +177,7 @@ class _Reader:
             raw = node[component - 1]
             while not isinstance(raw, str):  # subcomponents: the first one
                 raw = raw[0] if raw else ""
-        if self.header.encoding_characters[2:3] in raw:
+        if self.escape in raw:
             raw = self.message.unescape(raw)
         return raw.strip()
 
@@ -345,6 +347,9 @@ class _Reader:
         raw = self.value(segment, field)
         if not raw:
             return None
+        known = self.times.get(raw)
+        if known is not None:
+            return known
         if not _HL7_TIME.match(raw):
             self.fail(f"{name} {raw!r} is not an HL7 date/time (YYYYMMDDHHMM[SS][+ZZZZ])")
         try:
@@ -354,7 +359,8 @@ class _Reader:
         if parsed.tzinfo is None:
             # Swedish labs send local wall-clock time when they send no offset
             parsed = parsed.replace(tzinfo=STOCKHOLM)
-        return parsed.astimezone(UTC)
+        self.times[raw] = parsed = parsed.astimezone(UTC)
+        return parsed
 
 
 ACK_ACCEPT = "AA"
