@@ -265,6 +265,13 @@ SETTINGS: tuple[Setting, ...] = (
         path="dir",
         help="where HL7 ACKs for the sending systems are written",
     ),
+    Setting(
+        "LabInboxSettleSeconds",
+        "5",
+        _int,
+        help="IMPORTRESULTS leaves a file alone until it has been unchanged this long "
+        "(a lab may still be writing it)",
+    ),
     # batches
     Setting(
         "BatchLeaseSeconds",
