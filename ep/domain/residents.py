@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
-from ep.domain.audit import record
-from ep.domain.orders import resident_actor
+from ep.domain.orders import record_own_change
 from ep.identity import parse_personnummer
 from ep.models import Analysis, AuditEvent, InboxMessage, Order, Package, Person, Result
 from ep.models.people import CHANNELS, LANGUAGES
@@ -106,12 +105,11 @@ def update_settings(
     person.email = values["email"]
     person.language = language
     session.flush()
-    record(
+    record_own_change(
         session,
-        resident_actor(person),
+        person,
         "person:settings",
         now=now,
-        patient=person.personnummer,
         object_type="person",
         object_id=person.personnummer,
         details=f"channel: {channel or 'inbox'}, language: {language}",

@@ -181,7 +181,7 @@ class SettingsForm(FlaskForm):
 
 @bp.before_app_request
 def _identify():
-    if request.blueprint == "citizen" or request.endpoint in (None, "static"):
+    if request.blueprint == "citizen":
         identify_resident()
 
 
@@ -403,7 +403,6 @@ def results():
         "citizen/results.html",
         overview=overview,
         charts={t.code: trend_chart(t) for t in overview.trends},
-        print_view=False,
     )
 
 
@@ -415,7 +414,6 @@ def results_print():
         "citizen/results_print.html",
         overview=overview,
         charts={},
-        print_view=True,
         printed_at=utcnow(),
     )
 
