@@ -102,7 +102,7 @@ def init(demo: bool, instance_dir: Path | None) -> None:
         if demo:
             from ep.domain.demo import load_demo
 
-            for line in load_demo(db.session, now=now):
+            for line in load_demo(db.session, now=now, history=True):
                 click.echo(f"added {line}")
         db.session.commit()
     click.echo(f"EP is ready in {config.instance_path}")

@@ -32,9 +32,8 @@ from sqlalchemy.orm import Session
 from ep.config import Config
 from ep.domain import DomainError
 from ep.domain.audit import Actor, record
-from ep.domain.results import record_results
+from ep.domain.results import OrderRef, ResultsFor, insert_rows, record_results, store_results
 from ep.labformats import (
-    FORMAT_HL7V2,
     Header,
     LabReport,
     ParseError,
@@ -42,7 +41,7 @@ from ep.labformats import (
     parse_lab_message,
 )
 from ep.labformats.hl7v2 import ACK_ACCEPT, ACK_ERROR, ACK_REJECT
-from ep.models import LabMessage, Order, Result, User
+from ep.models import LabMessage, Order, Person, Result, User
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +58,13 @@ SOURCE_UNKNOWN = "unknown"
 class Received:
     """A recorded file, and what is still to be done with it once the record is committed."""
 
-    message: LabMessage
     path: Path
-    ack: str | None  # the HL7 ACK to write, None for FHIR or an unreadable header
+    message_id: int
+    status: str
+    error: str | None
+    control_id: str | None
+    sha256: str
+    ack: str | None = None  # the HL7 ACK to write; None for FHIR or an unreadable header
     ack_encoding: str = "utf-8"
 
 
@@ -97,148 +100,214 @@ def import_file(session: Session, path: Path, config: Config, *, now: datetime) 
     Unlike other services this one commits: the file may only leave the inbox once its
     LabMessage is safely stored.
     """
-    received = receive_file(session, path, now=now)
+    [received] = receive_files(session, [path], now=now)
     session.commit()
     file_away(received, config, now=now)
-    return received.message
+    return session.get(LabMessage, received.message_id)
 
 
 def receive_file(session: Session, path: Path, *, now: datetime) -> Received:
-    """Record one file as a LabMessage (and its results when it matches); flush only."""
+    """Record one file (see receive_files); flush only."""
+    return receive_files(session, [path], now=now)[0]
+
+
+@dataclass
+class _File:
+    path: Path
+    data: bytes
+    sha256: str
+    report: LabReport | None = None
+    error: ParseError | None = None
+    row: dict | None = None
+    ack: tuple[str, str] | None = None  # (code, text)
+
+
+def receive_files(session: Session, paths: list[Path], *, now: datetime) -> list[Received]:
+    """Record files as LabMessages, with their results when they match; flush only.
+
+    The files are decided in order, so the second of two files with one control id is the
+    duplicate even within one call. The database work is a few statements for all files.
+    """
+    files = [_read(path) for path in paths]
+    readable = [f for f in files if f.report is not None]
+    earlier = _earlier_messages(session, readable)
+    orders = _orders(session, readable)
+
+    to_store: list[tuple[_File, OrderRef]] = []
+    for file in files:
+        if file.report is None:
+            file.row, file.ack = _rejected_row(file, now)
+            continue
+        report = file.report
+        row = {
+            "source": (report.sending_facility or SOURCE_UNKNOWN)[:100],
+            "format": report.format,
+            "control_id": (report.control_id or f"sha256:{file.sha256}")[:200],
+            "filename": file.path.name[:500],
+            "payload": file.data,
+            "sha256": file.sha256,
+            "received_at": now,
+            "order_number": report.order_number[:40] if report.order_number else None,
+            "personnummer": report.personnummer,
+            "error": None,
+            "order_id": None,
+        }
+        file.row = row
+        key = (row["source"], row["control_id"])
+        if key in earlier:
+            row["status"] = "duplicate"
+            row["error"] = (
+                f"control id {row['control_id']} from {row['source']} was received before "
+                f"({earlier[key]}); not imported again"
+            )
+            file.ack = (ACK_ACCEPT, "duplicate: received before")
+            continue
+        earlier[key] = f"file {file.path.name}"
+        order, problem = _match(report, orders)
+        if order is None:
+            row["status"], row["error"] = "unmatched", problem
+            file.ack = (ACK_ERROR, f"kept for manual matching: {problem}")
+            continue
+        row["status"], row["order_id"] = "imported", order.id
+        file.ack = (ACK_ACCEPT, "imported")
+        to_store.append((file, order))
+
+    ids = insert_rows(session, LabMessage, [file.row for file in files])
+    by_file = {id(file): message_id for file, message_id in zip(files, ids, strict=True)}
+    store_results(
+        session,
+        [
+            ResultsFor(order, file.report.observations, by_file[id(file)])
+            for file, order in to_store
+        ],
+        now=now,
+    )
+    session.flush()
+    return [_received(file, by_file[id(file)], now) for file in files]
+
+
+def _read(path: Path) -> _File:
     data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
+    file = _File(path, data, hashlib.sha256(data).hexdigest())
     try:
-        report = parse_lab_message(data)
+        file.report = parse_lab_message(data)
     except ParseError as exc:
-        return _rejected(session, path, data, digest, exc, now=now)
+        file.error = exc
     except Exception as exc:  # a parser bug must quarantine one file, not stop the batch
         log.exception("unexpected error reading %s", path)
-        error = ParseError(f"cannot be read: {type(exc).__name__}: {exc}")
-        return _rejected(session, path, data, digest, error, now=now)
-
-    message = LabMessage(
-        source=(report.sending_facility or SOURCE_UNKNOWN)[:100],
-        format=report.format,
-        control_id=(report.control_id or f"sha256:{digest}")[:200],
-        filename=path.name[:500],
-        payload=data,
-        sha256=digest,
-        received_at=now,
-        order_number=report.order_number[:40] if report.order_number else None,
-        personnummer=report.personnummer,
-    )
-    earlier = _earlier_message(session, message.source, message.control_id)
-    if earlier is not None:
-        message.status = "duplicate"
-        message.error = (
-            f"control id {message.control_id} from {message.source} was received before "
-            f"(lab message {earlier.id}, {earlier.status}); not imported again"
-        )
-        session.add(message)
-        session.flush()
-        return _received(message, path, report, ACK_ACCEPT, "duplicate: received before")
-
-    order, problem = _match(session, report)
-    session.add(message)
-    if order is None:
-        message.status = "unmatched"
-        message.error = problem
-        session.flush()
-        return _received(message, path, report, ACK_ERROR, f"kept for manual matching: {problem}")
-
-    message.status = "imported"
-    message.order = order
-    session.flush()
-    record_results(
-        session, order=order, observations=report.observations, now=now, lab_message=message
-    )
-    return _received(message, path, report, ACK_ACCEPT, "imported")
+        file.error = ParseError(f"cannot be read: {type(exc).__name__}: {exc}")
+    return file
 
 
-def _earlier_message(session: Session, source: str, control_id: str) -> LabMessage | None:
-    """The first import of this control id from this source, if any.
+def _earlier_messages(session: Session, files: list[_File]) -> dict[tuple[str, str], str]:
+    """Control ids already imported or kept: (source, control id) → which message.
 
     A rejected message does not count: the lab may resend it repaired with the same id.
     """
-    return session.scalars(
-        select(LabMessage)
+    control_ids = {f.report.control_id for f in files if f.report.control_id}
+    if not control_ids:
+        return {}
+    found: dict[tuple[str, str], str] = {}
+    for message_id, source, control_id, status in session.execute(
+        select(LabMessage.id, LabMessage.source, LabMessage.control_id, LabMessage.status)
         .where(
-            LabMessage.control_id == control_id,
-            LabMessage.source == source,
+            LabMessage.control_id.in_(control_ids),
             LabMessage.status.in_(("imported", "unmatched")),
         )
         .order_by(LabMessage.id)
-        .limit(1)
-    ).first()
+    ):
+        found.setdefault((source, control_id), f"lab message {message_id}, {status}")
+    return found
 
 
-def _match(session: Session, report: LabReport) -> tuple[Order | None, str | None]:
+@dataclass(frozen=True)
+class _Order:
+    ref: OrderRef
+    personnummer: str
+
+
+def _orders(session: Session, files: list[_File]) -> dict[str, _Order]:
+    numbers = {f.report.order_number for f in files if f.report.order_number}
+    if not numbers:
+        return {}
+    rows = session.execute(
+        select(Order.id, Order.number, Order.status, Order.package_id, Person.personnummer)
+        .join(Person, Person.id == Order.person_id)
+        .where(Order.number.in_(numbers))
+    )
+    return {
+        number: _Order(OrderRef(order_id, number, status, package_id), personnummer)
+        for order_id, number, status, package_id, personnummer in rows
+    }
+
+
+def _match(report: LabReport, orders: dict[str, _Order]) -> tuple[OrderRef | None, str | None]:
     """Find the order; refuse every guess. Return (order, None) or (None, why not)."""
     if report.problems:
         return None, "; ".join(report.problems)
-    order = session.scalars(select(Order).where(Order.number == report.order_number)).first()
-    if order is None:
+    found = orders.get(report.order_number)
+    if found is None:
         return None, f"no order {report.order_number} in EP"
-    if order.person.personnummer != report.personnummer:
-        return None, f"the personnummer does not match the one on order {order.number}"
-    if order.status in UNREADABLE_ORDER_STATUSES:
-        return None, f"order {order.number} is {order.status}"
-    return order, None
+    if found.personnummer != report.personnummer:
+        return None, f"the personnummer does not match the one on order {report.order_number}"
+    if found.ref.status in UNREADABLE_ORDER_STATUSES:
+        return None, f"order {report.order_number} is {found.ref.status}"
+    return found.ref, None
 
 
-def _received(message, path, report: LabReport, code: str, text: str) -> Received:
-    header = report.header if report.format == FORMAT_HL7V2 else None
-    return _with_ack(message, path, header, code, text)
+def _rejected_row(file: _File, now: datetime) -> tuple[dict, tuple[str, str]]:
+    header = file.error.header
+    row = {
+        "source": ((header.sending_facility if header else None) or SOURCE_UNKNOWN)[:100],
+        "format": file.error.format,
+        "control_id": header.control_id[:200] if header and header.control_id else None,
+        "filename": file.path.name[:500],
+        "payload": file.data,
+        "sha256": file.sha256,
+        "status": "rejected",
+        "error": file.error.reason,
+        "received_at": now,
+        "order_number": None,
+        "personnummer": None,
+        "order_id": None,
+    }
+    return row, (ACK_REJECT, file.error.reason)
 
 
-def _with_ack(message, path, header: Header | None, code: str, text: str) -> Received:
-    if header is None or not header.control_id:
-        return Received(message, path, None)
-    ack = build_ack(header, code, text, now=message.received_at)
-    charset = header.charset.upper()
-    encoding = "iso-8859-1" if charset == "8859/1" else "utf-8"
-    return Received(message, path, ack, encoding)
-
-
-def _rejected(session, path, data, digest, error: ParseError, *, now) -> Received:
-    header = error.header
-    message = LabMessage(
-        source=((header.sending_facility if header else None) or SOURCE_UNKNOWN)[:100],
-        format=error.format,
-        control_id=header.control_id[:200] if header and header.control_id else None,
-        filename=path.name[:500],
-        payload=data,
-        sha256=digest,
-        status="rejected",
-        error=error.reason,
-        received_at=now,
+def _received(file: _File, message_id: int, now: datetime) -> Received:
+    row = file.row
+    received = Received(
+        file.path, message_id, row["status"], row["error"], row["control_id"], file.sha256
     )
-    session.add(message)
-    session.flush()
-    return _with_ack(message, path, header, ACK_REJECT, error.reason)
+    header = file.error.header if file.error is not None else file.report.header
+    if isinstance(header, Header) and header.control_id:
+        code, text = file.ack
+        received.ack = build_ack(header, code, text, now=now)
+        if header.charset.upper() == "8859/1":
+            received.ack_encoding = "iso-8859-1"
+    return received
 
 
 def file_away(received: Received, config: Config, *, now: datetime) -> Path:
     """Move the file out of the inbox (never delete it) and write its ACK; return where."""
-    message = received.message
     inbox = received.path.parent
-    folder = inbox / (ERROR if message.status == "rejected" else PROCESSED)
+    folder = inbox / (ERROR if received.status == "rejected" else PROCESSED)
     folder.mkdir(exist_ok=True)
     target = _free_name(folder, received.path.name)
     os.replace(received.path, target)
-    if message.status == "rejected":
+    if received.status == "rejected":
         reason = (
-            f"{message.error}\n\n"
+            f"{received.error}\n\n"
             f"file: {received.path.name}\n"
             f"received: {now.isoformat()}\n"
-            f"sha256: {message.sha256}\n"
-            f"lab message: {message.id}\n"
+            f"sha256: {received.sha256}\n"
+            f"lab message: {received.message_id}\n"
         )
         _write_atomically(target.with_name(target.name + REASON_SUFFIX), reason.encode())
     if received.ack is not None:
         ack_folder = config.path_of("LabAckDirectory")
         ack_folder.mkdir(parents=True, exist_ok=True)
-        name = _free_name(ack_folder, f"{_safe_name(message.control_id)}.ack.hl7")
+        name = _free_name(ack_folder, f"{_safe_name(received.control_id)}.ack.hl7")
         _write_atomically(name, received.ack.encode(received.ack_encoding, "replace"))
     return target
 

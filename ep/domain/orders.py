@@ -45,6 +45,29 @@ def resident_actor(person: Person) -> Actor:
     return Actor("resident", person.personnummer, person.name or None)
 
 
+def record_own_change(
+    session: Session,
+    person: Person,
+    action: str,
+    *,
+    now: datetime,
+    object_type: str,
+    object_id: str,
+    details: str | None = None,
+) -> None:
+    """Log a change the resident made to their own data (PDL: every change is logged)."""
+    record(
+        session,
+        resident_actor(person),
+        action,
+        now=now,
+        patient=person.personnummer,
+        object_type=object_type,
+        object_id=object_id,
+        details=details,
+    )
+
+
 def is_eligible(person: Person, package: Package, *, now: datetime) -> bool:
     """Return whether ``person`` is within the package's age limits on ``now``'s date."""
     age = age_on(person.personnummer, local(now).date())
@@ -173,12 +196,11 @@ def place_order(
     if offer is not None and offer.recurrence_months is None:
         offer.status = "ordered"
     session.flush()
-    record(
+    record_own_change(
         session,
-        resident_actor(person),
+        person,
         "order:place",
         now=now,
-        patient=person.personnummer,
         object_type="order",
         object_id=order.number,
         details=package.code,
@@ -227,14 +249,8 @@ def cancel_order(session: Session, *, person: Person, order: Order, now: datetim
     if offer is not None and offer.status == "ordered" and offer.valid_until >= now:
         offer.status = "active"
     session.flush()
-    record(
-        session,
-        resident_actor(person),
-        "order:cancel",
-        now=now,
-        patient=person.personnummer,
-        object_type="order",
-        object_id=order.number,
+    record_own_change(
+        session, person, "order:cancel", now=now, object_type="order", object_id=order.number
     )
     return order
 
@@ -281,12 +297,11 @@ def register_kit(session: Session, *, person: Person, code: str, now: datetime) 
     session.flush()
     order.kit_id = kit.id
     session.flush()
-    record(
+    record_own_change(
         session,
-        resident_actor(person),
+        person,
         "kit:register",
         now=now,
-        patient=person.personnummer,
         object_type="kit",
         object_id=kit.code,
         details=order.number,

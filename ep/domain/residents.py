@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
-from ep.domain.audit import record
-from ep.domain.orders import resident_actor
+from ep.domain.orders import record_own_change
 from ep.identity import parse_personnummer
-from ep.models import Analysis, AuditEvent, InboxMessage, Order, Person, Result
+from ep.models import Analysis, AuditEvent, InboxMessage, Order, Package, Person, Result
 from ep.models.people import CHANNELS, LANGUAGES
 from ep.timeutil import local
 
@@ -106,12 +105,11 @@ def update_settings(
     person.email = values["email"]
     person.language = language
     session.flush()
-    record(
+    record_own_change(
         session,
-        resident_actor(person),
+        person,
         "person:settings",
         now=now,
-        patient=person.personnummer,
         object_type="person",
         object_id=person.personnummer,
         details=f"channel: {channel or 'inbox'}, language: {language}",
@@ -186,7 +184,7 @@ def access_log(session: Session, *, person: Person) -> list[AuditEvent]:
 # -- "Mina provsvar" --
 
 
-def derived_flag(result: Result) -> str | None:
+def derived_flag(result) -> str | None:
     """The lab's flag, or for an unflagged number the side of its reference range."""
     if result.flag:
         return result.flag.upper()
@@ -201,12 +199,51 @@ def derived_flag(result: Result) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class ReleasedOrder:
+    """What the results page shows of an order (read as plain columns, not entities)."""
+
+    id: int
+    number: str
+    ordered_at: datetime
+    sampled_at: datetime | None
+    package_name_sv: str
+    package_name_en: str
+
+    def package_name(self, language: str) -> str:
+        return self.package_name_en if language == "en" else self.package_name_sv
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedResult:
+    """One released, current result, with the same attribute names as Result."""
+
+    analysis_code: str
+    value_text: str
+    value_numeric: float | None
+    unit: str | None
+    ref_range: str | None
+    ref_low: float | None
+    ref_high: float | None
+    flag: str | None
+    status: str
+    comment: str | None
+    observed_at: datetime | None
+    released_at: datetime
+    order: ReleasedOrder
+
+    @property
+    def taken_at(self) -> datetime:
+        """When the sample was taken, as near as EP knows."""
+        return self.observed_at or self.order.sampled_at or self.order.ordered_at
+
+
 @dataclass
 class OrderResults:
     """One order and its released, current results."""
 
-    order: Order
-    results: list[Result] = field(default_factory=list)
+    order: ReleasedOrder
+    results: list[ReleasedResult] = field(default_factory=list)
 
 
 @dataclass
@@ -237,21 +274,39 @@ class ResultsOverview:
     analyses: dict[str, Analysis]
 
 
-def result_time(result: Result) -> datetime:
-    """When the sample behind a result was taken, as near as EP knows."""
-    order = result.order
-    return result.observed_at or order.sampled_at or order.ordered_at
+RESULT_COLUMNS = (
+    Result.analysis_code,
+    Result.value_text,
+    Result.value_numeric,
+    Result.unit,
+    Result.ref_range,
+    Result.ref_low,
+    Result.ref_high,
+    Result.flag,
+    Result.status,
+    Result.comment,
+    Result.observed_at,
+    Result.released_at,
+)
+ORDER_COLUMNS = (
+    Order.id,
+    Order.number,
+    Order.ordered_at,
+    Order.sampled_at,
+    Package.name_sv,
+    Package.name_en,
+)
 
 
 def my_results(session: Session, *, person: Person) -> ResultsOverview:
     """Return the resident's released results per order and a trend per numeric analysis.
 
-    Only results with ``released_at`` set are ever returned. A fixed number of queries
-    however many orders there are: results with their orders and packages in one, the
-    analyses in one more.
+    Only results with ``released_at`` set are ever returned. Two queries however many
+    orders there are (results with their orders and packages, then the analyses), read
+    as plain columns: with ten years of history, building ORM entities was the cost.
     """
-    rows = session.scalars(
-        select(Result)
+    rows = session.execute(
+        select(*RESULT_COLUMNS, *ORDER_COLUMNS)
         .join(Result.order)
         .join(Order.package)
         .where(
@@ -259,23 +314,28 @@ def my_results(session: Session, *, person: Person) -> ResultsOverview:
             Result.released_at.is_not(None),
             Result.superseded_at.is_(None),
         )
-        .options(contains_eager(Result.order).contains_eager(Order.package))
         .order_by(Order.ordered_at.desc(), Order.id.desc(), Result.id)
     ).all()
-    analyses = analyses_for(session, rows)
-
+    width = len(RESULT_COLUMNS)
     by_order: dict[int, OrderResults] = {}
+    results = []
     for row in rows:
-        by_order.setdefault(row.order_id, OrderResults(row.order)).results.append(row)
+        entry = by_order.get(row[width])
+        if entry is None:
+            entry = by_order[row[width]] = OrderResults(ReleasedOrder(*row[width:]))
+        result = ReleasedResult(*row[:width], order=entry.order)
+        entry.results.append(result)
+        results.append(result)
+    analyses = analyses_for(session, results)
 
-    series: dict[str, list[Result]] = defaultdict(list)
-    for row in rows:
-        if row.value_numeric is not None:
-            series[row.analysis_code].append(row)
+    series: dict[str, list[ReleasedResult]] = defaultdict(list)
+    for result in results:
+        if result.value_numeric is not None:
+            series[result.analysis_code].append(result)
     trends = []
     for code in sorted(series, key=lambda c: analyses[c].name_sv if c in analyses else c):
-        results = sorted(series[code], key=result_time)
-        latest = results[-1]
+        values = sorted(series[code], key=lambda r: r.taken_at)
+        latest = values[-1]
         analysis = analyses.get(code)
         trend = Trend(
             code=code,
@@ -285,10 +345,8 @@ def my_results(session: Session, *, person: Person) -> ResultsOverview:
             ref_high=latest.ref_high if latest.ref_high is not None else _ref(analysis, "high"),
         )
         trend.points = [
-            TrendPoint(
-                result_time(r), r.value_numeric, r.value_text, derived_flag(r), r.order.number
-            )
-            for r in results
+            TrendPoint(r.taken_at, r.value_numeric, r.value_text, derived_flag(r), r.order.number)
+            for r in values
         ]
         trends.append(trend)
     return ResultsOverview(list(by_order.values()), trends, analyses)
@@ -300,7 +358,7 @@ def _ref(analysis: Analysis | None, side: str) -> float | None:
     return analysis.ref_low if side == "low" else analysis.ref_high
 
 
-def analyses_for(session: Session, results: list[Result]) -> dict[str, Analysis]:
+def analyses_for(session: Session, results) -> dict[str, Analysis]:
     """Return the catalogue's analyses for these results, by code, in one query."""
     codes = {result.analysis_code for result in results}
     if not codes:

@@ -143,18 +143,27 @@ class _Reader:
 
     def __init__(self, header: Header, text: str):
         self.header = header
-        segments = [s for s in text.replace("\r\n", "\r").replace("\n", "\r").split("\r")]
-        segments = [s for s in segments if s.strip()]
-        for number, segment in enumerate(segments, start=1):
-            segment_id = segment.split(header.field_separator, 1)[0]
-            if not _SEGMENT_ID.match(segment_id):
-                self.fail(f"segment {number} does not start with a segment id: {segment[:20]!r}")
-            if segment_id == "MSH" and number > 1:
-                self.fail("several messages in one file: send one message per file")
+        self.escape = header.encoding_characters[2:3] or "\\"
+        self.times: dict[str, datetime] = {}  # OBX-14 is mostly one time for all results
+        text = text.replace("\r\n", "\r").replace("\n", "\r")
         try:
-            self.message = hl7.parse("\r".join(segments))
+            message = hl7.parse(text)
         except Exception as exc:  # the hl7 package raises several types for bad structure
             self.fail(f"cannot be split into HL7 segments: {exc}")
+        self.segments = []
+        for number, segment in enumerate(message, start=1):
+            first = segment[0]
+            segment_id = first if isinstance(first, str) else first[0]
+            if not segment_id and len(segment) == 1:
+                continue  # a blank line between segments
+            if not isinstance(segment_id, str) or not _SEGMENT_ID.match(segment_id):
+                self.fail(
+                    f"segment {number} does not start with a segment id: {str(segment)[:20]!r}"
+                )
+            if segment_id == "MSH" and number > 1:
+                self.fail("several messages in one file: send one message per file")
+            self.segments.append((segment_id, segment))
+        self.message = message
 
     def fail(self, reason: str):
         raise ParseError(reason, format=FORMAT_HL7V2, header=self.header)
@@ -175,7 +184,7 @@ class _Reader:
             raw = node[component - 1]
             while not isinstance(raw, str):  # subcomponents: the first one
                 raw = raw[0] if raw else ""
-        if self.header.encoding_characters[2:3] in raw:
+        if self.escape in raw:
             raw = self.message.unescape(raw)
         return raw.strip()
 
@@ -191,7 +200,7 @@ class _Reader:
 
     def report(self) -> LabReport:
         header = self.header
-        msh = self.message[0]
+        msh = self.segments[0][1]
         message_type = self.value(msh, 9, 1)
         trigger = self.value(msh, 9, 2)
         if (message_type, trigger) != ("ORU", "R01"):
@@ -211,8 +220,7 @@ class _Reader:
         last: Observation | None = None
         orc_order = ""
 
-        for segment in self.message:
-            segment_id = segment[0][0]
+        for segment_id, segment in self.segments:
             if segment_id == "PID" and not pid_seen:
                 pid_seen = True
                 personnummer = self.personnummer(segment, problems)
@@ -345,6 +353,9 @@ class _Reader:
         raw = self.value(segment, field)
         if not raw:
             return None
+        known = self.times.get(raw)
+        if known is not None:
+            return known
         if not _HL7_TIME.match(raw):
             self.fail(f"{name} {raw!r} is not an HL7 date/time (YYYYMMDDHHMM[SS][+ZZZZ])")
         try:
@@ -354,7 +365,8 @@ class _Reader:
         if parsed.tzinfo is None:
             # Swedish labs send local wall-clock time when they send no offset
             parsed = parsed.replace(tzinfo=STOCKHOLM)
-        return parsed.astimezone(UTC)
+        self.times[raw] = parsed = parsed.astimezone(UTC)
+        return parsed
 
 
 ACK_ACCEPT = "AA"

@@ -5,6 +5,8 @@ Every page but the start, login and language choice needs a logged-in resident
 another resident's order, result, kit or message is a 404 however its id is guessed.
 """
 
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -77,6 +79,73 @@ SETTINGS_PROBLEMS = {
 }
 
 
+@dataclass(frozen=True)
+class ResultRow:
+    """One result as the resident reads it, every text already in their language."""
+
+    name: str
+    about: str
+    comment: str | None
+    note: str | None  # preliminary or corrected
+    value: str
+    unit: str
+    reference: str
+    flag: str  # in words: "Högt", never a colour alone
+    abnormal: bool
+
+
+def _translated(mapping: dict) -> dict[str, str]:
+    """The lazy texts of ``mapping`` translated once per request (pages list hundreds)."""
+    cache = g.setdefault("translated", {})
+    if id(mapping) not in cache:
+        cache[id(mapping)] = {key: str(text) for key, text in mapping.items()}
+    return cache[id(mapping)]
+
+
+def result_texts() -> dict:
+    """The results page's recurring texts, translated once per page (not once per order)."""
+    return {
+        "columns": [_("Analys"), _("Värde"), _("Enhet"), _("Referensområde"), _("Bedömning")],
+        "comment": _("Kommentar:"),
+        # formats, filled in with % in the template
+        "caption": _("Provsvar för beställning %(number)s"),
+        "order": _("Beställning %(number)s"),
+        "published": _("Svar publicerat %(when)s"),
+        "flags": _translated(FLAG_TEXT),
+    }
+
+
+def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow]:
+    """Resolve results into rows for the results table (names, ranges, flags in words)."""
+    flags = texts["flags"]
+    rows = []
+    for result in results:
+        analysis = analyses.get(result.analysis_code)
+        flag = residents.derived_flag(result)
+        note = None
+        if result.status == "P":
+            note = _("Preliminärt svar")
+        elif result.status == "C":
+            note = _("Rättat svar")
+        about = ""
+        if analysis is not None:
+            about = (analysis.about_en if language == "en" else analysis.about_sv) or ""
+        rows.append(
+            ResultRow(
+                name=analysis.name(language) if analysis else result.analysis_code,
+                about=about,
+                comment=result.comment,
+                note=note,
+                value=result.value_text,
+                unit=result.unit or "",
+                reference=result.ref_range or (analysis.ref_text if analysis else None) or "",
+                flag=flags.get(flag, flag) if flag else "–",
+                abnormal=flag is not None and flag not in ("N", "NEG"),
+            )
+        )
+    return rows
+
+
 # -- forms (labels are written in the templates, where they are translated) --
 
 
@@ -112,7 +181,7 @@ class SettingsForm(FlaskForm):
 
 @bp.before_app_request
 def _identify():
-    if request.blueprint == "citizen" or request.endpoint in (None, "static"):
+    if request.blueprint == "citizen":
         identify_resident()
 
 
@@ -124,10 +193,10 @@ def _helpers():
         "language_form": LanguageForm,
         "post_form": PostForm,
         "order_status": lambda status: ORDER_STATUS.get(status, status),
-        "flag_text": lambda flag: FLAG_TEXT.get(flag, flag) if flag else "",
+        "result_rows": result_rows,
+        "result_texts": result_texts,
         "language_names": LANGUAGE_NAMES,
         "format_personnummer": format_personnummer,
-        "derived_flag": residents.derived_flag,
         "unread_messages": lambda: residents.unread_count(db.session, person=g.person),
     }
 
@@ -334,7 +403,6 @@ def results():
         "citizen/results.html",
         overview=overview,
         charts={t.code: trend_chart(t) for t in overview.trends},
-        print_view=False,
     )
 
 
@@ -346,7 +414,6 @@ def results_print():
         "citizen/results_print.html",
         overview=overview,
         charts={},
-        print_view=True,
         printed_at=utcnow(),
     )
 

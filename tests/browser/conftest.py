@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,13 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    config: Path  # its ep.ini, for `ep` commands against the same installation
+    inbox: Path
+
+
 @pytest.fixture
 def live_server(app, database_url, tmp_path):
     """gunicorn serving EP over TLS on 127.0.0.1 (a port the OS picks), dev login on."""
@@ -114,7 +122,7 @@ def live_server(app, database_url, tmp_path):
         process.kill()
         pytest.fail("gunicorn did not start:\n" + "".join(lines))
     try:
-        yield url
+        yield LiveServer(url, config, tmp_path / "inbox")
     finally:
         process.terminate()
         process.wait(timeout=20)

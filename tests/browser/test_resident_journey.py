@@ -7,38 +7,47 @@ from datetime import timedelta
 import pytest
 
 from ep.domain.demo import load_demo
-from ep.models import Analysis, Order, Result
+from ep.domain.notifications import queue_notification
+from ep.models import Order, Result
 from tests.browser.conftest import Pages
+from tests.support import run_ep
 
 pytestmark = pytest.mark.browser
 ORDER_NUMBER = re.compile(r"EP-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
 
-def release_a_result(session, number, now):
-    """Stand-in for sampling, IMPORTRESULTS and release (other branches own those steps)."""
+def lab_result_file(inbox, number: str, now) -> None:
+    """The lab's HL7 v2 ORU^R01 for the order: P-PK(INR) 3,4, above the range, with a note."""
+    stamp = now.strftime("%Y%m%d%H%M%S+0000")
+    segments = [
+        f"MSH|^~\\&|LIMS|KLINKEM_SUS^1.2.752.29.4.10^ISO|EP|REGION|{stamp}||ORU^R01^ORU_R01|"
+        f"BROWSER-{number}|P|2.5.1|||AL|NE||UNICODE UTF-8",
+        "PID|1||19121212-1212^^^SE-PNR^PN||Tolvansson^Tolvan^^^^^L||19121212|M",
+        f"ORC|RE|{number}|LAB-1||CM",
+        f"OBR|1|{number}|LAB-1|PK^PK/Waran^L|||{stamp}|||||||||||||||{stamp}||CH|F",
+        f"OBX|1|NM|NPU01685^P-PK(INR)^NPU||3,4|INR|2,0-3,0|H|||F|||{stamp}",
+        "NTE|1|L|<b>Kontakta mottagningen</b> om dosen.",
+    ]
+    (inbox / f"{number}.hl7").write_bytes(("\r".join(segments) + "\r").encode("utf-8"))
+
+
+def sample_and_release(session, number, now):
+    """Stand-ins for the steps around the import that other branches own: staff mark the
+    order sampled (ep.domain.sampling) and the release batch (ep.domain.release)."""
     order = session.query(Order).filter_by(number=number).one()
-    inr = session.query(Analysis).filter_by(code="NPU01685").one()
-    order.status = "released"
-    order.sampled_at = now - timedelta(hours=3)
-    order.resulted_at = order.released_at = now
-    session.add(
-        Result(
-            order_id=order.id,
-            analysis_code=inr.code,
-            analysis_id=inr.id,
-            value_text="3,4",
-            value_numeric=3.4,
-            unit=inr.unit,
-            ref_range="2,0–3,0",
-            ref_low=inr.ref_low,
-            ref_high=inr.ref_high,
-            flag="H",
-            status="F",
-            comment="<b>Kontakta mottagningen</b> om dosen.",
-            observed_at=order.sampled_at,
-            received_at=now,
-            released_at=now,
-        )
+    order.status, order.sampled_at = "sampled", now - timedelta(hours=3)
+    session.commit()
+    return order
+
+
+def release(session, order, now):
+    session.refresh(order)
+    assert order.status == "resulted", order.status
+    for result in session.query(Result).filter_by(order_id=order.id, superseded_at=None):
+        result.released_at = now
+    order.status, order.released_at = "released", now
+    queue_notification(
+        session, person=order.person, kind="result", dedupe_key=f"result:{order.id}", now=now
     )
     session.commit()
 
@@ -46,10 +55,10 @@ def release_a_result(session, number, now):
 def test_a_resident_orders_reads_results_and_switches_to_english(
     live_server, chromium, db_session, now
 ):
-    load_demo(db_session, now=now)
+    load_demo(db_session, now=now, history=True)
     db_session.commit()
     context = chromium.new_context(ignore_https_errors=True, locale="sv-SE")
-    tab = Pages(context.new_page(), live_server, "resident")
+    tab = Pages(context.new_page(), live_server.url, "resident")
     page = tab.page
 
     tab.goto("/")
@@ -79,7 +88,13 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     assert page.get_by_role("link", name=number).is_visible()
     tab.check("orders")
 
-    release_a_result(db_session, number, now)
+    order = sample_and_release(db_session, number, now)
+    lab_result_file(live_server.inbox, number, now)
+    imported = run_ep(
+        "batch", "import-results", config=live_server.config, env={"EP_LabInboxSettleSeconds": "0"}
+    )
+    assert imported.returncode == 0, imported.stderr
+    release(db_session, order, now)
     page.get_by_role("link", name="Mina provsvar", exact=True).click()
     assert page.locator("h1").inner_text() == "Mina provsvar"
     inr_row = page.get_by_role("row").filter(has_text="P-PK(INR)").first
@@ -95,7 +110,7 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     tab.check("order-with-results")
     page.get_by_role("link", name=re.compile("Meddelanden")).click()
     tab.check("inbox")
-    page.get_by_role("link", name="Nytt provsvar").click()
+    page.get_by_role("link", name="Nytt provsvar").first.click()
     tab.check("message")
     page.get_by_role("button", name="Markera som läst").click()
     assert page.get_by_text("Meddelandet är markerat som läst.").is_visible()

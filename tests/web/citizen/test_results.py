@@ -109,9 +109,9 @@ def test_switching_to_english_translates_the_pages_and_is_remembered(
 def test_the_demo_resident_has_two_years_of_results_to_see_a_trend_in(browser, db_session, now):
     from ep.domain.demo import load_demo
 
-    load_demo(db_session, now=now)
+    load_demo(db_session, now=now, history=True)
     db_session.commit()
-    assert load_demo(db_session, now=now) == []  # a second load adds nothing
+    assert load_demo(db_session, now=now, history=True) == []  # a second load adds nothing
     db_session.commit()
     browser.login("191212121212")
     page = browser.page("/results")
