@@ -206,7 +206,11 @@ def record(line: str) -> None:
     """Append the figures under this benchmark's own heading in bench/RESULTS.md."""
     path = ROOT / "bench" / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    machine = (
+        f"{os.cpu_count()} cores, {memory_kb / 1024**2:.0f} GB RAM, {platform.machine()}, "
+        f"Python {platform.python_version()}; shared with other work, see the load column"
+    )
     if HEADING not in text:
         text = text.rstrip("\n") + (
             f"\n\n{HEADING}\n\n"

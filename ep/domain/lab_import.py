@@ -289,12 +289,21 @@ def _received(file: _File, message_id: int, now: datetime) -> Received:
 
 
 def file_away(received: Received, config: Config, *, now: datetime) -> Path:
-    """Move the file out of the inbox (never delete it) and write its ACK; return where."""
+    """Move the file out of the inbox (never delete it) and write its ACK; return where.
+
+    The folders are made when first needed (a rename into a missing folder fails): this
+    runs for every file, and on a busy inbox every system call counts.
+    """
     inbox = received.path.parent
     folder = inbox / (ERROR if received.status == "rejected" else PROCESSED)
-    folder.mkdir(exist_ok=True)
     target = _free_name(folder, received.path.name)
-    os.replace(received.path, target)
+    try:
+        os.replace(received.path, target)
+    except FileNotFoundError:
+        if not received.path.exists():
+            raise
+        folder.mkdir(parents=True, exist_ok=True)
+        os.replace(received.path, target)
     if received.status == "rejected":
         reason = (
             f"{received.error}\n\n"
@@ -306,7 +315,6 @@ def file_away(received: Received, config: Config, *, now: datetime) -> Path:
         _write_atomically(target.with_name(target.name + REASON_SUFFIX), reason.encode())
     if received.ack is not None:
         ack_folder = config.path_of("LabAckDirectory")
-        ack_folder.mkdir(parents=True, exist_ok=True)
         name = _free_name(ack_folder, f"{_safe_name(received.control_id)}.ack.hl7")
         _write_atomically(name, received.ack.encode(received.ack_encoding, "replace"))
     return target
@@ -316,7 +324,7 @@ def _free_name(folder: Path, name: str) -> Path:
     """``folder/name``, or ``stem~2.suffix`` … when a file of that name is there already."""
     target = folder / name
     number = 1
-    while target.exists():
+    while os.path.lexists(target):
         number += 1
         stem, dot, suffix = name.partition(".")
         target = folder / f"{stem}~{number}{dot}{suffix}"
@@ -330,7 +338,17 @@ def _safe_name(control_id: str | None) -> str:
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write under a hidden name and rename, so a reader never sees half a file."""
     partial = path.with_name(f".{path.name}.tmp")
-    partial.write_bytes(data)
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
     os.replace(partial, path)
 
 

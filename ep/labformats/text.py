@@ -113,26 +113,23 @@ def parse_range(text: str | None) -> tuple[float | None, float | None]:
 
 def read_personnummer(raw: str | None, problems: list[str], *, where: str) -> str | None:
     """Normalise a personnummer; note in ``problems`` why it cannot be used."""
-    if not raw or not raw.strip():
-        problems.append(f"no personnummer in {where}")
-        return None
-    try:
-        return parse_personnummer(raw)
-    except InvalidIdentifier as exc:
-        problems.append(f"personnummer in {where} is not valid: {exc}")
-        return None
+    return _read_identifier(parse_personnummer, raw, problems, "personnummer", where, False)
 
 
 def read_order_number(raw: str | None, problems: list[str], *, where: str) -> str | None:
     """Normalise an EP order number; keep the lab's text and note a problem if invalid."""
+    return _read_identifier(parse_order_number, raw, problems, "EP order number", where, True)
+
+
+def _read_identifier(parse, raw, problems, what: str, where: str, keep_invalid: bool):
     if not raw or not raw.strip():
-        problems.append(f"no EP order number in {where}")
+        problems.append(f"no {what} in {where}")
         return None
     try:
-        return parse_order_number(raw)
+        return parse(raw)
     except InvalidIdentifier as exc:
-        problems.append(f"order number in {where} is not valid: {exc}")
-        return raw.strip()
+        problems.append(f"{what} in {where} is not valid: {exc}")
+        return raw.strip() if keep_invalid else None
 
 
 def clip(text: str | None, length: int) -> str | None:
