@@ -67,3 +67,7 @@ def init_web(app: Flask) -> None:
     from ep.web.citizen import bp as citizen_bp
 
     app.register_blueprint(citizen_bp)
+
+    from ep.healthcheck.views import bp as operator_bp
+
+    app.register_blueprint(operator_bp)
