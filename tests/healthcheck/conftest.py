@@ -7,12 +7,17 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from ep.config import BATCHES
+from ep.domain.installation import ensure_installation
+from ep.models import BatchHeartbeat, BatchRun
 from tests import pki as test_pki
 from tests.pki import ClientCert
 from tests.support import make_instance
@@ -167,3 +172,110 @@ def header_server(tmp_path_factory, migrated, pki):
     )
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+def installed(db_session, now):
+    """An installation made a day ago whose batches all ran a minute ago."""
+    ensure_installation(db_session, now=now - timedelta(days=1), demo=False)
+    for batch in BATCHES:
+        record_run(db_session, batch, started=now - timedelta(minutes=2), status="succeeded")
+    db_session.commit()
+
+
+def record_run(session, batch, *, started, status, error=None):
+    """A finished run and its heartbeat, as the batch runner leaves them."""
+    finished = started + timedelta(seconds=40)
+    run = BatchRun(
+        batch=batch,
+        host="batchhost",
+        pid=4242,
+        started_at=started,
+        finished_at=finished,
+        status=status,
+        succeeded=12,
+        failed=1 if error else 0,
+        error_type=error[0] if error else None,
+        error_message=error[1] if error else None,
+    )
+    session.add(run)
+    session.flush()
+    heartbeat = session.get(BatchHeartbeat, batch) or BatchHeartbeat(batch=batch)
+    heartbeat.last_activity_at = finished
+    heartbeat.last_run_id = run.id
+    heartbeat.last_outcome = status
+    if status == "succeeded":
+        heartbeat.last_success_at = finished
+    else:
+        heartbeat.last_failure_at = finished
+        heartbeat.last_error_type, heartbeat.last_error_message = error
+    session.add(heartbeat)
+    return run
+
+
+@pytest.fixture
+def operator_cert(pki, operator_user):
+    return pki.issue_client_cert(operator_user.hsa_id, operator_user.name)
+
+
+class TcpProxy:
+    """A loopback TCP forwarder to the database server, so a test can take it away."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # stopped
+            if self.stopped:
+                client.close()
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        """The database is gone: refuse new connections and cut the open ones."""
+        self.stopped = True
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()

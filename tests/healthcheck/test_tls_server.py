@@ -4,65 +4,20 @@ import json
 import ssl
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from ep.domain.audit import Actor
 from ep.domain.installation import ensure_installation
 from ep.domain.users import add_user, set_active
 from ep.identity.certificates import issue_client_certificate, make_ca, write_issued
-from ep.models import BatchHeartbeat, BatchRun, Installation
-from tests.healthcheck.conftest import STATUS_PATH, start_server, stop_server
+from ep.models import BatchHeartbeat, Installation
+from tests.healthcheck.conftest import STATUS_PATH, record_run
 from tests.pki import ClientCert
 
 MANUAL_MESSAGE = (
     "Configured to warn after 1500 minutes inactivity. Time is NOT within warning limits "
     "defined in ep.ini. Check task scheduler to see if batch is running."
 )
-
-
-@pytest.fixture
-def installed(db_session, now):
-    """An installation made a day ago whose batches all ran a minute ago."""
-    ensure_installation(db_session, now=now - timedelta(days=1), demo=False)
-    for batch in ("NOTIFYREMINDERS", "IMPORTRESULTS", "NOTIFYRESULTS", "EXPIREORDERS", "PURGE"):
-        record_run(db_session, batch, started=now - timedelta(minutes=2), status="succeeded")
-    db_session.commit()
-
-
-def record_run(session, batch, *, started, status, error=None):
-    """A finished run and its heartbeat, as the batch runner leaves them."""
-    finished = started + timedelta(seconds=40)
-    run = BatchRun(
-        batch=batch,
-        host="batchhost",
-        pid=4242,
-        started_at=started,
-        finished_at=finished,
-        status=status,
-        succeeded=12,
-        failed=1 if error else 0,
-        error_type=error[0] if error else None,
-        error_message=error[1] if error else None,
-    )
-    session.add(run)
-    session.flush()
-    heartbeat = session.get(BatchHeartbeat, batch) or BatchHeartbeat(batch=batch)
-    heartbeat.last_activity_at = finished
-    heartbeat.last_run_id = run.id
-    heartbeat.last_outcome = status
-    if status == "succeeded":
-        heartbeat.last_success_at = finished
-    else:
-        heartbeat.last_failure_at = finished
-        heartbeat.last_error_type, heartbeat.last_error_message = error
-    session.add(heartbeat)
-    return run
-
-
-@pytest.fixture
-def operator_cert(pki, operator_user):
-    return pki.issue_client_cert(operator_user.hsa_id, operator_user.name)
 
 
 def test_the_operator_gets_ok(tls_server, installed, operator_cert):
@@ -224,13 +179,10 @@ def test_the_detail_page_and_metrics_need_the_operator_role_too(
 
 
 def test_the_error_status_code_is_configurable(
-    tmp_path, migrated, pki, installed, operator_cert, db_session, now
+    make_app, pki, installed, operator_user, db_session, now
 ):
     db_session.get(BatchHeartbeat, "PURGE").last_activity_at = now - timedelta(days=30)
     db_session.commit()
-    server = start_server(tmp_path / "s", migrated, pki, HealthCheckErrorStatusCode="200")
-    try:
-        reply = server.get(STATUS_PATH, cert=operator_cert)
-    finally:
-        stop_server(server)
-    assert (reply.status, reply.body) == (200, "ERROR")
+    client = make_app(**pki.settings(HealthCheckErrorStatusCode="200")).test_client()
+    reply = client.get(STATUS_PATH, headers=pki.header(operator_user))
+    assert (reply.status_code, reply.text) == (200, "ERROR")
