@@ -31,6 +31,8 @@ accesslog = "-"
 errorlog = "-"
 # every worker creates its own app (and database engine) after the fork
 preload_app = False
+# no shared ~/.gunicorn/gunicorn.ctl: several EP instances may run on one host
+control_socket_disable = True
 
 if _tls:
     if not (_ep["ServerCertificateFile"] and _ep["ServerKeyFile"]):
