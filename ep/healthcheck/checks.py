@@ -241,21 +241,28 @@ def check_expiry(
         return result
     days = (expires - now).total_seconds() / 86400
     result.observed_value = round(days, 1)
-    label = "The CRL's next update" if what == "crl" else f"The {what} in {path.name} expires"
     when = format_local(expires)
+    if what == "crl":
+        # CRLs are reissued every few days; only one past its next update is news, and
+        # even then it still lists what it lists
+        if days < 0:
+            result.status = WARN
+            result.message = (
+                f"The CRL in {path.name} was due to be updated {when}: get a fresh CRL from the CA."
+            )
+        else:
+            result.message = f"The CRL in {path.name} is next updated {when}."
+        return result
     if days < 0:
-        # an outdated CRL still lists what it lists; an expired certificate breaks TLS
-        result.status = WARN if what == "crl" else FAIL
-        result.message = (
-            f"{label} {when}: passed. Renew it."
-            if what != "crl"
-            else f"{label} was due {when}: get a fresh CRL from the CA."
-        )
+        result.status = FAIL
+        result.message = f"The {what} in {path.name} expired {when}. Renew it."
     elif days < warn_days:
         result.status = WARN
-        result.message = f"{label} {when}, in {days:.0f} days. Renew it in time."
+        result.message = (
+            f"The {what} in {path.name} expires {when}, in {days:.0f} days. Renew it in time."
+        )
     else:
-        result.message = f"{label} {when}."
+        result.message = f"The {what} in {path.name} expires {when}."
     return result
 
 
