@@ -1,13 +1,14 @@
 """Benchmark: HealthCheckStatus throughput against a bare Flask route, and with history.
 
-    .venv/bin/python bench/healthcheck.py [--seconds 8] [--rounds 3] [--concurrency 4]
-                                          [--database-url postgresql+psycopg://…]
+    .venv/bin/python bench/healthcheck.py [--seconds 6] [--rounds 5] [--concurrency 4]
+                                          [--database-urls EMPTY_URL FULL_URL]
 
-Both servers run under the same gunicorn configuration (deploy/gunicorn.conf.py: TLS,
-cert_reqs = ssl.CERT_OPTIONAL, the demo CA as ca_certs, 2 sync workers), and the client
-presents the demo operator's certificate to both. Rounds alternate between the two so
-machine noise hits both alike; the median round counts. Then 1,000,000 BatchRun rows and
-1,000,000 orders are added and HealthCheckStatus is measured again.
+Three servers run side by side under the same gunicorn configuration
+(deploy/gunicorn.conf.py: TLS, cert_reqs = ssl.CERT_OPTIONAL, the demo CA as ca_certs, 2 sync
+workers): the bare route, EP on an empty database, and EP on a database holding 1,000,000
+BatchRun rows and 1,000,000 orders. The client presents the demo operator's certificate to
+each. Rounds alternate between them (in rotating order) so machine noise hits all alike;
+the ratios are the medians of the per-round ratios.
 
 The load comes from a bounded Python client on loopback (a process per connection slot,
 each a fresh TLS connection per request, as gunicorn's sync workers close after each),
@@ -167,22 +168,13 @@ def add_history(engine, rows: int) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--max-requests", type=int, default=50_000)
-    parser.add_argument("--rows", type=int, default=ROWS)
-    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
-    args = parser.parse_args()
-
-    folder = Path(tempfile.mkdtemp(prefix="ep-bench-"))
+def make_instance(folder: Path, database_url: str | None) -> tuple[dict, Path, object]:
+    """`ep init --demo` in ``folder``: environment, certs folder and an engine."""
     instance = folder / "instance"
     env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
     env["EP_CONFIG"] = str(instance / "ep.ini")
-    if args.database_url:
-        env["EP_DATABASE_URL"] = args.database_url
+    if database_url:
+        env["EP_DATABASE_URL"] = database_url
     init = subprocess.run(
         [str(BIN / "ep"), "init", "--demo", "--instance", str(instance)],
         env=env,
@@ -191,59 +183,94 @@ def main() -> None:
     )
     if init.returncode:
         raise SystemExit(init.stderr)
-    url = args.database_url or f"sqlite:///{instance / 'ep.sqlite'}"
-    engine = create_engine(url)
-    if args.database_url:  # a reused database: start from no history
+    engine = create_engine(database_url or f"sqlite:///{instance / 'ep.sqlite'}")
+    if database_url:  # a reused database: start from no history
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM batch_run WHERE host = 'bench'"))
             conn.execute(text("DELETE FROM \"order\" WHERE number LIKE 'BENCH-%'"))
     fresh_heartbeats(engine)
-    certs = instance / "certs"
+    return env, instance / "certs", engine
 
-    ep, ep_port = start("wsgi:app", env)
-    bare, bare_port = start("bench.bare_app:app", env)
-    results: dict[str, list[float]] = {"bare": [], "empty": [], "bare (after fill)": [], "full": []}
-    try:
-        wait_ready(ep_port, certs)
-        wait_ready(bare_port, certs)
-        with multiprocessing.Pool(args.concurrency) as pool:
-            run = lambda port: measure(  # noqa: E731
-                pool, port, certs, args.seconds, args.concurrency, args.max_requests
-            )
-            run(bare_port), run(ep_port)  # warm both up
-            for _ in range(args.rounds):
-                results["bare"].append(run(bare_port))
-                results["empty"].append(run(ep_port))
-            filled = time.monotonic()
-            add_history(engine, args.rows)
-            fresh_heartbeats(engine)
-            fill_seconds = time.monotonic() - filled
-            run(ep_port)
-            for _ in range(args.rounds):
-                results["bare (after fill)"].append(run(bare_port))
-                results["full"].append(run(ep_port))
-    finally:
-        for process in (ep, bare):
-            process.terminate()
-            process.wait(timeout=30)
 
-    median = {name: statistics.median(values) for name, values in results.items()}
-    with engine.connect() as conn:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--max-requests", type=int, default=50_000)
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument(
+        "--database-urls",
+        nargs=2,
+        metavar=("EMPTY_URL", "FULL_URL"),
+        help="two PostgreSQL databases (default: two SQLite files in a temporary folder)",
+    )
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="ep-bench-"))
+    urls = args.database_urls or (None, None)
+    empty_env, empty_certs, empty_engine = make_instance(folder / "empty", urls[0])
+    full_env, full_certs, full_engine = make_instance(folder / "full", urls[1])
+    filled = time.monotonic()
+    add_history(full_engine, args.rows)
+    fresh_heartbeats(full_engine)
+    if full_engine.dialect.name == "sqlite":
+        # in steady state the history sits in the database file, not in the WAL
+        with full_engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    fill_seconds = time.monotonic() - filled
+    with full_engine.connect() as conn:
         runs = conn.execute(text("SELECT count(*) FROM batch_run")).scalar_one()
         orders = conn.execute(text('SELECT count(*) FROM "order"')).scalar_one()
-    engine.dispose()
+
+    # the bare app is served with the empty instance's configuration (same TLS, same CA)
+    servers = {
+        "bare route": (*start("bench.bare_app:app", empty_env), empty_certs),
+        "HealthCheckStatus, empty": (*start("wsgi:app", empty_env), empty_certs),
+        "HealthCheckStatus, full": (*start("wsgi:app", full_env), full_certs),
+    }
+    results: dict[str, list[float]] = {name: [] for name in servers}
+    try:
+        for _process, port, certs in servers.values():
+            wait_ready(port, certs)
+        with multiprocessing.Pool(args.concurrency) as pool:
+
+            def run(name: str) -> float:
+                _process, port, certs = servers[name]
+                return measure(pool, port, certs, args.seconds, args.concurrency, args.max_requests)
+
+            for name in servers:  # warm up
+                run(name)
+            names = list(servers)
+            for round_number in range(args.rounds):
+                # rotate the order so no server always runs first or last
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    results[name].append(run(name))
+    finally:
+        for process, _port, _certs in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+    for engine in (empty_engine, full_engine):
+        engine.dispose()
+
+    bare, empty, full = (results[name] for name in servers)
+    vs_bare = statistics.median(e / b for e, b in zip(empty, bare, strict=True))
+    vs_empty = statistics.median(f / e for f, e in zip(full, empty, strict=True))
     print(
-        f"database: {engine.dialect.name}; {runs} batch runs, {orders} orders after the fill "
-        f"({fill_seconds:.0f} s to add)"
+        f"database: {full_engine.dialect.name}; the full one holds {runs} batch runs and "
+        f"{orders} orders ({fill_seconds:.0f} s to add)"
     )
     for name, values in results.items():
         rounds = ", ".join(f"{v:.0f}" for v in values)
-        print(f"{name:>18}: median {median[name]:7.1f} req/s  (rounds: {rounds})")
+        print(f"{name:>26}: median {statistics.median(values):6.1f} req/s  (rounds: {rounds})")
+    print(f"HealthCheckStatus / bare route, median of rounds: {vs_bare:.0%}")
+    print(f"HealthCheckStatus full / empty database, median of rounds: {vs_empty:.0%}")
     print(
-        f"HealthCheckStatus / bare route (empty database): {median['empty'] / median['bare']:.0%}"
+        f"machine: {platform.node()}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
+        f"{args.concurrency} client processes, {args.rounds} rounds of {args.seconds:.0f} s"
     )
-    print(f"HealthCheckStatus with history / empty: {median['full'] / median['empty']:.0%}")
-    print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def _when(value: datetime | None) -> str:
 
 def check_batch(
     batch: str,
-    heartbeat: BatchHeartbeat | None,
+    heartbeat: BatchHeartbeat | None,  # the model or a row of its table
     *,
     warn_after_minutes: int,
     installed_at: datetime | None,
@@ -330,7 +330,8 @@ def evaluate(
 
 
 def _database_checks(session: Session, config: Config, *, now: datetime, detail: bool):
-    heartbeats = {hb.batch: hb for hb in session.scalars(select(BatchHeartbeat))}
+    # plain rows (same attribute names as the model): no ORM identity map to build
+    heartbeats = {hb.batch: hb for hb in session.execute(select(BatchHeartbeat.__table__))}
     installed_at = session.scalar(
         select(Installation.created_at).order_by(Installation.id).limit(1)
     )
