@@ -192,36 +192,39 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
     )
 
 
+def _count_check(component: str, measurement: str, count: int, warning: str, fine: str):
+    return CheckResult(
+        component,
+        measurement,
+        WARN if count else PASS,
+        warning if count else fine,
+        observed_value=count,
+        observed_unit="messages",
+    )
+
+
 def check_outbox(failed: int) -> CheckResult:
     """Notifications that could not be delivered (permanent errors) — a warning."""
-    result = CheckResult(
-        "notifications", "failed", PASS, "", observed_value=failed, observed_unit="messages"
+    return _count_check(
+        "notifications",
+        "failed",
+        failed,
+        f"{failed} notification(s) could not be delivered (status failed, e.g. a wrong "
+        "phone number or e-mail address). The residents still see them in their inbox.",
+        "No failed notifications.",
     )
-    if failed:
-        result.status = WARN
-        result.message = (
-            f"{failed} notification(s) could not be delivered (status failed, e.g. a wrong "
-            "phone number or e-mail address). The residents still see them in their inbox."
-        )
-    else:
-        result.message = "No failed notifications."
-    return result
 
 
 def check_lab_inbox(quarantined: int) -> CheckResult:
     """Lab messages rejected or not matched to an order, not yet resolved — a warning."""
-    result = CheckResult(
-        "labInbox", "quarantined", PASS, "", observed_value=quarantined, observed_unit="messages"
+    return _count_check(
+        "labInbox",
+        "quarantined",
+        quarantined,
+        f"{quarantined} lab message(s) are quarantined (rejected or unmatched) and wait "
+        "for staff to attach them to an order or for the lab to resend them.",
+        "No quarantined lab messages.",
     )
-    if quarantined:
-        result.status = WARN
-        result.message = (
-            f"{quarantined} lab message(s) are quarantined (rejected or unmatched) and wait "
-            "for staff to attach them to an order or for the lab to resend them."
-        )
-    else:
-        result.message = "No quarantined lab messages."
-    return result
 
 
 def check_expiry(

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from ep.config import BATCHES
+from ep.domain.audit import Actor
 from ep.domain.installation import ensure_installation
+from ep.domain.users import add_user
 from ep.models import BatchHeartbeat, BatchRun
 from tests import pki as test_pki
 from tests.pki import ClientCert
@@ -279,3 +281,12 @@ class TcpProxy:
                 except OSError:
                     pass
                 sock.close()
+
+
+def add_test_user(session, hsa_id, name, roles, now):
+    """A committed user (the personas cover one of each role; some tests need a second)."""
+    user = add_user(
+        session, hsa_id=hsa_id, name=name, roles=roles, actor=Actor.system("test"), now=now
+    )
+    session.commit()
+    return user

@@ -7,7 +7,13 @@ from sqlalchemy.engine import make_url
 
 from ep.identity.certificates import issue_client_certificate, make_ca
 from ep.models import BatchHeartbeat
-from tests.healthcheck.conftest import STATUS_PATH, TcpProxy, start_server, stop_server
+from tests.healthcheck.conftest import (
+    STATUS_PATH,
+    TcpProxy,
+    add_test_user,
+    start_server,
+    stop_server,
+)
 from tests.pki import HEADER, escaped
 from tests.support import is_postgres, run_ep
 
@@ -43,18 +49,7 @@ def test_in_header_mode_ep_itself_refuses_another_ca_and_an_expired_certificate(
 def test_with_the_database_unreachable_a_cold_operator_gets_403_and_a_warm_one_error(
     tmp_path, migrated, pki, installed, operator_cert, db_session, now
 ):
-    from ep.domain.audit import Actor
-    from ep.domain.users import add_user
-
-    add_user(
-        db_session,
-        hsa_id="SE2321000016-O002",
-        name="Otto Operatör",
-        roles=["operator"],
-        actor=Actor.system("test"),
-        now=now,
-    )
-    db_session.commit()
+    add_test_user(db_session, "SE2321000016-O002", "Otto Operatör", ["operator"], now)
     cold_cert = pki.issue_client_cert("SE2321000016-O002")
     url = make_url(migrated)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)

@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from ep.domain.audit import Actor
 from ep.domain.installation import ensure_installation
-from ep.domain.users import add_user, set_active
+from ep.domain.users import set_active
 from ep.identity.certificates import issue_client_certificate, make_ca, write_issued
 from ep.models import BatchHeartbeat, Installation
-from tests.healthcheck.conftest import STATUS_PATH, record_run
+from tests.healthcheck.conftest import STATUS_PATH, add_test_user, record_run
 from tests.pki import ClientCert
 
 MANUAL_MESSAGE = (
@@ -164,15 +164,7 @@ def test_an_inactive_operator_gets_403(
 def test_the_detail_page_and_metrics_need_the_operator_role_too(
     tls_server, installed, pki, now, db_session
 ):
-    add_user(
-        db_session,
-        hsa_id="SE2321000016-S777",
-        name="Sten Staff",
-        roles=["staff"],
-        actor=Actor.system("test"),
-        now=now,
-    )
-    db_session.commit()
+    add_test_user(db_session, "SE2321000016-S777", "Sten Staff", ["staff"], now)
     cert = pki.issue_client_cert("SE2321000016-S777")
     for path in ("/OmniqOperator/", "/OmniqOperator/metrics"):
         assert tls_server.get(path, cert=cert).status == 403
