@@ -101,7 +101,7 @@ class PKI:
         self._write_crl()
 
     def _write_crl(self) -> None:
-        crl = make_crl(self.ca, self._revoked, now=utcnow())
+        crl = make_crl(self.ca, self._revoked, now=utcnow(), days=365)
         self.crl_path.write_bytes(crl.public_bytes(Encoding.PEM))
 
     def settings(self, **extra: str) -> dict[str, str]:
@@ -133,8 +133,8 @@ def escaped(pem: str) -> str:
 
 @pytest.fixture(scope="session")
 def pki(instance_path):
-    """The session's test CA, in the test instance's certs/ folder."""
-    return PKI(instance_path / "certs")
+    """The session's test CA, in the test instance's pki/ folder."""
+    return PKI(instance_path / "pki")
 
 
 @pytest.fixture

@@ -56,8 +56,8 @@ def init_web(app: Flask) -> None:
     def _security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # same-origin, not no-referrer: Flask-WTF refuses a POST over HTTPS without a
-        # Referer from this site (WTF_CSRF_SSL_STRICT); other sites still get none
+        # same-origin, not no-referrer: Flask-WTF refuses a form posted over HTTPS without
+        # a same-site Referer ("The referrer header is missing"); other sites get nothing
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
@@ -75,3 +75,9 @@ def init_web(app: Flask) -> None:
 
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_catalogue_bp)
+
+    from ep.healthcheck.views import bp as operator_bp
+    from ep.web.admin import bp as admin_bp
+
+    app.register_blueprint(operator_bp)
+    app.register_blueprint(admin_bp)

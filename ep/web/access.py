@@ -26,6 +26,7 @@ from urllib.parse import unquote
 from flask import Response, abort, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from ep.config import Config
 from ep.domain.audit import Actor
@@ -75,7 +76,16 @@ def require_role(role: str) -> None:
         _refuse(role, f"certificate: {exc}")
     key = (role, certificate.hsa_id, certificate.fingerprint)
     try:
-        user = db.session.scalar(select(User).where(User.hsa_id == certificate.hsa_id))
+        # one query with the roles, not two: every operator request pays for it
+        user = (
+            db.session.execute(
+                select(User)
+                .options(joinedload(User.role_rows))
+                .where(User.hsa_id == certificate.hsa_id)
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
         if user is None:
             raise AccessRefused(f"{certificate.hsa_id} is not a user")
         if not user.active:
