@@ -6,7 +6,17 @@ has its own name, ``admin_catalogue``, and checks the admin role the same way.
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from ep.domain.audit_search import search_audit
@@ -37,7 +47,11 @@ def _require_admin():
 
 @bp.context_processor
 def _helpers():
-    return dict(format_personnummer=format_personnummer)
+    # the users pages are the operator helper's blueprint; link them when they are there
+    return dict(
+        format_personnummer=format_personnummer,
+        users_pages="admin" in current_app.blueprints,
+    )
 
 
 def _edit_page(model, item_id, *, kind, values, save, template, what, back, context=None):
