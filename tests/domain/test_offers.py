@@ -21,27 +21,23 @@ def test_an_offer_is_assigned_by_the_staff_member_and_logged_in_the_same_unit_of
     db_session, resident, staff_user, thyroid, now
 ):
     actor = Actor.for_user(staff_user, client_addr="10.0.0.7")
-    offer = assign_offer(
-        db_session,
-        person=resident,
-        package=thyroid,
-        valid_until=now + timedelta(days=90),
-        recurrence_months=3,
-        actor=actor,
-        now=now,
-    )
+
+    def assign():
+        return assign_offer(
+            db_session,
+            person=resident,
+            package=thyroid,
+            valid_until=now + timedelta(days=90),
+            recurrence_months=3,
+            actor=actor,
+            now=now,
+        )
+
+    assign()
     db_session.rollback()  # the caller decides: nothing is committed by the service
     assert db_session.scalar(select(AuditEvent).where(AuditEvent.action == "create:offer")) is None
 
-    offer = assign_offer(
-        db_session,
-        person=resident,
-        package=thyroid,
-        valid_until=now + timedelta(days=90),
-        recurrence_months=3,
-        actor=actor,
-        now=now,
-    )
+    offer = assign()
     db_session.commit()
     assert (offer.status, offer.assigned_by_id, offer.valid_from) == ("active", staff_user.id, now)
     event = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "create:offer"))

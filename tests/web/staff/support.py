@@ -1,5 +1,6 @@
 """What the staff and EP.Admin page tests share: a signed-in client, orders, audit counts."""
 
+import hashlib
 import re
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from ep.domain.demo import load_demo
 from ep.identity import new_order_number
-from ep.models import AuditEvent, Order, Package, SamplingLocation
+from ep.models import AuditEvent, LabMessage, Order, Package, Result, SamplingLocation
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -65,6 +66,48 @@ def make_order(session, person, package, *, now, status="ordered", location=None
     session.add(order)
     session.commit()
     return order
+
+
+def held_positive(db_session, person, package, now):
+    """An STI order whose chlamydia result is positive, held for staff to call."""
+    order = make_order(
+        db_session, person, package, now=now, status="resulted", held_for_contact=True
+    )
+    order.resulted_at = now
+    for code, value, flag in (("21613-5", "Positiv", "POS"), ("24111-7", "Negativ", "NEG")):
+        db_session.add(
+            Result(
+                order_id=order.id,
+                analysis_code=code,
+                value_text=value,
+                ref_range="Negativ",
+                flag=flag,
+                status="F",
+                received_at=now,
+            )
+        )
+    db_session.commit()
+    return order
+
+
+def add_unmatched_message(session, payload: bytes, *, personnummer: str, now) -> LabMessage:
+    """A lab message IMPORTRESULTS kept as unmatched: its order EP-0000-0000 does not exist."""
+    message = LabMessage(
+        source="KLINKEM_SUS",
+        format="hl7v2",
+        control_id="KK-1",
+        filename="KK-1.hl7",
+        payload=payload,
+        sha256=hashlib.sha256(payload).hexdigest(),
+        status="unmatched",
+        error="no order EP-0000-0000",
+        order_number="EP-0000-0000",
+        personnummer=personnummer,
+        received_at=now,
+    )
+    session.add(message)
+    session.commit()
+    return message
 
 
 def audit_events(session, **where):

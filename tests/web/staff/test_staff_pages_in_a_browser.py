@@ -2,20 +2,17 @@
 with TLS, the certificate forwarded as a trusted proxy would. axe-core checks every page
 on the way (WCAG 2.1 A/AA: no serious or critical violation); screenshots are kept."""
 
-import hashlib
 import os
 import subprocess
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
 from ep.domain.demo import load_demo
-from ep.models import LabMessage, Package, Result
-from ep.timeutil import utcnow
+from ep.models import Package
 from tests.browser.conftest import GUNICORN, HERE, LISTENING, Pages, _self_signed
 from tests.support import make_instance
-from tests.web.staff.support import make_order
+from tests.web.staff.support import add_unmatched_message, held_positive, make_order
 
 pytestmark = pytest.mark.browser
 
@@ -58,36 +55,9 @@ def work(db_session, resident, other_resident, now):
     packages = {p.code: p for p in db_session.query(Package)}
     to_sample = make_order(db_session, resident, packages["THYROID"], now=now)
     sampled = make_order(db_session, resident, packages["DIABETES"], now=now, status="sampled")
-    held = make_order(db_session, other_resident, packages["STI-HOME"], now=now, status="resulted")
-    held.held_for_contact = True
-    held.resulted_at = now - timedelta(hours=2)
-    db_session.add(
-        Result(
-            order_id=held.id,
-            analysis_code="21613-5",
-            value_text="Positiv",
-            ref_range="Negativ",
-            flag="POS",
-            status="F",
-            received_at=now,
-        )
-    )
+    held = held_positive(db_session, other_resident, packages["STI-HOME"], now)
     payload = b"MSH|^~\\&|LIMS|KLINKEM|EP|REGION|20261126143005+0100||ORU^R01|KK-9|P|2.5.1\r"
-    db_session.add(
-        LabMessage(
-            source="KLINKEM",
-            format="hl7v2",
-            control_id="KK-9",
-            payload=payload,
-            sha256=hashlib.sha256(payload).hexdigest(),
-            status="unmatched",
-            error="no order EP-0000-0000",
-            order_number="EP-0000-0000",
-            personnummer=resident.personnummer,
-            received_at=utcnow(),
-        )
-    )
-    db_session.commit()
+    add_unmatched_message(db_session, payload, personnummer=resident.personnummer, now=now)
     return dict(to_sample=to_sample, sampled=sampled, held=held)
 
 

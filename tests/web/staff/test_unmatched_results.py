@@ -1,13 +1,11 @@
 """Lab results IMPORTRESULTS could not match: staff read what the lab sent and attach them."""
 
-import hashlib
-
 import pytest
 from sqlalchemy import select
 
 from ep.models import LabMessage, Order, Result
 from ep.timeutil import utcnow
-from tests.web.staff.support import audit_count, audit_events, make_order
+from tests.web.staff.support import add_unmatched_message, audit_count, audit_events, make_order
 
 
 def hl7(order_number, personnummer="19121212-1212", comment="Förhöjt värde."):
@@ -26,22 +24,7 @@ def hl7(order_number, personnummer="19121212-1212", comment="Förhöjt värde.")
 @pytest.fixture
 def unmatched(db_session, catalogue):
     payload = hl7("EP-0000-0000", comment="<script>alert(1)</script>")
-    message = LabMessage(
-        source="KLINKEM_SUS",
-        format="hl7v2",
-        control_id="KK-1",
-        filename="KK-1.hl7",
-        payload=payload,
-        sha256=hashlib.sha256(payload).hexdigest(),
-        status="unmatched",
-        error="no order EP-0000-0000",
-        order_number="EP-0000-0000",
-        personnummer="191212121212",
-        received_at=utcnow(),
-    )
-    db_session.add(message)
-    db_session.commit()
-    return message
+    return add_unmatched_message(db_session, payload, personnummer="191212121212", now=utcnow())
 
 
 def test_the_list_shows_each_unmatched_message_and_logs_the_patient_it_names(

@@ -3,28 +3,7 @@
 from sqlalchemy import select
 
 from ep.models import InboxMessage, Notification, Order, Person, Result
-from tests.web.staff.support import audit_count, audit_events, make_order
-
-
-def held_positive(db_session, person, package, now):
-    order = make_order(
-        db_session, person, package, now=now, status="resulted", held_for_contact=True
-    )
-    order.resulted_at = now
-    for code, value, flag in (("21613-5", "Positiv", "POS"), ("24111-7", "Negativ", "NEG")):
-        db_session.add(
-            Result(
-                order_id=order.id,
-                analysis_code=code,
-                value_text=value,
-                ref_range="Negativ",
-                flag=flag,
-                status="F",
-                received_at=now,
-            )
-        )
-    db_session.commit()
-    return order
+from tests.web.staff.support import audit_count, audit_events, held_positive, make_order
 
 
 def test_the_worklist_shows_each_held_positive_and_logs_one_read_per_patient(
