@@ -5,15 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
 
-.PHONY: run test lint format venv init clean translations
+.PHONY: run test lint format venv init clean translations browser-deps
 
 venv: $(STAMP) translations
 
 # compile each audience's catalogue (ep/translations/<audience>/en/LC_MESSAGES/*.po)
 translations: $(STAMP)
-	@for dir in ep/translations/*/; do \
-		ls $$dir*/LC_MESSAGES/*.po >/dev/null 2>&1 && $(BIN)/pybabel compile -q -f -d $$dir; \
-	done; true
+	@for po in ep/translations/*/*/LC_MESSAGES/messages.po; do \
+		[ -e "$$po" ] || continue; \
+		$(BIN)/pybabel compile -d "$${po%/*/LC_MESSAGES/messages.po}" -i "$$po" \
+			-o "$${po%.po}.mo" || exit 1; \
+	done
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,19 +23,30 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# axe-core for the browser tests (tests/browser), pinned by its package-lock.json
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+browser-deps: $(AXE)
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
 init: venv
 	$(BIN)/ep init --demo --instance $(CURDIR)/instance
 
 run: init
 	@echo
-	@echo "EP is starting on http://127.0.0.1:8000/  (Ctrl-C stops it)"
-	@echo "  resident start page: http://127.0.0.1:8000/"
+	@echo "EP is starting on https://127.0.0.1:8443/  (Ctrl-C stops it)"
+	@echo "  resident start page: https://127.0.0.1:8443/  (demo CA: instance/certs/ca.pem)"
+	@echo "  browsers: import instance/certs/SE2321000016-EPO1.p12 (password ep-demo) for /OmniqOperator/"
+	@echo "  health check, as a monitor calls it:"
+	@echo "    curl --cacert $(CURDIR)/instance/certs/ca.pem --cert $(CURDIR)/instance/certs/SE2321000016-EPO1.pem --key $(CURDIR)/instance/certs/SE2321000016-EPO1.key https://127.0.0.1:8443/OmniqOperator/Operator/HealthCheckStatus"
 	@echo
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
 # The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) it runs again on
 # that PostgreSQL database.
-test: venv
+test: venv browser-deps
 	env -u EP_TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; \

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ep.domain.audit import Actor
+from ep.domain.demo_history import load_demo_history
 from ep.domain.users import add_user, find_user
 from ep.models import Analysis, Offer, Package, Person, SamplingLocation
 
@@ -214,8 +215,12 @@ LOCATIONS = (
 )
 
 
-def load_demo(session: Session, *, now: datetime) -> list[str]:
-    """Load what is missing of the demo data; return a line for each thing added."""
+def load_demo(session: Session, *, now: datetime, history: bool = False) -> list[str]:
+    """Load what is missing of the demo data; return a line for each thing added.
+
+    ``history``: also two years of the demo resident's released results, so "Mina
+    provsvar" shows a trend (`ep init --demo` loads it; tests that count rows do not).
+    """
     added: list[str] = []
     analyses = {}
     for code, name_sv, name_en, unit, low, high, ref_text, about_sv, about_en in ANALYSES:
@@ -317,4 +322,6 @@ def load_demo(session: Session, *, now: datetime) -> list[str]:
             )
             added.append(f"offer of {code} to Tolvan Tolvansson")
     session.flush()
+    if history:
+        added += load_demo_history(session, person=person, staff=staff, now=now)
     return added

@@ -1,12 +1,215 @@
-"""The resident's pages (/): offers, orders, results, inbox, settings."""
+"""The resident's pages (/): offers, orders, home kits, results, inbox, settings, access log.
 
-from flask import Blueprint, render_template
+Every page but the start, login and language choice needs a logged-in resident
+(ep.web.citizen_auth), and every lookup goes through ep.domain with that resident, so
+another resident's order, result, kit or message is a 404 however its id is guessed.
+"""
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import HiddenField, RadioField, StringField, SubmitField
+from wtforms.validators import InputRequired
 
+from ep.domain import NotFound, residents
+from ep.domain import orders as order_service
 from ep.extensions import db
-from ep.models import Package
+from ep.identity import InvalidIdentifier, format_personnummer
+from ep.models import Package, SamplingLocation
+from ep.timeutil import utcnow
+from ep.web.citizen_auth import (
+    DevLoginForm,
+    end_session,
+    identify_resident,
+    login_mode,
+    login_required,
+    safe_next,
+    start_session,
+)
+from ep.web.citizen_chart import trend_chart
 
 bp = Blueprint("citizen", __name__)
+
+LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
+HOME_KIT = "home"
+
+ORDER_STATUS = {
+    "ordered": _l("Beställd, väntar på provtagning"),
+    "sampled": _l("Provet är taget"),
+    "partial": _l("Några svar har kommit"),
+    "resulted": _l("Svar har kommit, granskas"),
+    "released": _l("Svar finns"),
+    "cancelled": _l("Avbeställd"),
+    "expired": _l("Har gått ut"),
+}
+FLAG_TEXT = {
+    "N": _l("Normalt"),
+    "L": _l("Lågt"),
+    "H": _l("Högt"),
+    "LL": _l("Mycket lågt"),
+    "HH": _l("Mycket högt"),
+    "A": _l("Avvikande"),
+    "AA": _l("Mycket avvikande"),
+    "POS": _l("Positivt"),
+    "NEG": _l("Negativt"),
+}
+REFUSALS = {
+    "offer-not-active": _l("Erbjudandet går inte längre att beställa."),
+    "not-eligible": _l("Du kan inte beställa det här provpaketet."),
+    "no-home-kit": _l("Det finns inget hemtest för det här provpaketet."),
+    "location-required": _l("Välj en provtagningsplats eller hemtest."),
+    "not-cancellable": _l("Beställningen kan inte avbeställas, provet är redan taget."),
+    "kit-code-invalid": _l("Koden ska ha 6–40 bokstäver, siffror eller bindestreck."),
+    "kit-not-registrable": _l(
+        "Koden kan inte registreras. Kontrollera koden och att du har beställt ett hemtest."
+    ),
+}
+SETTINGS_PROBLEMS = {
+    ("mobile", "invalid"): _l("Skriv ett mobilnummer, till exempel 070-123 45 67."),
+    ("mobile", "required"): _l("Skriv ditt mobilnummer för att få sms."),
+    ("email", "invalid"): _l("Skriv en e-postadress, till exempel namn@exempel.se."),
+    ("email", "required"): _l("Skriv din e-postadress för att få e-post."),
+    ("channel", "invalid"): _l("Välj ett av alternativen."),
+    ("language", "invalid"): _l("Välj ett av alternativen."),
+}
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One result as the resident reads it, every text already in their language."""
+
+    name: str
+    about: str
+    comment: str | None
+    note: str | None  # preliminary or corrected
+    value: str
+    unit: str
+    reference: str
+    flag: str  # in words: "Högt", never a colour alone
+    abnormal: bool
+
+
+def _translated(mapping: dict) -> dict[str, str]:
+    """The lazy texts of ``mapping`` translated once per request (pages list hundreds)."""
+    cache = g.setdefault("translated", {})
+    if id(mapping) not in cache:
+        cache[id(mapping)] = {key: str(text) for key, text in mapping.items()}
+    return cache[id(mapping)]
+
+
+def result_texts() -> dict:
+    """The results page's recurring texts, translated once per page (not once per order)."""
+    return {
+        "columns": [_("Analys"), _("Värde"), _("Enhet"), _("Referensområde"), _("Bedömning")],
+        "comment": _("Kommentar:"),
+        # formats, filled in with % in the template
+        "caption": _("Provsvar för beställning %(number)s"),
+        "order": _("Beställning %(number)s"),
+        "published": _("Svar publicerat %(when)s"),
+        "flags": _translated(FLAG_TEXT),
+    }
+
+
+def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow]:
+    """Resolve results into rows for the results table (names, ranges, flags in words)."""
+    flags = texts["flags"]
+    rows = []
+    for result in results:
+        analysis = analyses.get(result.analysis_code)
+        flag = residents.derived_flag(result)
+        note = None
+        if result.status == "P":
+            note = _("Preliminärt svar")
+        elif result.status == "C":
+            note = _("Rättat svar")
+        about = ""
+        if analysis is not None:
+            about = (analysis.about_en if language == "en" else analysis.about_sv) or ""
+        rows.append(
+            ResultRow(
+                name=analysis.name(language) if analysis else result.analysis_code,
+                about=about,
+                comment=result.comment,
+                note=note,
+                value=result.value_text,
+                unit=result.unit or "",
+                reference=result.ref_range or (analysis.ref_text if analysis else None) or "",
+                flag=flags.get(flag, flag) if flag else "–",
+                abnormal=flag is not None and flag not in ("N", "NEG"),
+            )
+        )
+    return rows
+
+
+# -- forms (labels are written in the templates, where they are translated) --
+
+
+class PostForm(FlaskForm):
+    """A form that is only a button: the CSRF token is its whole content."""
+
+
+class LanguageForm(FlaskForm):
+    lang = HiddenField()
+    next = HiddenField()
+
+
+class OrderForm(FlaskForm):
+    where = RadioField(validators=[InputRequired(message=_l("Välj var du vill lämna provet."))])
+    submit = SubmitField()
+
+
+class KitForm(FlaskForm):
+    code = StringField(validators=[InputRequired(message=_l("Skriv koden som står på kitet."))])
+    submit = SubmitField()
+
+
+class SettingsForm(FlaskForm):
+    channel = RadioField(choices=["", "sms", "email"], default="")
+    mobile = StringField()
+    email = StringField()
+    language = RadioField(choices=list(LANGUAGE_NAMES))
+    submit = SubmitField()
+
+
+# -- every request --
+
+
+@bp.before_app_request
+def _identify():
+    if request.blueprint == "citizen":
+        identify_resident()
+
+
+@bp.app_context_processor
+def _helpers():
+    return {
+        "person": g.get("person"),
+        "login_mode": login_mode,
+        "language_form": LanguageForm,
+        "post_form": PostForm,
+        "order_status": lambda status: ORDER_STATUS.get(status, status),
+        "result_rows": result_rows,
+        "result_texts": result_texts,
+        "language_names": LANGUAGE_NAMES,
+        "format_personnummer": format_personnummer,
+        "unread_messages": lambda: residents.unread_count(db.session, person=g.person),
+    }
+
+
+def _not_found(function, **kwargs):
+    """Call a domain lookup for the logged-in resident; 404 when it is not theirs."""
+    try:
+        return function(db.session, person=g.person, **kwargs)
+    except NotFound:
+        abort(404)
+
+
+# -- public pages --
 
 
 @bp.get("/")
@@ -16,3 +219,276 @@ def start():
         select(Package).where(Package.active, Package.generally_available).order_by(Package.code)
     ).all()
     return render_template("citizen/start.html", packages=packages)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in: the dev form, or with the region's login an explanation of where to go."""
+    target = safe_next(request.values.get("next"), url_for("citizen.start"))
+    if g.person is not None:
+        return redirect(target)
+    if login_mode() != "dev":
+        return render_template("citizen/login_header.html"), 401
+    form = DevLoginForm()
+    if form.validate_on_submit():
+        try:
+            person = residents.login_person(
+                db.session, personnummer=form.personnummer.data, now=utcnow()
+            )
+        except InvalidIdentifier:
+            form.personnummer.errors.append(
+                _("Skriv ett giltigt personnummer med 12 siffror, ÅÅÅÅMMDD-NNNN.")
+            )
+        else:
+            start_session(person)
+            db.session.commit()
+            return redirect(target)
+    elif form.is_submitted() and not form.personnummer.errors:
+        form.personnummer.errors.append(_("Skriv ditt personnummer."))
+    return render_template("citizen/login.html", form=form, next=target)
+
+
+@bp.post("/logout")
+def logout():
+    if PostForm().validate_on_submit():
+        end_session()
+        flash(_("Du är utloggad."), "info")
+    return redirect(url_for("citizen.start"))
+
+
+@bp.post("/language")
+def language():
+    """Switch language; remembered in the session and, when logged in, on the resident."""
+    form = LanguageForm()
+    if form.validate_on_submit() and form.lang.data in LANGUAGE_NAMES:
+        session["lang"] = form.lang.data
+        if g.person is not None:
+            g.person.language = form.lang.data
+            db.session.commit()
+    return redirect(safe_next(form.next.data, url_for("citizen.start")))
+
+
+# -- offers and ordering --
+
+
+@bp.get("/offers")
+@login_required
+def offers():
+    items = order_service.orderable(db.session, person=g.person, now=utcnow())
+    return render_template("citizen/offers.html", items=items)
+
+
+def _order_form(item, locations) -> OrderForm:
+    form = OrderForm()
+    # values only: the labels (with address and opening hours) are in the template
+    choices = [str(location.id) for location in locations]
+    if item.package.home_kit:
+        choices.append(HOME_KIT)
+    form.where.choices = choices
+    return form
+
+
+@bp.route("/order/<int:package_id>", methods=["GET", "POST"])
+@login_required
+def order(package_id: int):
+    """Order a package: choose a sampling location or a home kit."""
+    offer_id = request.args.get("offer", type=int)
+    now = utcnow()
+    item = _not_found(
+        order_service.find_orderable, package_id=package_id, offer_id=offer_id, now=now
+    )
+    locations = order_service.active_locations(db.session)
+    form = _order_form(item, locations)
+    if form.validate_on_submit():
+        location = None
+        if form.where.data != HOME_KIT:
+            location = db.session.get(SamplingLocation, int(form.where.data))
+        try:
+            placed = order_service.place_order(
+                db.session,
+                person=g.person,
+                package=item.package,
+                offer=item.offer,
+                location=location,
+                home_kit=form.where.data == HOME_KIT,
+                now=now,
+            )
+        except order_service.OrderRefused as exc:
+            db.session.rollback()
+            form.where.errors = [REFUSALS[exc.reason]]
+        else:
+            db.session.commit()
+            flash(_("Tack! Din beställning är klar."), "success")
+            return redirect(url_for("citizen.order_detail", order_id=placed.id))
+    return render_template(
+        "citizen/order.html",
+        item=item,
+        form=form,
+        locations=locations,
+        expires_days=item.package.order_validity_days,
+        home_kit_value=HOME_KIT,
+    )
+
+
+@bp.get("/orders")
+@login_required
+def orders():
+    return render_template(
+        "citizen/orders.html",
+        orders=order_service.my_orders(db.session, person=g.person),
+        can_cancel=order_service.can_cancel,
+    )
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order_detail(order_id: int):
+    placed = _not_found(order_service.get_order, order_id=order_id)
+    results = residents.order_results(db.session, person=g.person, order=placed)
+    return render_template(
+        "citizen/order_detail.html",
+        order=placed,
+        results=results,
+        can_cancel=order_service.can_cancel(placed),
+        analyses=residents.analyses_for(db.session, results),
+    )
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel(order_id: int):
+    placed = _not_found(order_service.get_order, order_id=order_id)
+    if not PostForm().validate_on_submit():
+        abort(400)
+    try:
+        order_service.cancel_order(db.session, person=g.person, order=placed, now=utcnow())
+    except order_service.OrderRefused as exc:
+        db.session.rollback()
+        flash(REFUSALS[exc.reason], "error")
+    else:
+        db.session.commit()
+        flash(_("Beställningen %(number)s är avbeställd.", number=placed.number), "success")
+    return redirect(url_for("citizen.order_detail", order_id=order_id))
+
+
+@bp.route("/kit", methods=["GET", "POST"])
+@login_required
+def kit():
+    """Register a home kit by the code printed on it."""
+    form = KitForm()
+    if form.validate_on_submit():
+        try:
+            registered = order_service.register_kit(
+                db.session, person=g.person, code=form.code.data, now=utcnow()
+            )
+        except order_service.OrderRefused as exc:
+            db.session.rollback()
+            form.code.errors = [REFUSALS[exc.reason]]
+        else:
+            db.session.commit()
+            flash(_("Kitet %(code)s är registrerat på dig.", code=registered.code), "success")
+            placed = order_service.order_of_kit(db.session, person=g.person, kit=registered)
+            return redirect(url_for("citizen.order_detail", order_id=placed.id))
+    return render_template("citizen/kit.html", form=form)
+
+
+# -- results --
+
+
+@bp.get("/results")
+@login_required
+def results():
+    overview = residents.my_results(db.session, person=g.person)
+    return render_template(
+        "citizen/results.html",
+        overview=overview,
+        charts={t.code: trend_chart(t) for t in overview.trends},
+    )
+
+
+@bp.get("/results/print")
+@login_required
+def results_print():
+    overview = residents.my_results(db.session, person=g.person)
+    return render_template(
+        "citizen/results_print.html",
+        overview=overview,
+        charts={},
+        printed_at=utcnow(),
+    )
+
+
+# -- inbox --
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    return render_template(
+        "citizen/inbox.html", messages=residents.my_messages(db.session, person=g.person)
+    )
+
+
+@bp.get("/inbox/<int:message_id>")
+@login_required
+def message(message_id: int):
+    found = _not_found(residents.get_message, message_id=message_id)
+    return render_template("citizen/message.html", message=found)
+
+
+@bp.post("/inbox/<int:message_id>/read")
+@login_required
+def message_read(message_id: int):
+    found = _not_found(residents.get_message, message_id=message_id)
+    if not PostForm().validate_on_submit():
+        abort(400)
+    residents.mark_read(db.session, person=g.person, message=found, now=utcnow())
+    db.session.commit()
+    flash(_("Meddelandet är markerat som läst."), "success")
+    return redirect(url_for("citizen.inbox"))
+
+
+# -- settings and the access log --
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    person = g.person
+    form = SettingsForm()
+    if request.method == "GET":
+        form.channel.data = person.channel or ""
+        form.mobile.data = person.mobile or ""
+        form.email.data = person.email or ""
+        form.language.data = person.language
+    elif form.validate_on_submit():
+        try:
+            residents.update_settings(
+                db.session,
+                person=person,
+                channel=form.channel.data or None,
+                mobile=form.mobile.data,
+                email=form.email.data,
+                language=form.language.data,
+                now=utcnow(),
+            )
+        except residents.SettingsRefused as exc:
+            db.session.rollback()
+            for name, reason in exc.problems.items():
+                getattr(form, name).errors = [SETTINGS_PROBLEMS[(name, reason)]]
+        else:
+            session["lang"] = person.language
+            refresh()  # the confirmation in the language just chosen
+            db.session.commit()
+            flash(_("Dina inställningar är sparade."), "success")
+            return redirect(url_for("citizen.settings"))
+    return render_template("citizen/settings.html", form=form)
+
+
+@bp.get("/access-log")
+@login_required
+def access_log():
+    """Vem har tittat på mina uppgifter: the care units that read or changed my data."""
+    return render_template(
+        "citizen/access_log.html", events=residents.access_log(db.session, person=g.person)
+    )

@@ -1,0 +1,64 @@
+"""At the sampling site: find a resident's open orders and mark them sampled."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ep.domain import DomainError
+from ep.domain.audit import Actor, record
+from ep.domain.patient_access import acting_user, find_person, log_order_change
+from ep.identity import parse_personnummer
+from ep.models import Order
+from ep.models.orders import OPEN_ORDER_STATUSES
+
+
+def open_orders_for(session: Session, *, personnummer: str, actor: Actor, now: datetime):
+    """Return the resident's orders waiting for sampling, soonest expiry first; log the read.
+
+    Raises InvalidIdentifier for a malformed personnummer. An unknown resident has no
+    orders; the lookup is logged all the same.
+    """
+    number = parse_personnummer(personnummer)
+    person = find_person(session, number)
+    orders: list[Order] = []
+    if person is not None:
+        orders = list(
+            session.scalars(
+                select(Order)
+                .where(
+                    Order.person_id == person.id,
+                    Order.status.in_(OPEN_ORDER_STATUSES),
+                    Order.expires_at > now,
+                )
+                .order_by(Order.expires_at)
+            )
+        )
+    record(
+        session,
+        actor,
+        "read:open-orders",
+        now=now,
+        patient=number,
+        object_type="person",
+        object_id=person.id if person else None,
+        details=", ".join(order.number for order in orders) or "none open",
+    )
+    return orders
+
+
+def mark_sampled(session: Session, *, order: Order, actor: Actor, now: datetime) -> Order:
+    """Record that the sample for ``order`` was taken now; log the change.
+
+    Raises DomainError when the order is not waiting for sampling (already sampled,
+    cancelled or expired).
+    """
+    if order.status not in OPEN_ORDER_STATUSES or order.expires_at <= now:
+        raise DomainError(f"order {order.number} is not waiting for sampling ({order.status})")
+    user = acting_user(session, actor)
+    order.status = "sampled"
+    order.sampled_at = now
+    order.sampled_by_id = user.id if user else None
+    log_order_change(session, actor, order, "sampled", now=now)
+    session.flush()
+    return order

@@ -1,0 +1,61 @@
+"""The STI-positive worklist: results held until staff have contacted the resident.
+
+Under the contact-positive release policy a positive result is not released to the
+resident; smittskyddslagen requires that staff contact them first. Marking the order
+contacted releases it (and the resident is notified, content-free).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ep.domain import DomainError
+from ep.domain.audit import Actor
+from ep.domain.patient_access import (
+    acting_user,
+    current_results,
+    log_list_reads,
+    log_order_change,
+)
+from ep.domain.release import release_order
+from ep.models import Order, Result
+
+
+@dataclass
+class WorklistEntry:
+    order: Order
+    results: list[Result]
+
+
+def held_orders(session: Session, *, actor: Actor, now: datetime) -> list[WorklistEntry]:
+    """Return the orders waiting for contact, oldest result first; log one read per patient."""
+    orders = list(
+        session.scalars(
+            select(Order)
+            .where(Order.held_for_contact.is_(True), Order.contacted_at.is_(None))
+            .order_by(Order.resulted_at, Order.id)
+        )
+    )
+    results = current_results(session, [order.id for order in orders])
+    by_patient: dict[str, list[str]] = {}
+    for order in orders:
+        by_patient.setdefault(order.person.personnummer, []).append(order.number)
+    log_list_reads(session, actor, "read:worklist", by_patient, object_type="order", now=now)
+    return [WorklistEntry(order, results[order.id]) for order in orders]
+
+
+def mark_contacted(session: Session, *, order: Order, actor: Actor, now: datetime) -> Order:
+    """Record that staff have contacted the resident, and release the held result."""
+    if not order.held_for_contact or order.contacted_at is not None:
+        raise DomainError(f"order {order.number} is not waiting for contact")
+    user = acting_user(session, actor)
+    # held_for_contact stays set, as the record that this result waited for a call;
+    # contacted_at is what lets the release policy go (ep.domain.release.must_hold)
+    order.contacted_at = now
+    order.contacted_by_id = user.id if user else None
+    log_order_change(session, actor, order, "contacted; result released", now=now)
+    session.flush()
+    release_order(session, order, now=now)
+    return order

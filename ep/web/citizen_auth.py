@@ -1,0 +1,108 @@
+"""Who the resident is: a dev login (demo and tests) or the region's login proxy (header).
+
+``CitizenLogin = dev``: the resident types a personnummer on /login; only for the demo
+and tests, never in production. ``CitizenLogin = header``: the region's authenticating
+proxy (1177 e-legitimation) puts the personnummer in ``CitizenIdentityHeader`` on every
+request; it is honoured only when the request comes from one of ``TrustedProxies``, and
+ignored from anyone else, since any client can send a header.
+"""
+
+import ipaddress
+import logging
+from functools import wraps
+
+from flask import current_app, g, redirect, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField
+from wtforms.validators import InputRequired
+
+from ep.domain.residents import login_person
+from ep.extensions import db
+from ep.identity import InvalidIdentifier
+from ep.models import Person
+from ep.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+SESSION_KEY = "person_id"
+
+
+def login_mode() -> str:
+    return current_app.config["EP"]["CitizenLogin"]
+
+
+def from_trusted_proxy() -> bool:
+    """Whether the direct peer is one of TrustedProxies."""
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in current_app.config["EP"]["TrustedProxies"])
+
+
+def identify_resident() -> Person | None:
+    """Find the logged-in resident for this request (before_request); set g.person."""
+    g.person = None
+    if login_mode() == "header":
+        header = current_app.config["EP"]["CitizenIdentityHeader"]
+        value = request.headers.get(header)
+        if not value:
+            return None
+        if not from_trusted_proxy():
+            log.warning("ignored %s from untrusted address %s", header, request.remote_addr)
+            return None
+        try:
+            g.person = login_person(db.session, personnummer=value, now=utcnow())
+        except InvalidIdentifier as exc:
+            log.warning("ignored %s from %s: %s", header, request.remote_addr, exc)
+            return None
+        db.session.commit()  # a first visit created the resident
+        return g.person
+    person_id = session.get(SESSION_KEY)
+    if person_id is not None:
+        g.person = db.session.get(Person, person_id)
+        if g.person is None:
+            session.pop(SESSION_KEY, None)
+    return g.person
+
+
+def start_session(person: Person) -> None:
+    """Log ``person`` in (dev mode): a fresh session keeping only the language choice."""
+    language = session.get("lang")
+    session.clear()
+    session[SESSION_KEY] = person.id
+    if language:
+        # chosen before logging in: remember it for next time too
+        person.language = language
+    session["lang"] = person.language
+
+
+def end_session() -> None:
+    session.clear()
+
+
+def login_required(view):
+    """Send a resident who is not logged in to the login page (then back here)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.get("person") is None:
+            return redirect(url_for("citizen.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Return ``target`` if it is a path on this site, else ``default`` (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+class DevLoginForm(FlaskForm):
+    personnummer = StringField(
+        "Personnummer",
+        validators=[InputRequired()],
+        render_kw={"autocomplete": "off", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Logga in")

@@ -1,0 +1,357 @@
+"""The staff pages (/staff): patients, offers, sampling, manual results, worklist, unmatched.
+
+Every page that shows a patient's data logs the read through the domain service it calls,
+and the view commits that event together with the response: the page is rendered first,
+then committed, and only then sent, so nothing is shown that was not logged.
+"""
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from ep.domain import DomainError, NotFound
+from ep.domain.manual_results import TypedResult, default_range, enter_results, is_qualitative
+from ep.domain.offers import assign_offer, assignable_packages, check_offer
+from ep.domain.patient_access import lookup_patient, read_order, read_patient
+from ep.domain.sampling import mark_sampled, open_orders_for
+from ep.domain.staff_input import InvalidInput, Problems, end_of_local_day, optional_int, parse_date
+from ep.domain.unmatched_results import attach_to_order, read_lab_message, unmatched_messages
+from ep.domain.worklist import held_orders, mark_contacted
+from ep.extensions import db
+from ep.identity import InvalidIdentifier, format_personnummer
+from ep.models import LabMessage, Order, Package, Person
+from ep.timeutil import utcnow
+from ep.web.access import require_role
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+ORDER_STATUS = {
+    "ordered": _l("Beställd"),
+    "sampled": _l("Provtagen"),
+    "partial": _l("Delsvar"),
+    "resulted": _l("Besvarad"),
+    "released": _l("Svar visas för invånaren"),
+    "cancelled": _l("Avbeställd"),
+    "expired": _l("Utgången"),
+}
+OFFER_STATUS = {
+    "active": _l("Aktivt"),
+    "ordered": _l("Beställt"),
+    "expired": _l("Utgånget"),
+    "withdrawn": _l("Återkallat"),
+}
+FLAG_TEXT = {
+    "L": _l("Under referensintervallet"),
+    "LL": _l("Kritiskt lågt"),
+    "H": _l("Över referensintervallet"),
+    "HH": _l("Kritiskt högt"),
+    "N": _l("Normalt"),
+    "A": _l("Avvikande"),
+    "AA": _l("Kritiskt avvikande"),
+    "POS": _l("Positivt"),
+    "NEG": _l("Negativt"),
+}
+
+
+@bp.before_request
+def _require_staff():
+    require_role("staff")
+
+
+@bp.context_processor
+def _helpers():
+    return dict(
+        format_personnummer=format_personnummer,
+        order_status=lambda status: ORDER_STATUS.get(status, status),
+        offer_status=lambda status: OFFER_STATUS.get(status, status),
+        flag_text=lambda flag: FLAG_TEXT.get(flag, flag or ""),
+    )
+
+
+def translated(error: InvalidInput) -> dict[str, str]:
+    """The problems of a form, each in the reader's language."""
+    return {name: _(p.message, **p.params) for name, p in error.problems.items()}
+
+
+def logged_page(template: str, status: int = 200, **context):
+    """Render the page, commit the access-log events written for it, then answer."""
+    html = render_template(template, **context)
+    db.session.commit()
+    return html, status
+
+
+def _invalid_personnummer() -> dict[str, str]:
+    return {
+        "personnummer": _(
+            "Personnumret är inte giltigt. Skriv 12 siffror, till exempel 19121212-1212."
+        )
+    }
+
+
+# -- find a patient --
+
+
+@bp.get("/")
+def index():
+    """The staff start page: find a patient, the sampling desk, the worklists."""
+    return render_template("staff/index.html", errors={}, form={})
+
+
+@bp.post("/patients")
+def find_patient():
+    """Open the page of the patient with the personnummer typed."""
+    typed = request.form.get("personnummer", "")
+    try:
+        person = lookup_patient(db.session, personnummer=typed, actor=g.actor, now=utcnow())
+    except InvalidIdentifier:
+        errors = _invalid_personnummer()
+        return render_template("staff/index.html", errors=errors, form=request.form), 400
+    except NotFound:
+        return logged_page(
+            "staff/index.html",
+            status=404,
+            errors={"personnummer": _("Det finns ingen invånare med det personnumret i EP.")},
+            form=request.form,
+        )
+    return redirect(url_for("staff.patient", person_id=person.id))
+
+
+def _patient_page(person_id: int, *, errors=None, form=None, status=200):
+    try:
+        patient = read_patient(db.session, person_id=person_id, actor=g.actor, now=utcnow())
+    except NotFound:
+        abort(404)
+    return logged_page(
+        "staff/patient.html",
+        status=status,
+        patient=patient,
+        packages=assignable_packages(db.session),
+        errors=errors or {},
+        form=form or {},
+    )
+
+
+@bp.get("/patients/<int:person_id>")
+def patient(person_id: int):
+    """The patient's offers, orders and results, and the form to assign an offer."""
+    return _patient_page(person_id)
+
+
+@bp.post("/patients/<int:person_id>/offers")
+def assign(person_id: int):
+    """Assign an offer of a package to the patient."""
+    person = db.session.get(Person, person_id) or abort(404)
+    now = utcnow()
+    problems = Problems()
+    valid_until = parse_date(problems, "valid_until", request.form.get("valid_until"))
+    valid_until = end_of_local_day(valid_until) if valid_until else None
+    recurrence = optional_int(
+        problems, "recurrence_months", request.form.get("recurrence_months"), high=10_000
+    )
+    package_id = request.form.get("package", "")
+    package = db.session.get(Package, int(package_id)) if package_id.isdigit() else None
+    offer = dict(package=package, valid_until=valid_until, recurrence_months=recurrence)
+    check_offer(problems, **offer, now=now)
+    try:
+        problems.raise_any()
+        offer = assign_offer(db.session, person=person, **offer, actor=g.actor, now=now)
+    except InvalidInput as error:
+        db.session.rollback()
+        return _patient_page(person_id, errors=translated(error), form=request.form, status=400)
+    db.session.commit()
+    flash(_("Erbjudandet om %(package)s är tilldelat.", package=offer.package.name_sv))
+    return redirect(url_for("staff.patient", person_id=person_id))
+
+
+# -- at the sampling site --
+
+
+@bp.get("/sampling")
+def sampling():
+    """The sampling desk: find a resident's open orders by personnummer."""
+    return render_template("staff/sampling.html", errors={}, form={}, person=None)
+
+
+@bp.post("/sampling")
+def find_open_orders():
+    """Show the open orders of the resident with the personnummer typed."""
+    typed = request.form.get("personnummer", "")
+    try:
+        orders = open_orders_for(db.session, personnummer=typed, actor=g.actor, now=utcnow())
+    except InvalidIdentifier:
+        errors = _invalid_personnummer()
+        return render_template(
+            "staff/sampling.html", errors=errors, form=request.form, person=None
+        ), 400
+    person = orders[0].person if orders else None
+    return logged_page(
+        "staff/sampling.html",
+        errors={},
+        form=request.form,
+        person=person,
+        orders=orders,
+        searched=True,
+    )
+
+
+@bp.post("/orders/<int:order_id>/sampled")
+def sampled(order_id: int):
+    """Mark an order sampled."""
+    order = db.session.get(Order, order_id) or abort(404)
+    try:
+        mark_sampled(db.session, order=order, actor=g.actor, now=utcnow())
+    except DomainError:
+        db.session.rollback()
+        flash(_("Beställningen väntar inte på provtagning och kunde inte markeras."), "error")
+        return redirect(url_for("staff.sampling"))
+    db.session.commit()
+    flash(_("Beställning %(number)s är markerad som provtagen.", number=order.number))
+    return redirect(url_for("staff.sampling"))
+
+
+# -- results typed by hand --
+
+
+def _results_page(order_id: int, *, errors=None, form=None, status=200):
+    try:
+        order, results = read_order(
+            db.session, order_id=order_id, actor=g.actor, now=utcnow(), purpose="order"
+        )
+    except NotFound:
+        abort(404)
+    rows = [
+        dict(
+            analysis=analysis,
+            qualitative=is_qualitative(analysis),
+            default_range=default_range(analysis),
+        )
+        for analysis in order.package.analyses
+    ]
+    return logged_page(
+        "staff/results_form.html",
+        status=status,
+        order=order,
+        results=results,
+        rows=rows,
+        errors=errors or {},
+        form=form,
+    )
+
+
+@bp.get("/orders/<int:order_id>/results")
+def results_form(order_id: int):
+    """The form to type in the results of a sampled order."""
+    return _results_page(order_id)
+
+
+@bp.post("/orders/<int:order_id>/results")
+def save_results(order_id: int):
+    """Check and store the typed results."""
+    order = db.session.get(Order, order_id) or abort(404)
+    typed = {
+        analysis.code: TypedResult(
+            value=request.form.get(f"value-{analysis.code}", ""),
+            unit=request.form.get(f"unit-{analysis.code}", ""),
+            ref_range=request.form.get(f"range-{analysis.code}", ""),
+        )
+        for analysis in order.package.analyses
+    }
+    try:
+        enter_results(db.session, order=order, typed=typed, actor=g.actor, now=utcnow())
+    except InvalidInput as error:
+        db.session.rollback()
+        return _results_page(order_id, errors=translated(error), form=request.form, status=400)
+    except DomainError:
+        db.session.rollback()
+        errors = {"results": _("Beställningen är inte provtagen; svar kan inte föras in.")}
+        return _results_page(order_id, errors=errors, form=request.form, status=409)
+    db.session.commit()
+    flash(_("Provsvaren för %(number)s är sparade.", number=order.number))
+    return redirect(url_for("staff.patient", person_id=order.person_id))
+
+
+# -- the STI-positive worklist --
+
+
+@bp.get("/worklist")
+def worklist():
+    """Positive results held until the resident has been contacted."""
+    entries = held_orders(db.session, actor=g.actor, now=utcnow())
+    return logged_page("staff/worklist.html", entries=entries)
+
+
+@bp.post("/worklist/<int:order_id>/contacted")
+def contacted(order_id: int):
+    """Mark the resident contacted, which releases the held result."""
+    order = db.session.get(Order, order_id) or abort(404)
+    try:
+        mark_contacted(db.session, order=order, actor=g.actor, now=utcnow())
+    except DomainError:
+        db.session.rollback()
+        flash(_("Beställningen finns inte längre på arbetslistan."), "error")
+        return redirect(url_for("staff.worklist"))
+    db.session.commit()
+    flash(_("Kontakten är registrerad och svaret för %(number)s visas nu.", number=order.number))
+    return redirect(url_for("staff.worklist"))
+
+
+# -- unmatched lab results --
+
+
+@bp.get("/unmatched")
+def unmatched():
+    """Lab results IMPORTRESULTS could not match to an order."""
+    messages = unmatched_messages(db.session, actor=g.actor, now=utcnow())
+    return logged_page("staff/unmatched.html", messages=messages)
+
+
+def _message_page(message_id: int, *, errors=None, form=None, status=200):
+    try:
+        message, text, observations = read_lab_message(
+            db.session, message_id=message_id, actor=g.actor, now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    return logged_page(
+        "staff/unmatched_message.html",
+        status=status,
+        message=message,
+        text=text,
+        observations=observations,
+        errors=errors or {},
+        form=form or {},
+    )
+
+
+@bp.get("/unmatched/<int:message_id>")
+def unmatched_message(message_id: int):
+    """What an unmatched message said, and the form to attach it to an order."""
+    return _message_page(message_id)
+
+
+@bp.post("/unmatched/<int:message_id>")
+def attach(message_id: int):
+    """Attach the unmatched message to the order staff name."""
+    message = db.session.get(LabMessage, message_id) or abort(404)
+    if message.status != "unmatched" or message.resolved_at is not None:
+        flash(_("Provsvaret är redan kopplat till en beställning."), "error")
+        return redirect(url_for("staff.unmatched"))
+    try:
+        order, _results = attach_to_order(
+            db.session,
+            message=message,
+            order_number=request.form.get("order_number", ""),
+            confirmed_other_patient=bool(request.form.get("confirm_patient")),
+            actor=g.actor,
+            now=utcnow(),
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        return _message_page(message_id, errors=translated(error), form=request.form, status=400)
+    except DomainError:
+        db.session.rollback()
+        errors = {"order_number": _("Provsvaret kunde inte kopplas till den beställningen.")}
+        return _message_page(message_id, errors=errors, form=request.form, status=409)
+    db.session.commit()
+    flash(_("Provsvaret är kopplat till beställning %(number)s.", number=order.number))
+    return redirect(url_for("staff.unmatched"))

@@ -1,0 +1,87 @@
+"""EP.Admin searches the PDL access log by patient, user and time; the search is logged too."""
+
+from datetime import timedelta
+
+from ep.domain.audit import Actor, record
+from ep.timeutil import utcnow
+from tests.web.staff.support import audit_events
+
+SARA = Actor("user", "SE2321000016-S001", "Sara Sjöberg", "SE2321000016-VC01", "VC Tolvåsen")
+PER = Actor("user", "SE2321000016-S002", "Per <i>Persson</i>", "SE2321000016-PC01", "City")
+
+
+def search(admin, **criteria):
+    token = admin.token("/EP.Admin/audit")
+    return admin.post("/EP.Admin/audit", criteria, token=token)
+
+
+def test_an_admin_finds_who_read_a_patient_and_the_search_itself_is_logged(
+    admin, admin_user, db_session
+):
+    now = utcnow()
+    record(db_session, SARA, "read:patient", now=now, patient="191212121212")
+    record(db_session, PER, "read:results", now=now, patient="191212121212")
+    record(db_session, PER, "read:patient", now=now, patient="198112289874")
+    db_session.commit()
+
+    response = search(admin, personnummer="19121212-1212")
+
+    assert response.status_code == 200
+    page = response.text
+    assert "2 händelser, sida 1 av 1" in page
+    assert "Sara Sjöberg (SE2321000016-S001)" in page
+    assert "Per &lt;i&gt;Persson&lt;/i&gt;" in page
+    assert "198112289874" not in page and "19811228-9874" not in page
+    logged = audit_events(db_session, actor_id=admin_user.hsa_id, action="search:audit-log")
+    assert [(e.patient_personnummer, e.details) for e in logged] == [
+        ("191212121212", "patient=191212121212; page 1")
+    ]
+
+
+def test_an_admin_searches_by_user_and_a_time_range(admin, db_session):
+    now = utcnow()
+    record(db_session, PER, "read:patient", now=now - timedelta(days=10), patient="191212121212")
+    record(db_session, PER, "read:patient", now=now, patient="198112289874")
+    record(db_session, SARA, "read:patient", now=now, patient="198112289874")
+    db_session.commit()
+    today = now.date().isoformat()
+
+    page = search(admin, hsa_id="SE2321000016-S002", since=today, until=today).text
+
+    assert "1 händelser, sida 1 av 1" in page
+    assert "19811228-9874" in page
+    assert "Sara" not in page.split("händelser")[1]
+
+
+def test_the_log_is_shown_a_page_at_a_time(admin, db_session):
+    now = utcnow()
+    for minute in range(120):
+        record(
+            db_session,
+            SARA,
+            "read:patient",
+            now=now - timedelta(minutes=minute),
+            patient="191212121212",
+        )
+    db_session.commit()
+
+    first = search(admin, personnummer="191212121212").text
+    assert "120 händelser, sida 1 av 3" in first
+    assert 'name="page" value="2"' in first
+    token = admin.token("/EP.Admin/audit")
+    third = admin.post(
+        "/EP.Admin/audit", {"personnummer": "191212121212", "page": "3"}, token=token
+    ).text
+    # the first search is in the log now too: the newest event, on page 1
+    assert "121 händelser, sida 3 av 3" in third
+    assert third.count("read:patient") == 21
+    assert 'name="page" value="2"' in third and 'value="4"' not in third
+
+
+def test_bad_search_criteria_are_explained_and_nothing_is_searched(admin, admin_user, db_session):
+    response = search(admin, personnummer="1912", hsa_id="nobody", since="2026-02-30")
+    assert response.status_code == 400
+    page = response.text
+    for field in ("personnummer", "hsa_id", "since"):
+        assert f'id="{field}-error"' in page
+    assert audit_events(db_session, action="search:audit-log") == []

@@ -1,0 +1,99 @@
+from datetime import timedelta
+
+from ep.domain.audit import Actor, record
+from ep.models import Person
+from tests.web.citizen.conftest import inbox_message
+
+
+def test_the_inbox_lists_messages_and_one_is_marked_read(as_resident, resident, db_session, now):
+    message = inbox_message(
+        db_session,
+        resident,
+        subject="Nytt meddelande",
+        body="Du har ett nytt meddelande i Egen provhantering.",
+        now=now,
+    )
+    db_session.commit()
+    page = as_resident.page("/inbox")
+    assert "Nytt meddelande" in page and "Oläst" in page
+    assert "Meddelanden (1 oläst)" in page
+    assert "Du har ett nytt meddelande" in as_resident.page(f"/inbox/{message.id}")
+    response = as_resident.submit(f"/inbox/{message.id}", f"/inbox/{message.id}/read")
+    page = response.get_data(as_text=True)
+    assert "Meddelandet är markerat som läst." in page
+    assert "Läst" in page and "(1 oläst)" not in page
+
+
+def test_settings_refuse_a_bad_mobile_number_next_to_the_field(as_resident, db_session):
+    response = as_resident.submit(
+        "/settings",
+        data={"channel": "sms", "mobile": "12345", "email": "", "language": "sv"},
+    )
+    page = response.get_data(as_text=True)
+    assert "Skriv ett mobilnummer, till exempel 070-123 45 67." in page
+    assert 'aria-describedby="mobile-hint mobile-error"' in page
+
+
+def test_e_mail_as_channel_needs_an_address(as_resident):
+    response = as_resident.submit(
+        "/settings", data={"channel": "email", "mobile": "", "email": "", "language": "sv"}
+    )
+    assert "Skriv din e-postadress för att få e-post." in response.get_data(as_text=True)
+
+
+def test_settings_are_saved_with_the_number_in_international_form(
+    as_resident, resident, db_session
+):
+    response = as_resident.submit(
+        "/settings",
+        data={
+            "channel": "email",
+            "mobile": "070-765 43 21",
+            "email": " tolvan@example.se ",
+            "language": "en",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert "Your settings have been saved." in page
+    assert '<html lang="en">' in page
+    db_session.rollback()
+    person = db_session.get(Person, resident.id)
+    assert (person.channel, person.mobile, person.email, person.language) == (
+        "email",
+        "+46707654321",
+        "tolvan@example.se",
+        "en",
+    )
+
+
+def test_only_the_inbox_is_a_choice_too(as_resident, resident, db_session):
+    as_resident.submit(
+        "/settings", data={"channel": "", "mobile": "", "email": "", "language": "sv"}
+    )
+    db_session.rollback()
+    assert db_session.get(Person, resident.id).channel is None
+
+
+def test_the_access_log_shows_which_care_unit_read_my_data_and_when(
+    as_resident, resident, other_resident, staff_user, db_session, now
+):
+    staff = Actor.for_user(staff_user)
+    read_at = now - timedelta(days=2)
+    record(db_session, staff, "read:orders", now=read_at, patient=resident.personnummer)
+    record(db_session, staff, "read:orders", now=now, patient=other_resident.personnummer)
+    record(
+        db_session,
+        Actor("resident", resident.personnummer),
+        "order:place",
+        now=now,
+        patient=resident.personnummer,
+    )
+    db_session.commit()
+    page = as_resident.page("/access-log")
+    assert page.count("Vårdcentralen Tolvåsen") == 1
+    assert "Läste" in page
+    assert "Ändrade" not in page  # the resident's own order is not in the extract
+
+
+def test_no_one_has_looked_yet(as_resident):
+    assert "Ingen vårdpersonal har tittat på dina uppgifter." in as_resident.page("/access-log")

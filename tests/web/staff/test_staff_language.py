@@ -1,0 +1,44 @@
+"""The staff and EP.Admin pages are Swedish by default and English by choice."""
+
+import pytest
+
+
+def choose_english(signed_in):
+    with signed_in.client.session_transaction() as session:
+        session["lang"] = "en"
+
+
+def test_the_staff_pages_are_swedish_by_default(staff):
+    page = staff.get("/staff/").text
+    assert '<html lang="sv">' in page
+    assert "Hitta patient" in page
+
+
+def test_the_staff_pages_speak_english_when_chosen(staff, resident):
+    choose_english(staff)
+    page = staff.get("/staff/").text
+    assert '<html lang="en">' in page
+    assert "Find patient" in page
+    assert "12 digits, for example 19121212-1212" in page
+    token = staff.token("/staff/")
+    response = staff.post("/staff/patients", {"personnummer": "1912"}, token=token)
+    assert "The personnummer is not valid." in response.text
+
+
+@pytest.mark.parametrize(
+    "path, english", [("/EP.Admin/packages", "Add package"), ("/EP.Admin/audit", "Access log")]
+)
+def test_the_catalogue_pages_speak_english_when_chosen(admin, path, english):
+    choose_english(admin)
+    page = admin.get(path).text
+    assert '<html lang="en">' in page
+    assert english in page
+
+
+def test_a_domain_problem_is_shown_in_the_chosen_language(staff, resident, catalogue, now):
+    choose_english(staff)
+    path = f"/staff/patients/{resident.id}"
+    token = staff.token(path)
+    response = staff.post(f"{path}/offers", {"recurrence_months": "99"}, token=token)
+    assert "Choose a package." in response.text
+    assert "Enter a number of months from 1 to 24, or leave empty." in response.text
