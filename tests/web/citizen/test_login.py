@@ -88,7 +88,9 @@ def test_the_identity_header_logs_in_from_a_trusted_proxy(app, make_app, db_sess
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     )
     assert response.status_code == 200
-    assert "Inloggad som 19811228-9874" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Inloggad som 19811228-9874" in page
+    assert "Logga ut" not in page  # the region's login proxy holds that session
     db_session.rollback()
     assert db_session.query(Person).filter_by(personnummer="198112289874").count() == 1
 
