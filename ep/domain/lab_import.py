@@ -13,9 +13,11 @@ Then the file is moved, never deleted: to ``processed/`` beside the inbox files,
 ``error/`` with ``<name>.reason.txt`` beside it. For HL7 an ACK (AA, AE or AR) named by
 the control id is written to LabAckDirectory for the sending system.
 
-The database is committed before the file moves: a crash in between leaves the file
-in the inbox, and the next run records it again as a duplicate of itself, so nothing is
-lost and nothing is imported twice.
+The database is committed before the files move (import_file: one file; the batch: a
+small chunk of files, see ep.batches.import_results): a crash before the commit leaves
+the files in the inbox unrecorded, and a crash after it leaves them recorded; the next
+run records those again as duplicates of themselves. Nothing is lost and nothing is
+imported twice.
 """
 
 import hashlib
