@@ -204,6 +204,12 @@ SETTINGS: tuple[Setting, ...] = (
         path="file",
         help="the server certificate, watched for expiry by the health check",
     ),
+    Setting(
+        "ServerKeyFile",
+        "",
+        path="file",
+        help="the server certificate's private key (gunicorn serves TLS in tls mode)",
+    ),
     # residents
     Setting(
         "CitizenLogin",

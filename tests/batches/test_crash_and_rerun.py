@@ -112,7 +112,7 @@ def test_a_failing_sms_gateway_fails_the_run_keeps_the_rest_pending_and_a_rerun_
     assert "SMS gateway answered 500" in heartbeat.last_error_message
     status = run_ep("batch", "status", config=config_path, env=env)
     line = next(x for x in status.stdout.splitlines() if x.startswith("NOTIFYREMINDERS"))
-    assert "ERROR: the latest run" in line and "SMS gateway answered 500" in line
+    assert "ERROR: The latest run failed" in line and "SMS gateway answered 500" in line
 
     # the gateway is back; the operator reruns once the retry wait has passed
     app = make_app(
