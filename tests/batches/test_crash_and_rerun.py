@@ -27,24 +27,10 @@ def sms_env(gateway, **extra):
 
 
 def expiring_orders(session, now, count, people=6):
-    """``count`` orders expiring tomorrow, for residents who want SMS; their reminder keys."""
-    pkg = factories.package(session, now=now, remind_expiring_within_days=3)
-    residents = [
-        factories.person(session, now=now, channel="sms", mobile=f"+4670123450{n}")
-        for n in range(people)
-    ]
-    orders = [
-        factories.order(
-            session,
-            person=residents[n % people],
-            package=pkg,
-            now=now,
-            expires_at=now + timedelta(days=1),
-        )
-        for n in range(count)
-    ]
-    session.commit()
-    return {f"reminder:order-expiring:{order.id}" for order in orders}
+    """Orders expiring tomorrow for residents who want SMS; their reminders' keys."""
+    return factories.expiring_orders(
+        session, now, count, people=people, channel="sms", mobile="+4670123450{n}"
+    )
 
 
 def test_killed_again_and_again_then_rerun_every_reminder_arrives_and_at_most_one_twice_per_kill(
