@@ -26,8 +26,11 @@ init: venv
 
 run: init
 	@echo
-	@echo "EP is starting on http://127.0.0.1:8000/  (Ctrl-C stops it)"
-	@echo "  resident start page: http://127.0.0.1:8000/"
+	@echo "EP is starting on https://127.0.0.1:8443/  (Ctrl-C stops it)"
+	@echo "  resident start page: https://127.0.0.1:8443/  (demo CA: instance/certs/ca.pem)"
+	@echo "  browsers: import instance/certs/SE2321000016-EPO1.p12 (password ep-demo) for /OmniqOperator/"
+	@echo "  health check, as a monitor calls it:"
+	@echo "    curl --cacert $(CURDIR)/instance/certs/ca.pem --cert $(CURDIR)/instance/certs/SE2321000016-EPO1.pem --key $(CURDIR)/instance/certs/SE2321000016-EPO1.key https://127.0.0.1:8443/OmniqOperator/Operator/HealthCheckStatus"
 	@echo
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 

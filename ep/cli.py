@@ -17,10 +17,12 @@ from flask_migrate.cli import db as db_group
 
 from ep import create_app
 from ep.batches.cli import batch_cli
+from ep.certs import certs as certs_group
 from ep.config import ConfigError, default_config_path, load_config
 from ep.domain import DomainError
 from ep.domain.audit import Actor
 from ep.extensions import db
+from ep.healthcheck.cli import check as check_command
 from ep.identity import InvalidIdentifier
 from ep.timeutil import utcnow
 
@@ -63,6 +65,8 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(db_group)
 cli.add_command(batch_cli)
+cli.add_command(certs_group)
+cli.add_command(check_command)
 
 
 @cli.command(with_appcontext=False)
@@ -84,6 +88,12 @@ def init(demo: bool, instance_dir: Path | None) -> None:
     path = (instance_dir / "ep.ini") if instance_dir else default_config_path()
     path = path.absolute()
     values = {"CitizenLogin": "dev"} if demo else {}
+    if demo:
+        from ep.certs import DEMO_CERT_SETTINGS, ensure_demo_certs
+
+        for line in ensure_demo_certs(path.parent / "certs"):
+            click.echo(line)
+        values.update(DEMO_CERT_SETTINGS)
     database_url = os.environ.get("EP_DATABASE_URL") or "sqlite:///ep.sqlite"
     if write_ini(path, values=values, database_url=database_url):
         click.echo(f"wrote {path}")

@@ -66,6 +66,31 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+NOTIFICATION_TRANSPORTS = ("file", "smtp", "sms")
+
+
+def _transports(text: str) -> tuple[str, ...]:
+    """Parse NotificationChannel: one transport, or a comma-separated list of them."""
+    names = tuple(dict.fromkeys(p.strip().lower() for p in text.split(",") if p.strip()))
+    if not names:
+        raise ValueError(f"name at least one of: {', '.join(NOTIFICATION_TRANSPORTS)}")
+    for name in names:
+        if name not in NOTIFICATION_TRANSPORTS:
+            raise ValueError(f"{name!r} is not one of: {', '.join(NOTIFICATION_TRANSPORTS)}")
+    if "file" in names and len(names) > 1:
+        raise ValueError(
+            "file sends every message to files and cannot be combined with smtp or sms"
+        )
+    return names
+
+
+def _http_url(text: str) -> str:
+    value = text.strip()
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
 def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     networks = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -179,6 +204,12 @@ SETTINGS: tuple[Setting, ...] = (
         path="file",
         help="the server certificate, watched for expiry by the health check",
     ),
+    Setting(
+        "ServerKeyFile",
+        "",
+        path="file",
+        help="the server certificate's private key (gunicorn serves TLS in tls mode)",
+    ),
     # residents
     Setting(
         "CitizenLogin",
@@ -202,8 +233,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NotificationChannel",
         "file",
-        _choice("file", "smtp", "sms"),
-        help="file (offline, writes messages to a folder) | smtp | sms",
+        _transports,
+        help="file (offline: every message to a folder), or smtp, sms or 'sms, smtp': "
+        "each resident gets the preferred channel (Person.channel), the in-app inbox always",
     ),
     Setting(
         "NotificationDirectory",
@@ -217,7 +249,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SmtpPassword", "", secret=True),
     Setting("SmtpStartTls", "false", _bool),
     Setting("SmtpFrom", "no-reply@ep.invalid"),
-    Setting("SmsGatewayUrl", "", help="HTTP JSON endpoint of the SMS gateway"),
+    Setting("SmsGatewayUrl", "", _http_url, help="HTTP JSON endpoint of the SMS gateway"),
     Setting("SmsGatewayToken", "", secret=True),
     Setting("SmsSender", "Region"),
     Setting(
@@ -454,6 +486,7 @@ def load_config(
             if not resolved.is_file():
                 raise ConfigError(f"{where}: {setting.name}: file not found: {resolved}")
         sources[setting.name] = source
+    _check_notification(values, sources, path)
 
     url = database[0]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -464,6 +497,16 @@ def load_config(
     return Config(
         path=path, instance_path=instance_path, database_url=url, values=values, sources=sources
     )
+
+
+def _check_notification(values: dict[str, Any], sources: dict[str, str], path: Path) -> None:
+    """Refuse an enabled transport that lacks what it needs to send."""
+    if "sms" in values["NotificationChannel"] and not values["SmsGatewayUrl"]:
+        source = sources["NotificationChannel"]
+        where = path if source == str(path) else source
+        raise ConfigError(
+            f"{where}: NotificationChannel: sms is enabled but SmsGatewayUrl is not set"
+        )
 
 
 def _check_url(url: str, where: object) -> None:

@@ -35,4 +35,8 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # a batch asks for the write lock up front (execution option sqlite_immediate): in
+        # WAL mode a transaction that reads and then writes fails at once, busy timeout or
+        # not, when another connection wrote in between
+        immediate = connection.get_execution_options().get("sqlite_immediate")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

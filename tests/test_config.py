@@ -73,6 +73,10 @@ def test_ep_config_picks_the_file(ini, tmp_path, monkeypatch):
         ("ClientCertificateSource = maybe", "'maybe' is not one of: tls, header"),
         ("TrustedProxies = 10.0.0.300", "'10.0.0.300' is not an IP address or network"),
         ("HealthCheckErrorStatusCode = 42", "42 is not an HTTP status code"),
+        ("NotificationChannel = sms, pigeon", "NotificationChannel: 'pigeon' is not one of"),
+        ("NotificationChannel = file, smtp", "file sends every message to files"),
+        ("NotificationChannel = sms", "sms is enabled but SmsGatewayUrl is not set"),
+        ("SmsGatewayUrl = gateway.example", "'gateway.example' is not an http:// or https://"),
     ],
 )
 def test_a_bad_value_stops_with_one_line_naming_file_key_and_problem(ini, settings, message):
@@ -82,6 +86,19 @@ def test_a_bad_value_stops_with_one_line_naming_file_key_and_problem(ini, settin
     assert "\n" not in text
     assert text.startswith(str(ini))
     assert message in text
+
+
+def test_notification_channel_is_a_list_of_transports(ini):
+    single = load_config(write(ini, "NotificationChannel = smtp"), environ={})
+    both = load_config(
+        ini,
+        environ={
+            "EP_NotificationChannel": "sms, SMTP",
+            "EP_SmsGatewayUrl": "https://sms.example.invalid/send",
+        },
+    )
+    assert single["NotificationChannel"] == ("smtp",)
+    assert both["NotificationChannel"] == ("sms", "smtp")
 
 
 def test_a_bad_environment_value_names_the_variable(ini):

@@ -8,6 +8,14 @@ import importlib
 
 from ep.batches.runner import Batch, registered
 
+# the `ep batch` command of each batch (ep.config.BATCHES), for messages and runbooks
+COMMANDS = {
+    "NOTIFYREMINDERS": "notify-reminders",
+    "IMPORTRESULTS": "import-results",
+    "NOTIFYRESULTS": "notify-results",
+    "EXPIREORDERS": "expire-orders",
+    "PURGE": "purge",
+}
 BATCH_MODULES = (
     "ep.batches.notify_reminders",
     "ep.batches.import_results",
@@ -29,9 +37,9 @@ def load_batches() -> list[Batch]:
     return registered()
 
 
-def find_batch(name: str) -> Batch | None:
-    """The batch called ``name``: its configuration name (NOTIFYREMINDERS) or command."""
-    for batch in load_batches():
-        if name in (batch.name, batch.command) or name.upper() == batch.name:
-            return batch
+def batch_name(text: str) -> str | None:
+    """The configuration name (NOTIFYREMINDERS) for ``text``, a name or a command."""
+    for name, command in COMMANDS.items():
+        if text.upper() == name or text == command:
+            return name
     return None

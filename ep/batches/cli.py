@@ -14,10 +14,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from ep.batches import find_batch, load_batches
-from ep.batches.health import batch_health
+from ep.batches import COMMANDS, batch_name, load_batches
 from ep.batches.runner import (
     EXIT_FAILED,
     EXIT_LOCKED,
@@ -25,15 +23,18 @@ from ep.batches.runner import (
     BatchLocked,
     Reporter,
     RunOutcome,
+    batch_session,
     run_batch,
 )
 from ep.batches.schedule import RENDERERS, entries
 from ep.config import BATCHES
 from ep.domain.installation import installed_at
 from ep.extensions import db
+from ep.healthcheck.checks import FAIL, check_batch
 from ep.models import BatchHeartbeat, BatchRun
 from ep.timeutil import format_local, utcnow
 
+HEALTH_WORDS = {"pass": "OK", "warn": "WARN", "fail": "ERROR"}
 PROGRESS_LOG_SECONDS = 30  # a plain log line about progress this often under cron
 
 
@@ -132,7 +133,7 @@ def _run_command(batch: Batch):
         config = current_app.config["EP"]
         interactive = sys.stderr.isatty()
         reporter = TerminalReporter(batch) if interactive else LogReporter(batch)
-        with Session(db.engine) as session:
+        with batch_session(db.engine) as session:
             try:
                 outcome = run_batch(
                     batch,
@@ -159,31 +160,30 @@ for _batch in load_batches():
 
 @batch_cli.command("status")
 def status() -> None:
-    """Show each batch: last activity, threshold and health (exit 1 if any is ERROR)."""
+    """Show each batch: last activity, threshold and health (exit 1 if any is ERROR).
+
+    The health is the health check's own evaluation (ep.healthcheck), read from the same
+    one heartbeat row per batch.
+    """
     config = current_app.config["EP"]
     now = utcnow()
-    known = {b.name: b for b in load_batches()}
     heartbeats = {hb.batch: hb for hb in db.session.scalars(select(BatchHeartbeat))}
     installed = installed_at(db.session)
     click.echo(f"{'BATCH':<16} {'LAST ACTIVITY':<17} {'WARN AFTER':>10}  HEALTH")
     healthy = True
     for name in BATCHES:
-        batch = known.get(name)
-        rerun = f"ep batch {batch.command}" if batch else "(not installed)"
-        health = batch_health(
+        health = check_batch(
             name,
             heartbeats.get(name),
             warn_after_minutes=config.warn_after_minutes(name),
             installed_at=installed,
             now=now,
-            rerun=rerun,
         )
-        healthy = healthy and health.ok
-        last = format_local(health.last_activity_at) or "never"
-        word = "OK" if health.ok else "ERROR"
-        click.echo(
-            f"{name:<16} {last:<17} {health.warn_after_minutes:>6} min  {word}: {health.message}"
-        )
+        healthy = healthy and health.status != FAIL
+        last = format_local(health.last_activity) or "never"
+        word = HEALTH_WORDS[health.status]
+        minutes = config.warn_after_minutes(name)
+        click.echo(f"{name:<16} {last:<17} {minutes:>6} min  {word}: {health.message}")
     sys.exit(0 if healthy else EXIT_FAILED)
 
 
@@ -192,18 +192,18 @@ def status() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, metavar="N")
 def history(name: str, limit: int) -> None:
     """Show the latest runs of batch NAME (NOTIFYREMINDERS or notify-reminders), newest first."""
-    batch = find_batch(name)
-    if batch is None:
-        known = ", ".join(b.command for b in load_batches())
+    found = batch_name(name)
+    if found is None:
+        known = ", ".join(COMMANDS.values())
         raise click.BadParameter(f"no batch {name!r} (known: {known})", param_hint="NAME")
     runs = db.session.scalars(
         select(BatchRun)
-        .where(BatchRun.batch == batch.name)
+        .where(BatchRun.batch == found)
         .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
         .limit(limit)
     ).all()
     if not runs:
-        click.echo(f"{batch.name} has not run yet")
+        click.echo(f"{found} has not run yet")
         return
     click.echo(
         f"{'RUN':>6}  {'STARTED':<16}  {'SECONDS':>8}  {'STATUS':<9}  {'DONE':>8}  "
@@ -249,7 +249,7 @@ def schedule(fmt: str) -> None:
     """Print ready-to-paste scheduler entries for every batch, with this installation's paths."""
     config = current_app.config["EP"]
     text = RENDERERS[fmt](
-        entries(load_batches()),
+        entries(),
         ep=ep_executable(),
         config=str(config.path),
         user=service_account(),

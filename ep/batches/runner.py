@@ -259,6 +259,12 @@ class Reporter:
         pass
 
 
+def batch_session(engine) -> Session:
+    """A session for a batch run: on SQLite each transaction takes the write lock at BEGIN,
+    so a batch working beside other writers waits its turn instead of failing."""
+    return Session(engine.execution_options(sqlite_immediate=True))
+
+
 def run_batch(
     batch: Batch,
     *,
@@ -274,30 +280,34 @@ def run_batch(
 ) -> RunOutcome:
     """Run ``batch`` once; return how it ended. Raise BatchLocked when a live run holds it.
 
-    ``session`` should be the run's own session: the runner commits and rolls it back.
+    ``session`` should be the run's own (batch_session): the runner commits and rolls it back.
     """
     reporter = reporter or Reporter()
     stop_event = stop_event or threading.Event()
     host = host or socket.gethostname()
     pid = os.getpid() if pid is None else pid
-    if dry_run:
-        return _dry_run(batch, session, config, limit, clock, reporter, host, pid)
-
-    if session.get_bind().dialect.name == "postgresql":
-        _commit_asynchronously(session)
-    run = _acquire(batch, session, config, clock, host, pid, reporter)
-    run_id = run.id
     ctx = Context(
         session=session,
         config=config,
-        run=run,
+        run=None,
         now=clock,
-        claimant=f"{run_id}@{host}:{pid}",
+        claimant=f"dry-run@{host}:{pid}",
         limit=limit,
-        dry_run=False,
+        dry_run=dry_run,
         log=reporter.log,
         stop_event=stop_event,
     )
+    if dry_run:  # the preview only: no run recorded, no lock taken, nothing changed
+        try:
+            lines = batch.preview(ctx)
+        finally:
+            session.rollback()
+        return RunOutcome(batch=batch.name, run_id=None, status="dry-run", preview=lines)
+
+    if session.get_bind().dialect.name == "postgresql":
+        _commit_asynchronously(session)
+    ctx.run, run_id = _acquire(batch, session, config, clock, host, pid, reporter)
+    ctx.claimant = f"{run_id}@{host}:{pid}"
     loop = _Loop(batch, ctx, run_id, reporter)
     started = time.monotonic()
     reporter.log(f"{batch.name} run {run_id} started on {host} (pid {pid})")
@@ -357,6 +367,9 @@ class _Loop:
                     )
                     self._wait(delay)
                     continue
+                # end whatever the step left open: a read snapshot held while the batch
+                # waits would make SQLite refuse the next write ("database is locked")
+                ctx.session.commit()
                 attempts = 0
                 if result is None:
                     break
@@ -403,24 +416,6 @@ def _backoff(config: Config, attempt: int) -> float:
     return min(base * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
 
 
-def _dry_run(batch, session, config, limit, clock, reporter, host, pid) -> RunOutcome:
-    ctx = Context(
-        session=session,
-        config=config,
-        run=None,
-        now=clock,
-        claimant=f"dry-run@{host}:{pid}",
-        limit=limit,
-        dry_run=True,
-        log=reporter.log,
-    )
-    try:
-        lines = batch.preview(ctx)
-    finally:
-        session.rollback()
-    return RunOutcome(batch=batch.name, run_id=None, status="dry-run", preview=lines)
-
-
 def _commit_asynchronously(session: Session) -> None:
     """Make the run's commits skip the WAL flush wait on PostgreSQL (DESIGN.md section 14).
 
@@ -439,7 +434,7 @@ def _insert_ignoring_existing(session: Session, model, **values) -> None:
     session.execute(statement)
 
 
-def _acquire(batch, session, config, clock, host, pid, reporter) -> BatchRun:
+def _acquire(batch, session, config, clock, host, pid, reporter) -> tuple[BatchRun, int]:
     """Record the run and take the lock, or raise BatchLocked naming the live run."""
     now = clock()
     _insert_ignoring_existing(session, BatchHeartbeat, batch=batch.name)
@@ -457,18 +452,21 @@ def _acquire(batch, session, config, clock, host, pid, reporter) -> BatchRun:
     session.add(run)
     session.flush()
     stale_before = now - timedelta(seconds=config["BatchLeaseSeconds"])
+    free = [
+        BatchHeartbeat.running_run_id.is_(None),
+        BatchHeartbeat.last_activity_at.is_(None),
+        BatchHeartbeat.last_activity_at < stale_before,
+    ]
+    gone = holder.running_run_id is not None and _process_gone(
+        holder.running_host, holder.running_pid, host
+    )
+    if gone:  # a holder on this host whose process has exited: no need to wait out the lease
+        free.append(BatchHeartbeat.running_run_id == holder.running_run_id)
     # the lock: one atomic conditional UPDATE; on PostgreSQL a concurrent starter waits
     # for this row and then sees it taken, so exactly one of them gets rowcount 1
     taken = session.execute(
         update(BatchHeartbeat)
-        .where(
-            BatchHeartbeat.batch == batch.name,
-            or_(
-                BatchHeartbeat.running_run_id.is_(None),
-                BatchHeartbeat.last_activity_at.is_(None),
-                BatchHeartbeat.last_activity_at < stale_before,
-            ),
-        )
+        .where(BatchHeartbeat.batch == batch.name, or_(*free))
         .values(
             running_run_id=run.id,
             running_host=host[:255],
@@ -492,10 +490,13 @@ def _acquire(batch, session, config, clock, host, pid, reporter) -> BatchRun:
         session.rollback()
         raise BatchLocked(batch.name, *live)
     if holder.running_run_id is not None:
-        message = (
-            f"no heartbeat since {_iso(holder.last_activity_at)} (lease "
-            f"{config['BatchLeaseSeconds']} s): presumed dead, taken over by run {run.id}"
+        why = (
+            "its process has exited"
+            if gone
+            else f"no heartbeat since {_iso(holder.last_activity_at)} "
+            f"(lease {config['BatchLeaseSeconds']} s)"
         )
+        message = f"{why}: presumed dead, taken over by run {run.id}"
         session.execute(
             update(BatchRun)
             .where(BatchRun.id == holder.running_run_id, BatchRun.status == "running")
@@ -506,8 +507,22 @@ def _acquire(batch, session, config, clock, host, pid, reporter) -> BatchRun:
             f"{batch.name}: run {holder.running_run_id} on {holder.running_host} "
             f"(pid {holder.running_pid}) {message}"
         )
+    run_id = run.id
     session.commit()
-    return run
+    return run, run_id
+
+
+def _process_gone(holder_host: str | None, holder_pid: int | None, host: str) -> bool:
+    """Whether the holder ran on this host and its process no longer exists."""
+    if os.name != "posix" or holder_host != host or not holder_pid:
+        return False
+    try:
+        os.kill(holder_pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
 
 
 def _heartbeat(session: Session, batch: Batch, run_id: int, totals: StepResult, now) -> None:
@@ -581,9 +596,10 @@ def _finish(session, batch, run_id, totals, now, *, error) -> RunOutcome:
         try:
             session.rollback()
             session.execute(_counts_update(run_id, totals))
+            # a run taken over was recorded as abandoned by its successor: keep that
             session.execute(
                 update(BatchRun)
-                .where(BatchRun.id == run_id)
+                .where(BatchRun.id == run_id, BatchRun.status == "running")
                 .values(
                     finished_at=now,
                     status=outcome.status,
@@ -654,6 +670,7 @@ __all__ = [
     "Reporter",
     "RunOutcome",
     "Step",
+    "batch_session",
     "StepResult",
     "TransientError",
     "error_type_of",

@@ -9,6 +9,8 @@ or two turns the health check red, not a normal day.
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from ep.batches import COMMANDS
+
 EXIT_CODES = "Exit 1 = failed, 75 = another run holds the lock."
 
 
@@ -99,9 +101,9 @@ class Entry:
     when: When
 
 
-def entries(batches) -> list[Entry]:
-    """The scheduler entries of ``batches`` (Batch objects), in their order."""
-    return [Entry(b.name, b.command, SCHEDULES[b.name]) for b in batches if b.name in SCHEDULES]
+def entries() -> list[Entry]:
+    """The scheduler entry of every batch EP has."""
+    return [Entry(name, command, SCHEDULES[name]) for name, command in COMMANDS.items()]
 
 
 def render_cron(items: list[Entry], *, ep: str, config: str, user: str) -> str:
@@ -172,24 +174,21 @@ def task_name(item: Entry) -> str:
 
 
 def render_schtasks(items: list[Entry], *, ep: str, config: str, user: str) -> str:
-    """schtasks.exe commands for a Windows service account (cmd.exe syntax)."""
+    """schtasks.exe commands (cmd.exe, as an administrator); /RU asks for the password."""
     lines = [
-        f"REM EP batches for Windows Task Scheduler, run as {user}.",
-        "REM Each task sets EP_CONFIG, then runs the batch; exit 1 = failed, 75 = locked.",
+        "REM EP batches for Windows Task Scheduler. Paste into cmd.exe run as administrator.",
+        "REM The tasks find ep.ini through EP_CONFIG, set here for the whole machine;",
+        "REM to set it per task instead, import the XML files from deploy\\windows.",
+        f'setx /M EP_CONFIG "{config}"',
     ]
     for item in items:
-        action = f'cmd /c "set EP_CONFIG={config}&& \\"{ep}\\" batch {item.command}"'
         trigger = " ".join(item.when.schtasks)
-        lines.append(f"REM {item.name}: {item.when.what}")
+        lines.append(f"REM {item.name}: {item.when.what}. {EXIT_CODES}")
         lines.append(
             f'schtasks /Create /F /TN "{task_name(item)}" /RU "{user}" {trigger} '
-            f'/TR "{_cmd_quote(action)}"'
+            f'/TR "\\"{ep}\\" batch {item.command}"'
         )
     return "\r\n".join(lines) + "\r\n"
-
-
-def _cmd_quote(text: str) -> str:
-    return text.replace('"', '\\"')
 
 
 def render_task_xml(item: Entry, *, ep: str, config: str, user: str) -> str:

@@ -56,7 +56,9 @@ def init_web(app: Flask) -> None:
     def _security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: Flask-WTF refuses a form posted over HTTPS without
+        # a same-site Referer ("The referrer header is missing"); other sites get nothing
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
             response.headers.setdefault(
@@ -67,3 +69,9 @@ def init_web(app: Flask) -> None:
     from ep.web.citizen import bp as citizen_bp
 
     app.register_blueprint(citizen_bp)
+
+    from ep.healthcheck.views import bp as operator_bp
+    from ep.web.admin import bp as admin_bp
+
+    app.register_blueprint(operator_bp)
+    app.register_blueprint(admin_bp)

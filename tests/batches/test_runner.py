@@ -1,6 +1,10 @@
 """The runner every batch shares: run records, heartbeats, the lock, retries, stopping."""
 
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -97,7 +101,7 @@ def test_a_second_start_while_a_run_is_alive_is_refused_naming_the_live_run(run,
         release.wait(10)
 
     first = Work(1, on_item=hold)
-    thread = threading.Thread(target=run, args=(first.batch,), kwargs={"pid": 1111})
+    thread = threading.Thread(target=run, args=(first.batch,))
     thread.start()
     try:
         assert started.wait(10)
@@ -105,7 +109,8 @@ def test_a_second_start_while_a_run_is_alive_is_refused_naming_the_live_run(run,
         with pytest.raises(BatchLocked) as refused:
             run(second.batch, pid=2222)
         message = str(refused.value)
-        assert "TESTBATCH is already running" in message and "pid 1111" in message
+        assert "TESTBATCH is already running" in message
+        assert f"on {socket.gethostname()} (pid {os.getpid()})" in message
         assert second.done == []
     finally:
         release.set()
@@ -142,6 +147,36 @@ def test_a_run_silent_longer_than_the_lease_is_taken_over(run, read, batch_app):
     assert by_id[dead_id].status == "failed" and by_id[dead_id].error_type == "Abandoned"
     assert "taken over by run" in by_id[dead_id].error_message
     assert heartbeat(read).running_run_id is None
+
+
+def test_a_run_whose_process_on_this_host_has_exited_is_taken_over_at_once(run, read):
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(exited.stdout)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(ctx, item):
+        started.set()
+        release.wait(10)
+
+    first = Work(1, on_item=hold)
+    thread = threading.Thread(target=run, args=(first.batch,), kwargs={"pid": dead_pid})
+    thread.start()
+    try:
+        assert started.wait(10)
+        second = Work(2)
+        outcome = run(second.batch)  # the first "holder" is a pid that has exited
+        assert outcome.status == "succeeded" and second.done == [0, 1]
+    finally:
+        release.set()
+        thread.join(10)
+    abandoned = [r for r in runs(read) if r.pid == dead_pid]
+    assert abandoned[0].error_type == "Abandoned", abandoned[0].error_message
+    assert "its process has exited" in abandoned[0].error_message
 
 
 def test_a_transient_error_is_retried_and_the_run_succeeds(run, read):

@@ -1,0 +1,277 @@
+"""Benchmark: HealthCheckStatus throughput against a bare Flask route, and with history.
+
+    .venv/bin/python bench/healthcheck.py [--seconds 6] [--rounds 5] [--concurrency 4]
+                                          [--database-urls EMPTY_URL FULL_URL]
+
+Three servers run side by side under the same gunicorn configuration
+(deploy/gunicorn.conf.py: TLS, cert_reqs = ssl.CERT_OPTIONAL, the demo CA as ca_certs, 2 sync
+workers): the bare route, EP on an empty database, and EP on a database holding 1,000,000
+BatchRun rows and 1,000,000 orders. The client presents the demo operator's certificate to
+each. Rounds alternate between them (in rotating order) so machine noise hits all alike;
+the ratios are the medians of the per-round ratios.
+
+The load comes from a bounded Python client on loopback (a process per connection slot,
+each a fresh TLS connection per request, as gunicorn's sync workers close after each),
+limited in time (--seconds per round) and count (--max-requests per round).
+"""
+
+import argparse
+import multiprocessing
+import os
+import platform
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from http.client import HTTPSConnection
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PATH = "/OmniqOperator/Operator/HealthCheckStatus"
+OPERATOR = "SE2321000016-EPO1"
+ROWS = 1_000_000
+
+
+def free_socket() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    return listener
+
+
+def start(app: str, env: dict) -> tuple[subprocess.Popen, int]:
+    listener = free_socket()
+    port = listener.getsockname()[1]
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), app],
+        cwd=ROOT,
+        env={**env, "EP_BIND": f"fd://{listener.fileno()}", "EP_WORKERS": "2"},
+        pass_fds=[listener.fileno()],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    listener.close()
+    return process, port
+
+
+def _client(args) -> tuple[int, int]:
+    port, certs, deadline, budget = args
+    context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    context.load_cert_chain(certs / f"{OPERATOR}.pem", certs / f"{OPERATOR}.key")
+    done = errors = 0
+    while time.monotonic() < deadline and done + errors < budget:
+        conn = HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+        try:
+            conn.request("GET", PATH)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status == 200 and body == b"OK":
+                done += 1
+            else:
+                errors += 1
+        except OSError:
+            errors += 1
+        finally:
+            conn.close()
+    return done, errors
+
+
+def measure(pool, port: int, certs: Path, seconds: float, concurrency: int, cap: int) -> float:
+    """Requests per second answered 200 OK over ``seconds`` from ``concurrency`` clients."""
+    started = time.monotonic()
+    deadline = started + seconds
+    results = pool.map(_client, [(port, certs, deadline, cap // concurrency)] * concurrency)
+    elapsed = time.monotonic() - started
+    done = sum(r[0] for r in results)
+    errors = sum(r[1] for r in results)
+    if errors:
+        raise SystemExit(f"{errors} requests did not get 200 OK: is the demo operator set up?")
+    return done / elapsed
+
+
+def wait_ready(port: int, certs: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _client((port, certs, time.monotonic() + 5, 1))[0] == 1:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server on port {port} did not answer OK")
+
+
+def fresh_heartbeats(engine) -> None:
+    """Every batch active a minute ago, so HealthCheckStatus answers OK."""
+    from ep.config import BATCHES
+
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    sqlite = engine.dialect.name == "sqlite"
+    stamp = now.replace(tzinfo=None).isoformat(sep=" ") if sqlite else now
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM batch_heartbeat"))
+        for batch in BATCHES:
+            conn.execute(
+                text(
+                    "INSERT INTO batch_heartbeat (batch, last_activity_at, last_outcome, "
+                    "last_success_at) VALUES (:b, :t, 'succeeded', :t)"
+                ),
+                {"b": batch, "t": stamp},
+            )
+
+
+def add_history(engine, rows: int) -> None:
+    """``rows`` BatchRun rows and ``rows`` orders, in one INSERT … SELECT each."""
+    if engine.dialect.name == "sqlite":
+        numbers = (
+            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})"
+        )
+        start = "datetime('2025-01-01', '+' || (i % 500000) || ' minutes')"
+        end = "datetime('2025-01-01', '+' || (i % 500000) || ' minutes', '+30 seconds')"
+        source = "FROM n"
+    else:
+        numbers = ""
+        start = "timestamptz '2025-01-01 00:00+00' + (i % 500000) * interval '1 minute'"
+        end = f"{start} + interval '30 seconds'"
+        source = f"FROM generate_series(1, {rows}) AS n(i)"
+    batches = (
+        "CASE i % 5 WHEN 0 THEN 'NOTIFYREMINDERS' WHEN 1 THEN 'IMPORTRESULTS' "
+        "WHEN 2 THEN 'NOTIFYRESULTS' WHEN 3 THEN 'EXPIREORDERS' ELSE 'PURGE' END"
+    )
+    false = "0" if engine.dialect.name == "sqlite" else "false"
+    with engine.begin() as conn:
+        person = conn.execute(text("SELECT min(id) FROM person")).scalar_one()
+        package = conn.execute(text("SELECT min(id) FROM package")).scalar_one()
+        conn.execute(
+            text(
+                f"{numbers} INSERT INTO batch_run (batch, host, pid, started_at, finished_at, "
+                "status, dry_run, processed, succeeded, failed, skipped) "
+                f"SELECT {batches}, 'bench', i, {start}, {end}, "
+                f"CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'succeeded' END, {false}, 10, 9, 1, 0 "
+                f"{source}"
+            )
+        )
+        conn.execute(
+            text(
+                f'{numbers} INSERT INTO "order" (number, person_id, package_id, home_kit, '
+                "status, ordered_at, expires_at, held_for_contact) "
+                f"SELECT 'BENCH-' || i, {person}, {package}, {false}, 'released', "
+                f"{start}, {end}, {false} {source}"
+            )
+        )
+
+
+def make_instance(folder: Path, database_url: str | None) -> tuple[dict, Path, object]:
+    """`ep init --demo` in ``folder``: environment, certs folder and an engine."""
+    instance = folder / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
+    env["EP_CONFIG"] = str(instance / "ep.ini")
+    if database_url:
+        env["EP_DATABASE_URL"] = database_url
+    init = subprocess.run(
+        [str(BIN / "ep"), "init", "--demo", "--instance", str(instance)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if init.returncode:
+        raise SystemExit(init.stderr)
+    engine = create_engine(database_url or f"sqlite:///{instance / 'ep.sqlite'}")
+    if database_url:  # a reused database: start from no history
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM batch_run WHERE host = 'bench'"))
+            conn.execute(text("DELETE FROM \"order\" WHERE number LIKE 'BENCH-%'"))
+    fresh_heartbeats(engine)
+    return env, instance / "certs", engine
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--max-requests", type=int, default=50_000)
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument(
+        "--database-urls",
+        nargs=2,
+        metavar=("EMPTY_URL", "FULL_URL"),
+        help="two PostgreSQL databases (default: two SQLite files in a temporary folder)",
+    )
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="ep-bench-"))
+    urls = args.database_urls or (None, None)
+    empty_env, empty_certs, empty_engine = make_instance(folder / "empty", urls[0])
+    full_env, full_certs, full_engine = make_instance(folder / "full", urls[1])
+    filled = time.monotonic()
+    add_history(full_engine, args.rows)
+    fresh_heartbeats(full_engine)
+    if full_engine.dialect.name == "sqlite":
+        # in steady state the history sits in the database file, not in the WAL
+        with full_engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    fill_seconds = time.monotonic() - filled
+    with full_engine.connect() as conn:
+        runs = conn.execute(text("SELECT count(*) FROM batch_run")).scalar_one()
+        orders = conn.execute(text('SELECT count(*) FROM "order"')).scalar_one()
+
+    # the bare app is served with the empty instance's configuration (same TLS, same CA)
+    servers = {
+        "bare route": (*start("bench.bare_app:app", empty_env), empty_certs),
+        "HealthCheckStatus, empty": (*start("wsgi:app", empty_env), empty_certs),
+        "HealthCheckStatus, full": (*start("wsgi:app", full_env), full_certs),
+    }
+    results: dict[str, list[float]] = {name: [] for name in servers}
+    try:
+        for _process, port, certs in servers.values():
+            wait_ready(port, certs)
+        with multiprocessing.Pool(args.concurrency) as pool:
+
+            def run(name: str) -> float:
+                _process, port, certs = servers[name]
+                return measure(pool, port, certs, args.seconds, args.concurrency, args.max_requests)
+
+            for name in servers:  # warm up
+                run(name)
+            names = list(servers)
+            for round_number in range(args.rounds):
+                # rotate the order so no server always runs first or last
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    results[name].append(run(name))
+    finally:
+        for process, _port, _certs in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+    for engine in (empty_engine, full_engine):
+        engine.dispose()
+
+    bare, empty, full = (results[name] for name in servers)
+    vs_bare = statistics.median(e / b for e, b in zip(empty, bare, strict=True))
+    vs_empty = statistics.median(f / e for f, e in zip(full, empty, strict=True))
+    print(
+        f"database: {full_engine.dialect.name}; the full one holds {runs} batch runs and "
+        f"{orders} orders ({fill_seconds:.0f} s to add)"
+    )
+    for name, values in results.items():
+        rounds = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{name:>26}: median {statistics.median(values):6.1f} req/s  (rounds: {rounds})")
+    print(f"HealthCheckStatus / bare route, median of rounds: {vs_bare:.0%}")
+    print(f"HealthCheckStatus full / empty database, median of rounds: {vs_empty:.0%}")
+    print(
+        f"machine: {platform.node()}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
+        f"{args.concurrency} client processes, {args.rounds} rounds of {args.seconds:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""PURGE: `ep batch purge`, weekly. Retention periods are the Retain*Days keys in ep.ini."""
+
+from ep.batches.runner import Batch, Context, StepResult, register
+from ep.domain.purge import PURGERS, purge_counts
+
+
+def purge_step(purge):
+    """The step deleting one chunk per call with ``purge`` (ep.domain.purge)."""
+
+    def step(ctx: Context) -> StepResult | None:
+        deleted = purge(ctx.session, now=ctx.now(), config=ctx.config, limit=ctx.chunk_size())
+        if not deleted:
+            ctx.session.rollback()
+            return None
+        ctx.session.commit()
+        return StepResult(succeeded=deleted)
+
+    return step
+
+
+def preview(ctx: Context) -> list[str]:
+    counts = purge_counts(ctx.session, now=ctx.now(), config=ctx.config)
+    return [f"would delete {count} {what} past retention" for what, count in counts.items()]
+
+
+PURGE = register(
+    Batch(
+        name="PURGE",
+        command="purge",
+        help=(
+            "Delete what has outlived its retention period (gallring).\n\n"
+            "Closed orders with their results, sent notifications, processed lab messages, "
+            "batch history and audit events, by the Retain*Days keys in ep.ini. Open orders "
+            "are never deleted; audit events are kept at least five years."
+        ),
+        steps=tuple(purge_step(purge) for _what, purge, _rows in PURGERS),
+        preview=preview,
+    )
+)

@@ -1,0 +1,234 @@
+"""NOTIFYREMINDERS: which reminders are due, by each package's reminder rules.
+
+Four rules, each switched on per package (``Package.remind_*``; None switches it off):
+
+- ``reminder:offer-not-ordered:<offer>`` — an active offer, valid now, with no order
+  (other than cancelled ones) ``remind_offer_after_days`` after it became valid;
+- ``reminder:order-expiring:<order>`` — an order still waiting for sampling that expires
+  within ``remind_expiring_within_days``;
+- ``reminder:kit-not-registered:<order>`` — a home-kit order whose kit the resident has not
+  registered ``remind_kit_after_days`` after ordering;
+- ``reminder:offer-due-again:<offer>:<last order>`` — a recurring offer whose latest order
+  was sampled (or, if never sampled, placed) ``recurrence_months`` ago, with no order open
+  now. The previous order is part of the key, so each round reminds once.
+
+The dedupe key makes each reminder exist at most once, so a rerun — after a crash, a
+deadlock or a timeout — queues only what is missing. Each finder returns candidates in id
+order after a cursor and skips those whose key is queued already, so a batch can walk
+through them chunk by chunk.
+"""
+
+import calendar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, and_, cast, exists, false, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from ep.domain.notifications import queue_notification
+from ep.models import Kit, Notification, Offer, Order, Package, Person
+from ep.models.orders import OPEN_ORDER_STATUSES
+
+OFFER_NOT_ORDERED = "reminder:offer-not-ordered"
+ORDER_EXPIRING = "reminder:order-expiring"
+KIT_NOT_REGISTERED = "reminder:kit-not-registered"
+OFFER_DUE_AGAIN = "reminder:offer-due-again"
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One due reminder: what it is about, whom it goes to and its dedupe key."""
+
+    kind: str
+    dedupe_key: str
+    person_id: int
+    order_id: int | None
+    cursor: int  # the offer or order id, for walking through candidates in order
+
+
+def _not_queued(kind: str, object_id):
+    key = literal(f"{kind}:") + cast(object_id, String)
+    return ~exists().where(Notification.dedupe_key == key)
+
+
+def _package_rules(session: Session, rule_column) -> list[tuple[int, int]]:
+    """(package id, rule value) for every package with this reminder rule switched on."""
+    return list(
+        session.execute(select(Package.id, rule_column).where(rule_column.is_not(None))).all()
+    )
+
+
+def offers_not_ordered(session: Session, *, now: datetime, after: int, limit: int):
+    """Active, valid offers nobody has ordered from, past their package's reminder delay."""
+    by_package = [
+        and_(Offer.package_id == package_id, Offer.valid_from <= now - timedelta(days=days))
+        for package_id, days in _package_rules(session, Package.remind_offer_after_days)
+    ]
+    ordered = exists().where(Order.offer_id == Offer.id, Order.status != "cancelled")
+    rows = session.execute(
+        select(Offer.id, Offer.person_id)
+        .where(
+            Offer.id > after,
+            Offer.status == "active",
+            Offer.valid_until > now,
+            or_(false(), *by_package),
+            ~ordered,
+            _not_queued(OFFER_NOT_ORDERED, Offer.id),
+        )
+        .order_by(Offer.id)
+        .limit(limit)
+    ).all()
+    return [
+        Reminder(OFFER_NOT_ORDERED, f"{OFFER_NOT_ORDERED}:{offer_id}", person_id, None, offer_id)
+        for offer_id, person_id in rows
+    ]
+
+
+def _order_reminders(session: Session, kind: str, conditions: list, *, now, after, limit):
+    """Reminders of ``kind`` for open orders meeting ``conditions``, not yet queued."""
+    rows = session.execute(
+        select(Order.id, Order.person_id)
+        .where(
+            Order.id > after,
+            Order.status.in_(OPEN_ORDER_STATUSES),
+            Order.expires_at > now,
+            *conditions,
+            _not_queued(kind, Order.id),
+        )
+        .order_by(Order.id)
+        .limit(limit)
+    ).all()
+    return [
+        Reminder(kind, f"{kind}:{order_id}", person_id, order_id, order_id)
+        for order_id, person_id in rows
+    ]
+
+
+def orders_expiring(session: Session, *, now: datetime, after: int, limit: int):
+    """Orders still waiting for sampling that expire within their package's warning time."""
+    by_package = [
+        and_(Order.package_id == package_id, Order.expires_at <= now + timedelta(days=days))
+        for package_id, days in _package_rules(session, Package.remind_expiring_within_days)
+    ]
+    conditions = [or_(false(), *by_package)]
+    return _order_reminders(session, ORDER_EXPIRING, conditions, now=now, after=after, limit=limit)
+
+
+def kits_not_registered(session: Session, *, now: datetime, after: int, limit: int):
+    """Home-kit orders whose kit is not registered, past their package's reminder delay."""
+    by_package = [
+        and_(Order.package_id == package_id, Order.ordered_at <= now - timedelta(days=days))
+        for package_id, days in _package_rules(session, Package.remind_kit_after_days)
+    ]
+    registered = exists().where(Kit.id == Order.kit_id, Kit.registered_at.is_not(None))
+    conditions = [Order.home_kit.is_(True), or_(false(), *by_package), ~registered]
+    return _order_reminders(
+        session, KIT_NOT_REGISTERED, conditions, now=now, after=after, limit=limit
+    )
+
+
+def offers_due_again(session: Session, *, now: datetime, after: int, limit: int):
+    """Recurring offers whose latest order is ``recurrence_months`` old, none open now."""
+    latest = (
+        select(func.max(Order.id))
+        .where(Order.offer_id == Offer.id, Order.status != "cancelled")
+        .correlate(Offer)
+        .scalar_subquery()
+    )
+    last = aliased(Order)
+    open_order = exists().where(Order.offer_id == Offer.id, Order.status.in_(OPEN_ORDER_STATUSES))
+    found: list[Reminder] = []
+    cursor = after
+    # the month arithmetic is done here, not in SQL (it differs between databases), so a
+    # page may hold offers not due yet: read on until the page is full or nothing is left
+    while len(found) < limit:
+        rows = session.execute(
+            select(
+                Offer.id,
+                Offer.person_id,
+                Offer.recurrence_months,
+                last.id,
+                func.coalesce(last.sampled_at, last.ordered_at),
+            )
+            .join(last, last.id == latest)
+            .where(
+                Offer.id > cursor,
+                Offer.recurrence_months.is_not(None),
+                Offer.recurrence_months > 0,
+                Offer.status.in_(("active", "ordered")),
+                Offer.valid_until > now,
+                ~open_order,
+            )
+            .order_by(Offer.id)
+            .limit(limit)
+        ).all()
+        if not rows:
+            break
+        due = {
+            f"{OFFER_DUE_AGAIN}:{offer_id}:{order_id}": (offer_id, person_id, order_id)
+            for offer_id, person_id, months, order_id, since in rows
+            if add_months(since, months) <= now
+        }
+        queued = set(
+            session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(due)))
+        )
+        found.extend(
+            Reminder(OFFER_DUE_AGAIN, key, person_id, None, offer_id)
+            for key, (offer_id, person_id, _order_id) in due.items()
+            if key not in queued
+        )
+        cursor = rows[-1][0]
+    return found[:limit]
+
+
+Finder = Callable[..., list[Reminder]]
+RULES: tuple[tuple[str, Finder], ...] = (
+    (OFFER_NOT_ORDERED, offers_not_ordered),
+    (ORDER_EXPIRING, orders_expiring),
+    (KIT_NOT_REGISTERED, kits_not_registered),
+    (OFFER_DUE_AGAIN, offers_due_again),
+)
+
+
+def queue_reminders(
+    session: Session, reminders: Sequence[Reminder], *, now: datetime
+) -> tuple[int, int]:
+    """Queue each reminder's notification; return (queued, already there). Flushes only."""
+    people = {
+        person.id: person
+        for person in session.scalars(
+            select(Person).where(Person.id.in_({r.person_id for r in reminders}))
+        )
+    }
+    queued = 0
+    for reminder in reminders:
+        made = queue_notification(
+            session,
+            person=people[reminder.person_id],
+            kind=reminder.kind,
+            dedupe_key=reminder.dedupe_key,
+            now=now,
+            order_id=reminder.order_id,
+        )
+        queued += made is not None
+    return queued, len(reminders) - queued
+
+
+def due_counts(session: Session, *, now: datetime, page: int = 5000) -> dict[str, int]:
+    """How many reminders of each kind are due and not yet queued (for --dry-run)."""
+    counts = {}
+    for kind, find in RULES:
+        total, after = 0, 0
+        while found := find(session, now=now, after=after, limit=page):
+            total, after = total + len(found), found[-1].cursor
+        counts[kind] = total
+    return counts
+
+
+def add_months(value: datetime, months: int) -> datetime:
+    """``value`` plus ``months`` calendar months, the day clamped to the month's end."""
+    month_index = value.month - 1 + months
+    year, month = value.year + month_index // 12, month_index % 12 + 1
+    day = min(value.day, calendar.monthrange(year, month)[1])
+    return value.replace(year=year, month=month, day=day)

@@ -1,0 +1,1 @@
+"""OmniqOperator: the health check (checks, the blueprint, output formats)."""

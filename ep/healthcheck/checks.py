@@ -1,0 +1,368 @@
+"""The health checks: pure evaluation of what the database and the files say.
+
+Each check gives a CheckResult: ``pass``, ``warn`` or ``fail`` (the IETF health-check
+draft's words), a message for the operator, the last activity and the threshold. The plain
+HealthCheckStatus answers ``ERROR`` when any check fails; a warning keeps it ``OK``.
+
+What HealthCheckStatus reads must not grow with history: one BatchHeartbeat row per batch,
+the installation row and the certificate files (parsed again only when they change). The
+outbox and lab-inbox counts are warnings only, so they are read for the detail page alone.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ep.config import BATCHES, Config
+from ep.identity.certificates import load_certificates, load_crls
+from ep.models import BatchHeartbeat, Installation, LabMessage, Notification
+from ep.timeutil import format_local
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+DATABASE_TIMEOUT_SECONDS = 5
+# the manual's words (section 3), with ep.ini where the manual says web.config
+INACTIVITY_MESSAGE = (
+    "Configured to warn after {minutes} minutes inactivity. Time is NOT within warning "
+    "limits defined in ep.ini. Check task scheduler to see if batch is running."
+)
+# the `ep batch` subcommand is the batch name with a hyphen after its verb
+_BATCH_VERBS = ("NOTIFY", "IMPORT", "EXPIRE")
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome, as the detail page, the JSON, Prometheus and Nagios show it."""
+
+    component: str  # database, NOTIFYREMINDERS, notifications, serverCertificate …
+    measurement: str  # responseTime, inactivity, failed, expiry …
+    status: str  # pass | warn | fail
+    message: str
+    component_type: str = "component"
+    last_activity: datetime | None = None
+    last_success: datetime | None = None
+    threshold: str | None = None
+    observed_value: float | None = None
+    observed_unit: str | None = None
+    command: str | None = None  # what the operator runs to fix it
+
+    @property
+    def key(self) -> str:
+        return f"{self.component}:{self.measurement}"
+
+
+@dataclass
+class Report:
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        statuses = {check.status for check in self.checks}
+        return FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
+
+    @property
+    def ok(self) -> bool:
+        """What HealthCheckStatus says: OK unless a check fails (warnings keep it OK)."""
+        return self.status != FAIL
+
+    def failing(self) -> list[CheckResult]:
+        return [check for check in self.checks if check.status != PASS]
+
+
+def batch_command(batch: str) -> str:
+    """The shell command that runs ``batch``: NOTIFYREMINDERS -> ep batch notify-reminders."""
+    for verb in _BATCH_VERBS:
+        if batch.startswith(verb) and len(batch) > len(verb):
+            return f"ep batch {verb.lower()}-{batch[len(verb) :].lower()}"
+    return f"ep batch {batch.lower()}"
+
+
+def _when(value: datetime | None) -> str:
+    return f"{format_local(value)} (Europe/Stockholm)" if value else "never"
+
+
+# -- the checks, each a pure function of what was read --
+
+
+def check_batch(
+    batch: str,
+    heartbeat: BatchHeartbeat | None,  # the model or a row of its table
+    *,
+    warn_after_minutes: int,
+    installed_at: datetime | None,
+    now: datetime,
+) -> CheckResult:
+    """One batch: inactivity, a failed latest run, a run that went silent, or never run."""
+    threshold = timedelta(minutes=warn_after_minutes)
+    command = batch_command(batch)
+    result = CheckResult(
+        batch,
+        "inactivity",
+        PASS,
+        "",
+        component_type="batch",
+        threshold=f"{warn_after_minutes} min",
+        observed_unit="min",
+        command=command,
+    )
+    last = heartbeat.last_activity_at if heartbeat else None
+    result.last_activity = last
+    result.last_success = heartbeat.last_success_at if heartbeat else None
+    inactivity = INACTIVITY_MESSAGE.format(minutes=warn_after_minutes)
+
+    if last is None:
+        if installed_at is None or now - installed_at <= threshold:
+            due = (
+                f" First run expected by {_when(installed_at + threshold)}." if installed_at else ""
+            )
+            result.message = f"Has not run yet.{due}"
+            return result
+        result.status = FAIL
+        result.observed_value = _minutes(now - installed_at)
+        result.message = (
+            f"{inactivity} Last activity: never (installed {_when(installed_at)}). "
+            f"Start it: {command}"
+        )
+        return result
+
+    silent_for = now - last
+    result.observed_value = _minutes(silent_for)
+    messages = []
+    if heartbeat.running_run_id is not None and silent_for > threshold:
+        result.status = FAIL
+        where = f"{heartbeat.running_host or '?'} pid {heartbeat.running_pid or '?'}"
+        messages.append(
+            f"{inactivity} Last activity: {_when(last)}. Run {heartbeat.running_run_id} on "
+            f"{where} is marked running since {_when(heartbeat.running_since)} but has been "
+            f"silent since; if that process is gone it died without finishing. "
+            f"Run it again: {command}"
+        )
+    elif heartbeat.running_run_id is None and heartbeat.last_outcome == "failed":
+        result.status = FAIL
+        error = ": ".join(
+            part for part in (heartbeat.last_error_type, heartbeat.last_error_message) if part
+        )
+        messages.append(
+            f"The latest run failed at {_when(heartbeat.last_failure_at or last)}: "
+            f"{error or 'no error recorded'}. Run it again: {command}"
+        )
+        if silent_for > threshold:
+            messages.append(f"{inactivity} Last activity: {_when(last)}.")
+    elif silent_for > threshold:
+        result.status = FAIL
+        messages.append(f"{inactivity} Last activity: {_when(last)}.")
+    else:
+        state = "running now" if heartbeat.running_run_id is not None else "last run succeeded"
+        messages.append(f"Last activity {_when(last)}; {state}.")
+    result.message = " ".join(messages)
+    return result
+
+
+def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
+    """SELECT 1 with a statement timeout; the response time is the observed value."""
+    started = time.perf_counter()
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"SET LOCAL statement_timeout = {int(timeout_seconds * 1000)}"))
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        session.rollback()
+        return CheckResult(
+            "database",
+            "responseTime",
+            FAIL,
+            f"The database cannot be reached: {_one_line(exc)}",
+            component_type="datastore",
+            threshold=f"{timeout_seconds} s",
+        )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return CheckResult(
+        "database",
+        "responseTime",
+        PASS,
+        f"The database answered in {elapsed_ms:.1f} ms.",
+        component_type="datastore",
+        threshold=f"{timeout_seconds} s",
+        observed_value=round(elapsed_ms, 2),
+        observed_unit="ms",
+    )
+
+
+def check_outbox(failed: int) -> CheckResult:
+    """Notifications that could not be delivered (permanent errors) — a warning."""
+    result = CheckResult(
+        "notifications", "failed", PASS, "", observed_value=failed, observed_unit="messages"
+    )
+    if failed:
+        result.status = WARN
+        result.message = (
+            f"{failed} notification(s) could not be delivered (status failed, e.g. a wrong "
+            "phone number or e-mail address). The residents still see them in their inbox."
+        )
+    else:
+        result.message = "No failed notifications."
+    return result
+
+
+def check_lab_inbox(quarantined: int) -> CheckResult:
+    """Lab messages rejected or not matched to an order, not yet resolved — a warning."""
+    result = CheckResult(
+        "labInbox", "quarantined", PASS, "", observed_value=quarantined, observed_unit="messages"
+    )
+    if quarantined:
+        result.status = WARN
+        result.message = (
+            f"{quarantined} lab message(s) are quarantined (rejected or unmatched) and wait "
+            "for staff to attach them to an order or for the lab to resend them."
+        )
+    else:
+        result.message = "No quarantined lab messages."
+    return result
+
+
+def check_expiry(
+    component: str, path: Path | None, *, warn_days: int, now: datetime, what: str = "certificate"
+) -> CheckResult | None:
+    """The earliest expiry among the certificates (or the CRL's next update) in ``path``."""
+    if path is None:
+        return None
+    result = CheckResult(
+        component, "expiry", PASS, "", threshold=f"{warn_days} days", observed_unit="days"
+    )
+    try:
+        expires = _expiry_of(path, what)
+    except (OSError, ValueError) as exc:
+        result.status = FAIL
+        result.message = f"{path} cannot be read: {_one_line(exc)}"
+        return result
+    days = (expires - now).total_seconds() / 86400
+    result.observed_value = round(days, 1)
+    when = format_local(expires)
+    if what == "crl":
+        # CRLs are reissued every few days; only one past its next update is news, and
+        # even then it still lists what it lists
+        if days < 0:
+            result.status = WARN
+            result.message = (
+                f"The CRL in {path.name} was due to be updated {when}: get a fresh CRL from the CA."
+            )
+        else:
+            result.message = f"The CRL in {path.name} is next updated {when}."
+        return result
+    if days < 0:
+        result.status = FAIL
+        result.message = f"The {what} in {path.name} expired {when}. Renew it."
+    elif days < warn_days:
+        result.status = WARN
+        result.message = (
+            f"The {what} in {path.name} expires {when}, in {days:.0f} days. Renew it in time."
+        )
+    else:
+        result.message = f"The {what} in {path.name} expires {when}."
+    return result
+
+
+_expiry_cache: dict[tuple, datetime] = {}
+
+
+def _expiry_of(path: Path, what: str) -> datetime:
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, what)
+    if key not in _expiry_cache:
+        if what == "crl":
+            value = min(crl.next_update_utc for crl in load_crls(path) if crl.next_update_utc)
+        else:
+            value = min(cert.not_valid_after_utc for cert in load_certificates(path))
+        _expiry_cache[key] = value
+    return _expiry_cache[key]
+
+
+# -- reading and evaluating --
+
+
+def evaluate(
+    session: Session,
+    config: Config,
+    *,
+    now: datetime,
+    detail: bool = True,
+) -> Report:
+    """Run every check. ``detail=False`` (HealthCheckStatus) skips the warning-only counts."""
+    report = Report()
+    database_check = check_database(session, timeout_seconds=DATABASE_TIMEOUT_SECONDS)
+    report.checks.append(database_check)
+    if database_check.status == FAIL:
+        for batch in BATCHES:
+            report.checks.append(
+                CheckResult(
+                    batch,
+                    "inactivity",
+                    WARN,
+                    "Not checked: the database cannot be reached.",
+                    component_type="batch",
+                    threshold=f"{config.warn_after_minutes(batch)} min",
+                    command=batch_command(batch),
+                )
+            )
+    else:
+        try:
+            report.checks.extend(_database_checks(session, config, now=now, detail=detail))
+        except SQLAlchemyError as exc:
+            session.rollback()
+            database_check.status = FAIL
+            database_check.message = f"The database cannot be read: {_one_line(exc)}"
+    warn_days = config["CertificateExpiryWarnDays"]
+    for component, key, what in (
+        ("serverCertificate", "ServerCertificateFile", "certificate"),
+        ("trustedCa", "TrustedCaFile", "CA certificate"),
+        ("crl", "CrlFile", "crl"),
+    ):
+        result = check_expiry(
+            component, config.path_of(key), warn_days=warn_days, now=now, what=what
+        )
+        if result is not None:
+            report.checks.append(result)
+    return report
+
+
+def _database_checks(session: Session, config: Config, *, now: datetime, detail: bool):
+    # plain rows (same attribute names as the model): no ORM identity map to build
+    heartbeats = {hb.batch: hb for hb in session.execute(select(BatchHeartbeat.__table__))}
+    installed_at = session.scalar(
+        select(Installation.created_at).order_by(Installation.id).limit(1)
+    )
+    for batch in BATCHES:
+        yield check_batch(
+            batch,
+            heartbeats.get(batch),
+            warn_after_minutes=config.warn_after_minutes(batch),
+            installed_at=installed_at,
+            now=now,
+        )
+    if detail:
+        failed = session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.status == "failed")
+        )
+        yield check_outbox(failed or 0)
+        quarantined = session.scalar(
+            select(func.count())
+            .select_from(LabMessage)
+            .where(
+                LabMessage.status.in_(("rejected", "unmatched")), LabMessage.resolved_at.is_(None)
+            )
+        )
+        yield check_lab_inbox(quarantined or 0)
+
+
+def _minutes(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 60, 1)
+
+
+def _one_line(exc: Exception) -> str:
+    text_ = " ".join(str(exc).split())
+    # SQLAlchemy appends a link to its docs; the operator needs the driver's words
+    return text_.split(" (Background on this error")[0][:500]

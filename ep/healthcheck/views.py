@@ -1,0 +1,99 @@
+"""The OmniqOperator blueprint: HealthCheckStatus, the detail page and metrics.
+
+Every page needs a verified operator certificate (ep.web.access.require_role). The plain
+HealthCheckStatus says only ``OK`` or ``ERROR``; the detail page, the JSON and the metrics
+carry the messages, for the same verified operators.
+"""
+
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ep.config import BATCHES
+from ep.extensions import db
+from ep.healthcheck.checks import Report, batch_command, evaluate
+from ep.healthcheck.formats import health_json, prometheus
+from ep.models import BatchRun
+from ep.timeutil import utcnow
+from ep.web.access import require_role
+
+bp = Blueprint("operator", __name__, url_prefix="/OmniqOperator")
+RECENT_RUNS = 5
+HEALTH_JSON = "application/health+json"
+
+
+@bp.before_request
+def _operators_only():
+    require_role("operator")
+
+
+@bp.after_request
+def _never_cached(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _report(*, detail: bool) -> Report:
+    return evaluate(db.session, current_app.config["EP"], now=utcnow(), detail=detail)
+
+
+@bp.get("/Operator/HealthCheckStatus")
+def health_check_status():
+    """OK with 200, or ERROR with HealthCheckErrorStatusCode (operations manual, section 2)."""
+    report = _report(detail=False)
+    db.session.rollback()  # nothing to keep; end the read transaction at once
+    if report.ok:
+        return Response("OK", status=200, mimetype="text/plain")
+    status = current_app.config["EP"]["HealthCheckErrorStatusCode"]
+    return Response("ERROR", status=status, mimetype="text/plain")
+
+
+@bp.get("/")
+def detail():
+    """Every check with status, message, last activity and threshold; recent runs; reruns."""
+    now = utcnow()
+    report = _report(detail=True)
+    wanted = request.accept_mimetypes.best_match(["text/html", HEALTH_JSON, "application/json"])
+    if wanted in (HEALTH_JSON, "application/json"):
+        response = jsonify(health_json(report, now=now))
+        response.mimetype = HEALTH_JSON
+        return response
+    runs = _recent_runs()
+    db.session.rollback()
+    return render_template(
+        "operator/detail.html",
+        report=report,
+        runs=runs,
+        batches=[(batch, batch_command(batch)) for batch in BATCHES],
+        now=now,
+        database_unreachable=g.get("database_unreachable", False),
+    )
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text: a gauge per check, the last success time per batch."""
+    report = _report(detail=True)
+    db.session.rollback()
+    return Response(
+        prometheus(report), mimetype="text/plain", content_type="text/plain; version=0.0.4"
+    )
+
+
+def _recent_runs() -> dict[str, list[BatchRun]] | None:
+    """The latest runs of each batch (an indexed LIMIT query each); None without a database."""
+    try:
+        return {
+            batch: list(
+                db.session.scalars(
+                    select(BatchRun)
+                    .where(BatchRun.batch == batch)
+                    .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
+                    .limit(RECENT_RUNS)
+                )
+            )
+            for batch in BATCHES
+        }
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None

@@ -1,0 +1,61 @@
+"""The file channel: each message as one file in NotificationDirectory (demo, offline).
+
+The file is named by the dedupe key, so sending the same notification again replaces its
+file instead of adding one, and it is written to a temporary file and renamed into place,
+so a killed batch never leaves half a message. (No fsync: a killed process loses nothing
+that was renamed; only a power cut could, and then the rerun rewrites the same file.)
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from ep.notify import OutgoingMessage, TransientDeliveryError
+
+SUFFIX = ".txt"
+MAX_STEM = 200  # well under the 255 bytes most filesystems allow in a name
+
+
+def file_name(dedupe_key: str) -> str:
+    """Return the filesystem-safe, one-to-one file name for ``dedupe_key``."""
+    # %-escaping keeps distinct keys distinct (a:b and a_b), and leaves no character that
+    # Windows or a shell treats specially (quote keeps letters, digits and _.-~)
+    stem = quote(dedupe_key, safe="")
+    if stem.startswith("."):
+        stem = "%2E" + stem[1:]  # a leading dot would hide the file (and .tmp files are ours)
+    if len(stem) > MAX_STEM:
+        digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:16]
+        stem = f"{stem[: MAX_STEM - 17]}-{digest}"
+    return stem + SUFFIX
+
+
+def render(message: OutgoingMessage) -> str:
+    return (
+        f"Key: {message.dedupe_key}\n"
+        f"To: {message.recipient or ''}\n"
+        f"Language: {message.language}\n"
+        f"Subject: {message.subject}\n"
+        f"\n{message.body}\n"
+    )
+
+
+def send(message: OutgoingMessage, config) -> str:
+    """Write ``message`` to its file; return the file's path."""
+    folder = config.path_of("NotificationDirectory")
+    target = Path(folder) / file_name(message.dedupe_key)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+                out.write(render(message))
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        # a full disk or a missing mount may pass; the message itself is never the problem
+        raise TransientDeliveryError(f"cannot write {target}: {exc}") from exc
+    return str(target)

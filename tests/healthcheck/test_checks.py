@@ -1,0 +1,147 @@
+"""The checks as pure evaluation: a heartbeat row, the thresholds and the clock."""
+
+from datetime import timedelta
+
+import pytest
+
+from ep.healthcheck.checks import (
+    FAIL,
+    PASS,
+    WARN,
+    CheckResult,
+    Report,
+    batch_command,
+    check_batch,
+    check_expiry,
+    check_lab_inbox,
+    check_outbox,
+)
+from ep.healthcheck.formats import health_json, nagios, prometheus
+from ep.identity.certificates import make_ca
+from ep.models import BatchHeartbeat
+
+
+@pytest.mark.parametrize(
+    "batch, command",
+    [
+        ("NOTIFYREMINDERS", "ep batch notify-reminders"),
+        ("IMPORTRESULTS", "ep batch import-results"),
+        ("NOTIFYRESULTS", "ep batch notify-results"),
+        ("EXPIREORDERS", "ep batch expire-orders"),
+        ("PURGE", "ep batch purge"),
+    ],
+)
+def test_each_batch_has_its_rerun_command(batch, command):
+    assert batch_command(batch) == command
+
+
+def heartbeat(now, minutes_ago, **values):
+    return BatchHeartbeat(
+        batch="NOTIFYREMINDERS", last_activity_at=now - timedelta(minutes=minutes_ago), **values
+    )
+
+
+def check(hb, now, installed_minutes_ago=10_000):
+    return check_batch(
+        "NOTIFYREMINDERS",
+        hb,
+        warn_after_minutes=1500,
+        installed_at=now - timedelta(minutes=installed_minutes_ago),
+        now=now,
+    )
+
+
+def test_a_batch_active_within_its_limit_passes(now):
+    result = check(heartbeat(now, 1499, last_outcome="succeeded"), now)
+    assert result.status == PASS
+    assert result.observed_value == 1499
+
+
+def test_a_batch_inactive_beyond_its_limit_fails_with_the_manuals_words(now):
+    result = check(heartbeat(now, 1501, last_outcome="succeeded"), now)
+    assert result.status == FAIL
+    assert result.message.startswith(
+        "Configured to warn after 1500 minutes inactivity. Time is NOT within warning limits "
+        "defined in ep.ini. Check task scheduler to see if batch is running. Last activity: "
+    )
+
+
+def test_a_running_batch_that_went_silent_fails_and_names_the_run(now):
+    hb = heartbeat(
+        now,
+        1600,
+        running_run_id=42,
+        running_host="batch01",
+        running_pid=777,
+        running_since=now - timedelta(minutes=1700),
+    )
+    result = check(hb, now)
+    assert result.status == FAIL
+    assert "Run 42 on batch01 pid 777 is marked running" in result.message
+    assert result.message.endswith("Run it again: ep batch notify-reminders")
+
+
+def test_a_running_batch_that_keeps_its_heartbeat_passes_even_after_a_failure(now):
+    hb = heartbeat(now, 1, running_run_id=43, last_outcome="failed", last_error_type="X")
+    assert check(hb, now).status == PASS
+
+
+def test_a_failed_latest_run_fails_with_its_error_and_rerun_command(now):
+    hb = heartbeat(
+        now,
+        3,
+        last_outcome="failed",
+        last_failure_at=now - timedelta(minutes=3),
+        last_error_type="TransientDeliveryError",
+        last_error_message="SMS gateway answered 503",
+    )
+    result = check(hb, now)
+    assert result.status == FAIL
+    assert "TransientDeliveryError: SMS gateway answered 503" in result.message
+    assert result.command == "ep batch notify-reminders"
+
+
+def test_a_batch_that_never_ran_is_measured_from_the_installation(now):
+    assert check(None, now, installed_minutes_ago=1499).status == PASS
+    late = check(None, now, installed_minutes_ago=1501)
+    assert late.status == FAIL
+    assert "Last activity: never" in late.message
+
+
+def test_outbox_failures_and_quarantined_lab_messages_warn(now):
+    assert check_outbox(0).status == PASS
+    assert check_outbox(3).status == WARN
+    assert check_lab_inbox(0).status == PASS
+    assert "2 lab message(s) are quarantined" in check_lab_inbox(2).message
+
+
+def test_a_certificate_near_expiry_warns_and_keeps_ok_but_an_expired_one_fails(now, tmp_path):
+    path = tmp_path / "ca.pem"
+    path.write_bytes(make_ca("Short CA", now=now, days=10).cert_pem)
+    soon = check_expiry("trustedCa", path, warn_days=30, now=now)
+    assert soon.status == WARN
+    assert Report([soon]).ok
+    expired = check_expiry("trustedCa", path, warn_days=30, now=now + timedelta(days=11))
+    assert expired.status == FAIL
+    assert not Report([expired]).ok
+    assert check_expiry("trustedCa", path, warn_days=5, now=now).status == PASS
+
+
+def test_the_formats_say_the_same_thing(now):
+    report = Report(
+        [
+            CheckResult(
+                "database", "responseTime", PASS, "fine", observed_value=1.5, observed_unit="ms"
+            ),
+            check(heartbeat(now, 2000, last_outcome="succeeded"), now),
+        ]
+    )
+    body = health_json(report, now=now)
+    assert body["status"] == "fail"
+    assert body["checks"]["NOTIFYREMINDERS:inactivity"][0]["status"] == "fail"
+    line, code = nagios(report)
+    assert code == 2 and line.startswith("EP CRITICAL - NOTIFYREMINDERS: Configured")
+    assert "'NOTIFYREMINDERS_inactivity'=2000.0;1500;1500" in line
+    text = prometheus(report)
+    assert "ep_health_ok 0" in text
+    assert 'ep_check_status{component="NOTIFYREMINDERS",measurement="inactivity"} 2' in text

@@ -1,0 +1,112 @@
+"""Header mode behind a proxy, the database going away, and `ep check`."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from ep.identity.certificates import issue_client_certificate, make_ca
+from ep.models import BatchHeartbeat
+from tests.healthcheck.conftest import STATUS_PATH, TcpProxy, start_server, stop_server
+from tests.pki import HEADER, escaped
+from tests.support import is_postgres, run_ep
+
+
+def test_the_header_is_honoured_from_a_trusted_proxy(header_server, installed, pki, operator_user):
+    reply = header_server.get(headers=pki.header(operator_user))
+    assert (reply.status, reply.body) == (200, "OK")
+
+
+def test_the_header_is_ignored_from_any_other_address(header_server, installed, pki, operator_user):
+    reply = header_server.get(headers=pki.header(operator_user), source="127.0.0.2")
+    assert (reply.status, reply.body) == (403, "403 Forbidden\n")
+    assert "ignored X-SSL-Client-Cert from 127.0.0.2" in header_server.log()
+
+
+def test_in_header_mode_ep_itself_refuses_another_ca_and_an_expired_certificate(
+    header_server, installed, pki, operator_user, now
+):
+    other = issue_client_certificate(
+        make_ca("EP Test CA", now=now), operator_user.hsa_id, operator_user.name, now=now
+    )
+    expired = pki.issue_expired_client_cert(operator_user.hsa_id)
+    for headers in ({HEADER: escaped(other.cert_pem.decode())}, pki.header(None, expired)):
+        reply = header_server.get(headers=headers)
+        assert (reply.status, reply.body) == (403, "403 Forbidden\n")
+    assert "not valid at validation time" in header_server.log()
+
+
+@pytest.mark.skipif(
+    not is_postgres(__import__("os").environ.get("EP_TEST_DATABASE_URL", "")),
+    reason="needs a database server that can go away (EP_TEST_DATABASE_URL, PostgreSQL)",
+)
+def test_with_the_database_unreachable_a_cold_operator_gets_403_and_a_warm_one_error(
+    tmp_path, migrated, pki, installed, operator_cert, db_session, now
+):
+    from ep.domain.audit import Actor
+    from ep.domain.users import add_user
+
+    add_user(
+        db_session,
+        hsa_id="SE2321000016-O002",
+        name="Otto Operatör",
+        roles=["operator"],
+        actor=Actor.system("test"),
+        now=now,
+    )
+    db_session.commit()
+    cold_cert = pki.issue_client_cert("SE2321000016-O002")
+    url = make_url(migrated)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    server = start_server(tmp_path / "s", proxied, pki)
+    try:
+        assert server.get(STATUS_PATH, cert=operator_cert).body == "OK"  # verified: warm
+        proxy.stop()
+        cold = server.get(STATUS_PATH, cert=cold_cert)
+        assert (cold.status, cold.body) == (403, "403 Forbidden\n")
+        warm = server.get(STATUS_PATH, cert=operator_cert)
+        assert (warm.status, warm.body) == (503, "ERROR")
+        page = server.get("/OmniqOperator/", cert=operator_cert)
+        assert page.status == 200
+        assert "database:responseTime" in page.body
+        assert "The database cannot be reached" in page.body
+    finally:
+        proxy.stop()
+        stop_server(server)
+    assert "the database cannot be reached to verify SE2321000016-O002" in server.log()
+
+
+def test_ep_check_exits_0_when_all_is_well_and_2_when_a_batch_is_stale(
+    installed, config_path, db_session, now
+):
+    ok = run_ep("check", config=config_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("EP OK - all ")
+    assert "'database_responseTime'=" in ok.stdout
+
+    db_session.get(BatchHeartbeat, "NOTIFYREMINDERS").last_activity_at = now - timedelta(days=2)
+    db_session.commit()
+    stale = run_ep("check", config=config_path)
+    assert stale.returncode == 2
+    assert stale.stdout.startswith(
+        "EP CRITICAL - NOTIFYREMINDERS: Configured to warn after 1500 minutes inactivity."
+    )
+    assert "'NOTIFYREMINDERS_inactivity'=" in stale.stdout
+
+
+def test_ep_check_is_critical_when_the_database_cannot_be_reached(config_path):
+    down = run_ep(
+        "check",
+        config=config_path,
+        env={"EP_DATABASE_URL": "postgresql+psycopg://ep@127.0.0.1:9/ep?connect_timeout=3"},
+    )
+    assert down.returncode == 2
+    assert down.stdout.startswith("EP CRITICAL - database: The database cannot be reached")
+
+
+def test_ep_check_is_unknown_when_the_configuration_is_wrong(config_path):
+    broken = run_ep("check", config=config_path, env={"EP_HealthCheckErrorStatusCode": "soon"})
+    assert broken.returncode == 3
+    assert broken.stdout.startswith("EP UNKNOWN - configuration: ")
+    assert "HealthCheckErrorStatusCode" in broken.stdout

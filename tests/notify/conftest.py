@@ -1,0 +1,291 @@
+"""Fixtures for the notification tests: configurations and residents to notify."""
+
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ep.config import load_config
+from ep.models import Person
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    """The file channel's folder (NotificationDirectory)."""
+    return tmp_path / "notifications"
+
+
+@pytest.fixture
+def notify_config(config_path, outbox):
+    """Return the test instance's configuration with appSettings overrides."""
+
+    def make(**overrides):
+        overrides.setdefault("NotificationDirectory", str(outbox))
+        return load_config(config_path, environ={}, overrides=overrides)
+
+    return make
+
+
+@pytest.fixture
+def make_person(db_session, now):
+    """Add and commit a resident; a fresh personnummer each time."""
+    made = []
+
+    def make(**values):
+        number = f"19{len(made) + 10:02d}01010000"[:12]
+        person = Person(personnummer=values.pop("personnummer", number), created_at=now, **values)
+        db_session.add(person)
+        db_session.commit()
+        made.append(person)
+        return person
+
+    return make
+
+
+# -- the SMS gateway: a real HTTP server on loopback, the one fake at the world's edge --
+
+
+@dataclass
+class GatewayRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict
+
+
+@dataclass
+class SmsGateway:
+    """A loopback SMS gateway that records each request and answers as it is told."""
+
+    url: str
+    requests: list[GatewayRequest] = field(default_factory=list)
+    # (status, JSON answer) for each coming request; when empty, 200 with a message id
+    answers: list[tuple[int, dict]] = field(default_factory=list)
+    # seconds to wait before answering (a gateway too slow for ProviderTimeoutSeconds)
+    delay: float = 0.0
+    released: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # called with each request before it is answered (to look at the database meanwhile)
+    on_request: Callable[[GatewayRequest], None] | None = None
+
+    def answer(self, request: GatewayRequest) -> tuple[int, dict]:
+        if self.on_request:
+            self.on_request(request)
+        with self.lock:
+            self.requests.append(request)
+            if self.answers:
+                return self.answers.pop(0)
+            return 200, {"id": f"sms-{len(self.requests)}", "status": "queued"}
+
+
+@pytest.fixture
+def sms_gateway():
+    gateway = SmsGateway(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            status, answer = gateway.answer(
+                GatewayRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
+            if gateway.delay:
+                gateway.released.wait(gateway.delay)
+            data = json.dumps(answer).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass  # the client gave up waiting (the timeout test)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    gateway.url = f"http://127.0.0.1:{server.server_address[1]}/v1/sms"
+    yield gateway
+    gateway.released.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def sms_config(notify_config, sms_gateway):
+    """NotificationChannel sms, smtp with the loopback gateway."""
+    return notify_config(
+        NotificationChannel="sms, smtp",
+        SmsGatewayUrl=sms_gateway.url,
+        SmsGatewayToken="gateway-secret-token",
+        SmsSender="RegionTest",
+        ProviderTimeoutSeconds="1",
+    )
+
+
+# -- a real SMTP server (aiosmtpd) on a free loopback port --
+
+
+class LoopbackController(Controller):
+    """aiosmtpd's Controller on a port the OS picks (it cannot bind port 0 itself)."""
+
+    def __init__(self, handler, **kwargs):
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        super().__init__(
+            handler, hostname="127.0.0.1", port=self._socket.getsockname()[1], **kwargs
+        )
+
+    def _create_server(self):
+        return self.loop.create_server(
+            self._factory_invoker, sock=self._socket, ssl=self.ssl_context
+        )
+
+
+class Mailbox:
+    """The SMTP server's side: what arrived, and the addresses it refuses."""
+
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def mailbox():
+    """A plain SMTP server on loopback; yields its Mailbox (with .port)."""
+    box = Mailbox()
+    controller = LoopbackController(box)
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_config(notify_config, mailbox):
+    return notify_config(
+        NotificationChannel="smtp",
+        SmtpHost="127.0.0.1",
+        SmtpPort=str(mailbox.port),
+        SmtpFrom="no-reply@ep.region.example",
+        ProviderTimeoutSeconds="5",
+    )
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A test CA and a server certificate for 127.0.0.1 signed by it, as PEM files."""
+    folder = tmp_path_factory.mktemp("smtp-tls")
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("EP notify test CA"))
+        .issuer_name(_name("EP notify test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = {
+        "ca": folder / "ca.pem",
+        "cert": folder / "server.pem",
+        "key": folder / "server.key",
+    }
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files["cert"].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    files["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+def _accept(user: str, password: str):
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == user.encode()
+            and auth_data.password == password.encode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
+
+
+@pytest.fixture
+def tls_mailbox(tls_files):
+    """An SMTP server that demands STARTTLS and a login (ep-notify / s3cret)."""
+    box = Mailbox()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_files["cert"], tls_files["key"])
+    controller = LoopbackController(
+        box,
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_accept("ep-notify", "s3cret"),
+    )
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
