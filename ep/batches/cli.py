@@ -16,7 +16,6 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ep.batches import COMMANDS, batch_name, load_batches
-from ep.batches.health import batch_health
 from ep.batches.runner import (
     EXIT_FAILED,
     EXIT_LOCKED,
@@ -31,9 +30,11 @@ from ep.batches.schedule import RENDERERS, entries
 from ep.config import BATCHES
 from ep.domain.installation import installed_at
 from ep.extensions import db
+from ep.healthcheck.checks import FAIL, check_batch
 from ep.models import BatchHeartbeat, BatchRun
 from ep.timeutil import format_local, utcnow
 
+HEALTH_WORDS = {"pass": "OK", "warn": "WARN", "fail": "ERROR"}
 PROGRESS_LOG_SECONDS = 30  # a plain log line about progress this often under cron
 
 
@@ -159,7 +160,11 @@ for _batch in load_batches():
 
 @batch_cli.command("status")
 def status() -> None:
-    """Show each batch: last activity, threshold and health (exit 1 if any is ERROR)."""
+    """Show each batch: last activity, threshold and health (exit 1 if any is ERROR).
+
+    The health is the health check's own evaluation (ep.healthcheck), read from the same
+    one heartbeat row per batch.
+    """
     config = current_app.config["EP"]
     now = utcnow()
     heartbeats = {hb.batch: hb for hb in db.session.scalars(select(BatchHeartbeat))}
@@ -167,20 +172,18 @@ def status() -> None:
     click.echo(f"{'BATCH':<16} {'LAST ACTIVITY':<17} {'WARN AFTER':>10}  HEALTH")
     healthy = True
     for name in BATCHES:
-        health = batch_health(
+        health = check_batch(
             name,
             heartbeats.get(name),
             warn_after_minutes=config.warn_after_minutes(name),
             installed_at=installed,
             now=now,
-            rerun=f"ep batch {COMMANDS[name]}",
         )
-        healthy = healthy and health.ok
-        last = format_local(health.last_activity_at) or "never"
-        word = "OK" if health.ok else "ERROR"
-        click.echo(
-            f"{name:<16} {last:<17} {health.warn_after_minutes:>6} min  {word}: {health.message}"
-        )
+        healthy = healthy and health.status != FAIL
+        last = format_local(health.last_activity) or "never"
+        word = HEALTH_WORDS[health.status]
+        minutes = config.warn_after_minutes(name)
+        click.echo(f"{name:<16} {last:<17} {minutes:>6} min  {word}: {health.message}")
     sys.exit(0 if healthy else EXIT_FAILED)
 
 

@@ -286,23 +286,28 @@ def run_batch(
     stop_event = stop_event or threading.Event()
     host = host or socket.gethostname()
     pid = os.getpid() if pid is None else pid
-    if dry_run:
-        return _dry_run(batch, session, config, limit, clock, reporter, host, pid)
-
-    if session.get_bind().dialect.name == "postgresql":
-        _commit_asynchronously(session)
-    run, run_id = _acquire(batch, session, config, clock, host, pid, reporter)
     ctx = Context(
         session=session,
         config=config,
-        run=run,
+        run=None,
         now=clock,
-        claimant=f"{run_id}@{host}:{pid}",
+        claimant=f"dry-run@{host}:{pid}",
         limit=limit,
-        dry_run=False,
+        dry_run=dry_run,
         log=reporter.log,
         stop_event=stop_event,
     )
+    if dry_run:  # the preview only: no run recorded, no lock taken, nothing changed
+        try:
+            lines = batch.preview(ctx)
+        finally:
+            session.rollback()
+        return RunOutcome(batch=batch.name, run_id=None, status="dry-run", preview=lines)
+
+    if session.get_bind().dialect.name == "postgresql":
+        _commit_asynchronously(session)
+    ctx.run, run_id = _acquire(batch, session, config, clock, host, pid, reporter)
+    ctx.claimant = f"{run_id}@{host}:{pid}"
     loop = _Loop(batch, ctx, run_id, reporter)
     started = time.monotonic()
     reporter.log(f"{batch.name} run {run_id} started on {host} (pid {pid})")
@@ -409,24 +414,6 @@ class _Exhausted(Exception):
 def _backoff(config: Config, attempt: int) -> float:
     base = config["BatchRetryDelayMilliseconds"] / 1000
     return min(base * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-
-
-def _dry_run(batch, session, config, limit, clock, reporter, host, pid) -> RunOutcome:
-    ctx = Context(
-        session=session,
-        config=config,
-        run=None,
-        now=clock,
-        claimant=f"dry-run@{host}:{pid}",
-        limit=limit,
-        dry_run=True,
-        log=reporter.log,
-    )
-    try:
-        lines = batch.preview(ctx)
-    finally:
-        session.rollback()
-    return RunOutcome(batch=batch.name, run_id=None, status="dry-run", preview=lines)
 
 
 def _commit_asynchronously(session: Session) -> None:

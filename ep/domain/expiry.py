@@ -17,38 +17,29 @@ def _overdue_offers(now: datetime):
     return (Offer.status == "active", Offer.valid_until <= now)
 
 
-def expire_orders(session: Session, *, now: datetime, limit: int) -> int:
-    """Mark up to ``limit`` unsampled orders past ``expires_at`` expired; return how many.
-
-    The status is checked again in the UPDATE itself, so an order sampled a moment ago
-    is never expired. Flushes only.
-    """
-    ids = session.scalars(
-        select(Order.id).where(*_overdue_orders(now)).order_by(Order.expires_at).limit(limit)
-    ).all()
+def _expire(session: Session, model, overdue: tuple, oldest_first, limit: int) -> int:
+    """Mark up to ``limit`` overdue rows expired; the UPDATE checks the state again, so a
+    row that changed a moment ago (say, an order just sampled) is left alone."""
+    query = select(model.id).where(*overdue).order_by(oldest_first).limit(limit)
+    ids = session.scalars(query).all()
     if not ids:
         return 0
     return session.execute(
-        update(Order)
-        .where(Order.id.in_(ids), *_overdue_orders(now))
+        update(model)
+        .where(model.id.in_(ids), *overdue)
         .values(status="expired")
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def expire_orders(session: Session, *, now: datetime, limit: int) -> int:
+    """Mark up to ``limit`` unsampled orders past ``expires_at`` expired; flushes only."""
+    return _expire(session, Order, _overdue_orders(now), Order.expires_at, limit)
 
 
 def expire_offers(session: Session, *, now: datetime, limit: int) -> int:
-    """Mark up to ``limit`` active offers past ``valid_until`` expired; return how many."""
-    ids = session.scalars(
-        select(Offer.id).where(*_overdue_offers(now)).order_by(Offer.valid_until).limit(limit)
-    ).all()
-    if not ids:
-        return 0
-    return session.execute(
-        update(Offer)
-        .where(Offer.id.in_(ids), *_overdue_offers(now))
-        .values(status="expired")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    """Mark up to ``limit`` active offers past ``valid_until`` expired; flushes only."""
+    return _expire(session, Offer, _overdue_offers(now), Offer.valid_until, limit)
 
 
 def overdue_counts(session: Session, *, now: datetime) -> tuple[int, int]:

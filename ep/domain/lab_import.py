@@ -13,9 +13,11 @@ Then the file is moved, never deleted: to ``processed/`` beside the inbox files,
 ``error/`` with ``<name>.reason.txt`` beside it. For HL7 an ACK (AA, AE or AR) named by
 the control id is written to LabAckDirectory for the sending system.
 
-The database is committed before the file moves: a crash in between leaves the file
-in the inbox, and the next run records it again as a duplicate of itself, so nothing is
-lost and nothing is imported twice.
+The database is committed before the files move (import_file: one file; the batch: a
+small chunk of files, see ep.batches.import_results): a crash before the commit leaves
+the files in the inbox unrecorded, and a crash after it leaves them recorded; the next
+run records those again as duplicates of themselves. Nothing is lost and nothing is
+imported twice.
 """
 
 import hashlib
@@ -52,6 +54,8 @@ REASON_SUFFIX = ".reason.txt"
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".filepart")
 UNREADABLE_ORDER_STATUSES = ("cancelled", "expired")
 SOURCE_UNKNOWN = "unknown"
+# a lab message is kilobytes; a file far larger is a mistake, not a message
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
 
 @dataclass
@@ -187,7 +191,17 @@ def receive_files(session: Session, paths: list[Path], *, now: datetime) -> list
 
 
 def _read(path: Path) -> _File:
-    data = path.read_bytes()
+    with path.open("rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size > MAX_MESSAGE_BYTES:
+            # no lab message is this big: keep the file (in error/), not a copy in the database
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()
+            reason = (
+                f"file of {size:,} bytes is too large for a lab message (at most "
+                f"{MAX_MESSAGE_BYTES:,}); the file is kept, the database holds none of it"
+            )
+            return _File(path, b"", digest, error=ParseError(reason))
+        data = stream.read()
     file = _File(path, data, hashlib.sha256(data).hexdigest())
     try:
         file.report = parse_lab_message(data)

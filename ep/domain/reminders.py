@@ -85,28 +85,34 @@ def offers_not_ordered(session: Session, *, now: datetime, after: int, limit: in
     ]
 
 
-def orders_expiring(session: Session, *, now: datetime, after: int, limit: int):
-    """Orders still waiting for sampling that expire within their package's warning time."""
-    by_package = [
-        and_(Order.package_id == package_id, Order.expires_at <= now + timedelta(days=days))
-        for package_id, days in _package_rules(session, Package.remind_expiring_within_days)
-    ]
+def _order_reminders(session: Session, kind: str, conditions: list, *, now, after, limit):
+    """Reminders of ``kind`` for open orders meeting ``conditions``, not yet queued."""
     rows = session.execute(
         select(Order.id, Order.person_id)
         .where(
             Order.id > after,
             Order.status.in_(OPEN_ORDER_STATUSES),
             Order.expires_at > now,
-            or_(false(), *by_package),
-            _not_queued(ORDER_EXPIRING, Order.id),
+            *conditions,
+            _not_queued(kind, Order.id),
         )
         .order_by(Order.id)
         .limit(limit)
     ).all()
     return [
-        Reminder(ORDER_EXPIRING, f"{ORDER_EXPIRING}:{order_id}", person_id, order_id, order_id)
+        Reminder(kind, f"{kind}:{order_id}", person_id, order_id, order_id)
         for order_id, person_id in rows
     ]
+
+
+def orders_expiring(session: Session, *, now: datetime, after: int, limit: int):
+    """Orders still waiting for sampling that expire within their package's warning time."""
+    by_package = [
+        and_(Order.package_id == package_id, Order.expires_at <= now + timedelta(days=days))
+        for package_id, days in _package_rules(session, Package.remind_expiring_within_days)
+    ]
+    conditions = [or_(false(), *by_package)]
+    return _order_reminders(session, ORDER_EXPIRING, conditions, now=now, after=after, limit=limit)
 
 
 def kits_not_registered(session: Session, *, now: datetime, after: int, limit: int):
@@ -116,26 +122,10 @@ def kits_not_registered(session: Session, *, now: datetime, after: int, limit: i
         for package_id, days in _package_rules(session, Package.remind_kit_after_days)
     ]
     registered = exists().where(Kit.id == Order.kit_id, Kit.registered_at.is_not(None))
-    rows = session.execute(
-        select(Order.id, Order.person_id)
-        .where(
-            Order.id > after,
-            Order.home_kit.is_(True),
-            Order.status.in_(OPEN_ORDER_STATUSES),
-            Order.expires_at > now,
-            or_(false(), *by_package),
-            ~registered,
-            _not_queued(KIT_NOT_REGISTERED, Order.id),
-        )
-        .order_by(Order.id)
-        .limit(limit)
-    ).all()
-    return [
-        Reminder(
-            KIT_NOT_REGISTERED, f"{KIT_NOT_REGISTERED}:{order_id}", person_id, order_id, order_id
-        )
-        for order_id, person_id in rows
-    ]
+    conditions = [Order.home_kit.is_(True), or_(false(), *by_package), ~registered]
+    return _order_reminders(
+        session, KIT_NOT_REGISTERED, conditions, now=now, after=after, limit=limit
+    )
 
 
 def offers_due_again(session: Session, *, now: datetime, after: int, limit: int):

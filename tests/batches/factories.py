@@ -60,3 +60,25 @@ def result(session, *, order, now, **values) -> Result:
     session.add(row)
     session.flush()
     return row
+
+
+def expiring_orders(session, now, count, *, people=1, **person_values) -> set[str]:
+    """``count`` orders expiring tomorrow, spread over ``people`` residents, each due for an
+    order-expiring reminder; commit and return those reminders' dedupe keys."""
+    pkg = package(session, now=now, remind_expiring_within_days=3)
+    residents = [
+        person(session, now=now, **{k: v.format(n=n) for k, v in person_values.items()})
+        for n in range(people)
+    ]
+    orders = [
+        order(
+            session,
+            person=residents[n % people],
+            package=pkg,
+            now=now,
+            expires_at=now + timedelta(days=1),
+        )
+        for n in range(count)
+    ]
+    session.commit()
+    return {f"reminder:order-expiring:{made.id}" for made in orders}

@@ -98,11 +98,11 @@ def test_status_shows_each_batch_with_last_activity_threshold_and_health(
         "EXPIREORDERS",
         "PURGE",
     }
-    assert "1500 min  OK: last activity" in lines["EXPIREORDERS"]
-    assert "OK: not run yet; the installation is new" in lines["PURGE"]
-    assert "30 min  ERROR: the latest run" in lines["NOTIFYRESULTS"]
+    assert "1500 min  OK: Last activity" in lines["EXPIREORDERS"]
+    assert "OK: Has not run yet." in lines["PURGE"]
+    assert "30 min  ERROR: The latest run failed" in lines["NOTIFYRESULTS"]
     assert "TransientDeliveryError: SMS gateway answered 500" in lines["NOTIFYRESULTS"]
-    assert "Rerun: ep batch notify-results" in lines["NOTIFYRESULTS"]
+    assert "Run it again: ep batch notify-results" in lines["NOTIFYRESULTS"]
 
 
 def test_status_uses_the_operations_manual_words_for_a_batch_that_went_quiet(

@@ -5,9 +5,9 @@ import os
 import pty
 import select as select_module
 import signal
+import subprocess
 import threading
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
@@ -17,7 +17,7 @@ from ep.batches.runner import Batch, Reporter, StepResult
 from ep.models import BatchRun, Notification, Person
 from tests.batches import factories
 from tests.batches.test_crash_and_rerun import TOKEN, expiring_orders, sms_env
-from tests.support import is_postgres
+from tests.support import EP_COMMAND, is_postgres
 
 
 @pytest.fixture
@@ -206,20 +206,10 @@ def test_sigterm_finishes_the_message_in_flight_and_records_the_run_interrupted(
 def test_a_terminal_shows_a_progress_bar_and_cron_gets_plain_lines(
     db_session, config_path, now, tmp_path
 ):
-    pkg = factories.package(db_session, now=now, remind_expiring_within_days=3)
-    who = factories.person(db_session, now=now)
-    for _ in range(4):
-        factories.order(
-            db_session, person=who, package=pkg, now=now, expires_at=now + timedelta(days=1)
-        )
-    db_session.commit()
-    from tests.support import EP_COMMAND
-
+    factories.expiring_orders(db_session, now, 4)
     controller, terminal = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
     env.update(EP_CONFIG=str(config_path), EP_NotificationDirectory=str(tmp_path / "out"))
-    import subprocess
-
     process = subprocess.Popen(
         [EP_COMMAND, "batch", "notify-reminders"],
         env=env,

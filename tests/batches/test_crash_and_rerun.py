@@ -27,24 +27,10 @@ def sms_env(gateway, **extra):
 
 
 def expiring_orders(session, now, count, people=6):
-    """``count`` orders expiring tomorrow, for residents who want SMS; their reminder keys."""
-    pkg = factories.package(session, now=now, remind_expiring_within_days=3)
-    residents = [
-        factories.person(session, now=now, channel="sms", mobile=f"+4670123450{n}")
-        for n in range(people)
-    ]
-    orders = [
-        factories.order(
-            session,
-            person=residents[n % people],
-            package=pkg,
-            now=now,
-            expires_at=now + timedelta(days=1),
-        )
-        for n in range(count)
-    ]
-    session.commit()
-    return {f"reminder:order-expiring:{order.id}" for order in orders}
+    """Orders expiring tomorrow for residents who want SMS; their reminders' keys."""
+    return factories.expiring_orders(
+        session, now, count, people=people, channel="sms", mobile="+4670123450{n}"
+    )
 
 
 def test_killed_again_and_again_then_rerun_every_reminder_arrives_and_at_most_one_twice_per_kill(
@@ -112,7 +98,7 @@ def test_a_failing_sms_gateway_fails_the_run_keeps_the_rest_pending_and_a_rerun_
     assert "SMS gateway answered 500" in heartbeat.last_error_message
     status = run_ep("batch", "status", config=config_path, env=env)
     line = next(x for x in status.stdout.splitlines() if x.startswith("NOTIFYREMINDERS"))
-    assert "ERROR: the latest run" in line and "SMS gateway answered 500" in line
+    assert "ERROR: The latest run failed" in line and "SMS gateway answered 500" in line
 
     # the gateway is back; the operator reruns once the retry wait has passed
     app = make_app(

@@ -136,13 +136,7 @@ def test_an_ordered_offer_is_not_reminded_of_but_a_recurring_one_comes_due_again
 
 
 def test_a_second_run_queues_and_sends_nothing_again(db_session, run, read, now, outbox):
-    pkg = factories.package(db_session, now=now, remind_expiring_within_days=3)
-    who = factories.person(db_session, now=now)
-    for _ in range(5):
-        factories.order(
-            db_session, person=who, package=pkg, now=now, expires_at=now + timedelta(days=1)
-        )
-    db_session.commit()
+    factories.expiring_orders(db_session, now, 5)
 
     first = run(NOTIFYREMINDERS, clock=lambda: now)
     files = sent_files(outbox)
@@ -156,13 +150,7 @@ def test_a_second_run_queues_and_sends_nothing_again(db_session, run, read, now,
 def test_limit_queues_and_sends_at_most_n_and_the_next_run_does_the_rest(
     db_session, run, read, now, outbox
 ):
-    pkg = factories.package(db_session, now=now, remind_expiring_within_days=3)
-    who = factories.person(db_session, now=now)
-    for _ in range(7):
-        factories.order(
-            db_session, person=who, package=pkg, now=now, expires_at=now + timedelta(days=1)
-        )
-    db_session.commit()
+    factories.expiring_orders(db_session, now, 7)
 
     run(NOTIFYREMINDERS, clock=lambda: now, limit=4)
     assert len(keys(read)) == 4 and len(sent_files(outbox)) == 4

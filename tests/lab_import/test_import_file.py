@@ -272,3 +272,20 @@ def test_unreadable_files_without_an_msh_get_no_ack(session, config, ack_folder,
     assert message.status == "rejected"
     assert message.control_id is None
     assert not ack_folder.exists() or not any(ack_folder.iterdir())
+
+
+def test_a_file_too_large_for_a_message_is_quarantined_whole_but_not_stored(
+    session, config, inbox, drop, now, monkeypatch
+):
+    import ep.domain.lab_import as lab_import
+
+    monkeypatch.setattr(lab_import, "MAX_MESSAGE_BYTES", 1000)
+    big = b"MSH|^~\\&|" + b"x" * 2000
+    drop("disk-image.hl7", big)
+
+    [message] = _import_all(session, config, now)
+
+    assert message.status == "rejected"
+    assert message.payload == b""
+    assert message.error.startswith("file of 2,009 bytes is too large for a lab message")
+    assert (inbox / "error" / "disk-image.hl7").read_bytes() == big
