@@ -139,9 +139,16 @@ def user() -> None:
     """Manage staff, admin and operator users (as EP.Admin does)."""
 
 
-def _run_user_change(change) -> None:
+def _change_user(hsa_id: str | None, change) -> None:
+    """Apply ``change(user, actor, now) -> message`` to the user with HSA_ID and commit.
+
+    With ``hsa_id`` None the change finds or makes its own user. Bad input is one line, exit 2.
+    """
+    from ep.domain.users import get_user
+
     try:
-        message = change()
+        found = get_user(db.session, hsa_id) if hsa_id is not None else None
+        message = change(found, cli_actor(), utcnow())
         db.session.commit()
     except (DomainError, InvalidIdentifier) as exc:
         db.session.rollback()
@@ -162,7 +169,7 @@ def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
     """Add the user with HSA_ID (e.g. SE2321000016-1234)."""
     from ep.domain.users import add_user
 
-    def change():
+    def change(_, actor, now):
         added = add_user(
             db.session,
             hsa_id=hsa_id,
@@ -170,12 +177,12 @@ def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
             roles=roles,
             care_unit_hsa_id=care_unit,
             care_unit_name=care_unit_name,
-            actor=cli_actor(),
-            now=utcnow(),
+            actor=actor,
+            now=now,
         )
         return f"added {added.hsa_id} {added.name} ({', '.join(sorted(added.roles)) or 'no roles'})"
 
-    _run_user_change(change)
+    _change_user(None, change)
 
 
 @user.command("grant")
@@ -183,14 +190,13 @@ def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
 @click.argument("role", metavar="ROLE")
 def user_grant(hsa_id, role) -> None:
     """Give the user with HSA_ID the role ROLE (staff | admin | operator | integration)."""
-    from ep.domain.users import get_user, grant_role
+    from ep.domain.users import grant_role
 
-    def change():
-        found = get_user(db.session, hsa_id)
-        done = grant_role(db.session, found, role, actor=cli_actor(), now=utcnow())
+    def change(found, actor, now):
+        done = grant_role(db.session, found, role, actor=actor, now=now)
         return f"{found.hsa_id} {'now has' if done else 'already had'} role {role}"
 
-    _run_user_change(change)
+    _change_user(hsa_id, change)
 
 
 @user.command("revoke")
@@ -198,42 +204,38 @@ def user_grant(hsa_id, role) -> None:
 @click.argument("role", metavar="ROLE")
 def user_revoke(hsa_id, role) -> None:
     """Take the role ROLE from the user with HSA_ID."""
-    from ep.domain.users import get_user, revoke_role
+    from ep.domain.users import revoke_role
 
-    def change():
-        found = get_user(db.session, hsa_id)
-        done = revoke_role(db.session, found, role, actor=cli_actor(), now=utcnow())
+    def change(found, actor, now):
+        done = revoke_role(db.session, found, role, actor=actor, now=now)
         return f"{found.hsa_id} {'no longer has' if done else 'did not have'} role {role}"
 
-    _run_user_change(change)
+    _change_user(hsa_id, change)
 
 
 @user.command("deactivate")
 @click.argument("hsa_id")
 def user_deactivate(hsa_id) -> None:
     """Deactivate the user with HSA_ID: every request by it is refused from now on."""
-    from ep.domain.users import get_user, set_active
-
-    def change():
-        found = get_user(db.session, hsa_id)
-        done = set_active(db.session, found, False, actor=cli_actor(), now=utcnow())
-        return f"{found.hsa_id} {'deactivated' if done else 'was already inactive'}"
-
-    _run_user_change(change)
+    _set_active(hsa_id, False)
 
 
 @user.command("activate")
 @click.argument("hsa_id")
 def user_activate(hsa_id) -> None:
     """Activate the user with HSA_ID again."""
-    from ep.domain.users import get_user, set_active
+    _set_active(hsa_id, True)
 
-    def change():
-        found = get_user(db.session, hsa_id)
-        done = set_active(db.session, found, True, actor=cli_actor(), now=utcnow())
-        return f"{found.hsa_id} {'activated' if done else 'was already active'}"
 
-    _run_user_change(change)
+def _set_active(hsa_id: str, active: bool) -> None:
+    from ep.domain.users import set_active
+
+    def change(found, actor, now):
+        if set_active(db.session, found, active, actor=actor, now=now):
+            return f"{found.hsa_id} {'activated' if active else 'deactivated'}"
+        return f"{found.hsa_id} was already {'active' if active else 'inactive'}"
+
+    _change_user(hsa_id, change)
 
 
 @user.command("list")
