@@ -98,6 +98,17 @@ def certs_demo() -> None:
         click.echo(line)
     if not made:
         click.echo(f"the demo certificates in {folder} are complete")
+    ini = folder.parent / "ep.ini"
+    text = ini.read_text(encoding="utf-8") if ini.is_file() else ""
+    missing = [k for k in DEMO_CERT_SETTINGS if not _is_set(text, k)]
+    if missing:
+        click.echo(f"to use them, set in {ini} under [appSettings]:")
+        for key in missing:
+            click.echo(f"  {key} = {DEMO_CERT_SETTINGS[key]}")
+
+
+def _is_set(ini_text: str, key: str) -> bool:
+    return any(line.strip().startswith(f"{key} ") for line in ini_text.splitlines())
 
 
 @certs.command("issue")

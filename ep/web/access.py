@@ -35,6 +35,7 @@ from ep.identity.certificates import (
     CertificateRefused,
     TrustStore,
     VerifiedCertificate,
+    fingerprint,
     load_certificate,
     verify_client_certificate,
 )
@@ -69,9 +70,7 @@ def require_role(role: str) -> None:
     client_addr = request.remote_addr
     g.database_unreachable = False
     try:
-        certificate = verify_client_certificate(
-            _client_certificate(config), _trust_store(config), now=utcnow()
-        )
+        certificate = _verified(_client_certificate(config), _trust_store(config))
     except (AccessRefused, CertificateRefused) as exc:
         _refuse(role, f"certificate: {exc}")
     key = (role, certificate.hsa_id, certificate.fingerprint)
@@ -176,6 +175,31 @@ def _is_trusted_proxy(address: str | None, networks) -> bool:
     return any(ip in network for network in networks)
 
 
+# -- verified certificates, remembered while the trust files stay the same --
+
+_verified_cache: dict[tuple, VerifiedCertificate] = {}
+_VERIFIED_CACHE_SIZE = 1000
+
+
+def _verified(cert, trust: TrustStore) -> VerifiedCertificate:
+    """verify_client_certificate, remembered per certificate and trust store.
+
+    The outcome depends only on the certificate, the CA and CRL files (``trust`` is a new
+    object whenever they change) and the time, so a remembered success is reused only
+    within the certificate's validity period.
+    """
+    now = utcnow()
+    key = (fingerprint(cert), id(trust))
+    known = _verified_cache.get(key)
+    if known is not None and cert.not_valid_before_utc <= now <= known.not_after:
+        return known
+    verified = verify_client_certificate(cert, trust, now=now)
+    if len(_verified_cache) >= _VERIFIED_CACHE_SIZE:
+        _verified_cache.clear()
+    _verified_cache[key] = verified
+    return verified
+
+
 # -- the trusted CAs and CRL, read again only when the files change --
 
 _trust_cache: dict[tuple, TrustStore] = {}
@@ -192,6 +216,7 @@ def _trust_store(config: Config) -> TrustStore:
         if store is None:
             store = TrustStore.from_files(ca_file, crl_file)
             _trust_cache.clear()
+            _verified_cache.clear()
             _trust_cache[key] = store
     except (OSError, ValueError) as exc:
         raise AccessRefused(f"the trusted CAs or CRL cannot be read: {exc}") from None

@@ -74,3 +74,14 @@ def test_certs_issue_gives_a_client_certificate_from_the_demo_ca(tmp_path):
     bad = run_ep("certs", "issue", "nisse", "--name", "Nils", "--out", str(out), config=config)
     assert bad.returncode == 2
     assert "not an HSA-ID" in bad.stderr
+
+
+def test_certs_demo_says_what_to_set_when_ep_ini_does_not_use_them(tmp_path):
+    instance = tmp_path / "instance"
+    config = instance / "ep.ini"
+    assert run_ep("init", "--instance", str(instance), config=config).returncode == 0
+    made = run_ep("certs", "demo", config=config)
+    assert made.returncode == 0, made.stderr
+    assert f"to use them, set in {config} under [appSettings]:" in made.stdout
+    assert "  TrustedCaFile = certs/ca.pem" in made.stdout
+    assert (instance / "certs" / "SE2321000016-EPO1.p12").is_file()
