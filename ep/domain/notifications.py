@@ -29,6 +29,8 @@ provider's, not the message's — and ``exhausted_count`` reports it; only a per
 
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -60,6 +62,16 @@ _table = Notification.__table__
 _columns = _table.c
 
 
+@dataclass(frozen=True)
+class NotificationRequest:
+    """One notification for queue_notifications."""
+
+    person: Person
+    kind: str
+    dedupe_key: str
+    order_id: int | None = None
+
+
 def queue_notification(
     session: Session,
     *,
@@ -70,15 +82,48 @@ def queue_notification(
     order_id: int | None = None,
 ) -> Notification | None:
     """Queue the inbox message and a pending notification; None if ``dedupe_key`` exists."""
+    notification_row, inbox_row = _rows(
+        NotificationRequest(person, kind, dedupe_key, order_id), now
+    )
+    statements = _inserts(session.get_bind().dialect.name)
+    notification = session.scalars(statements.notification, [notification_row]).first()
+    if notification is None:
+        return None
+    session.execute(statements.inbox, [inbox_row])
+    return notification
+
+
+def queue_notifications(
+    session: Session, requests: Sequence[NotificationRequest], *, now: datetime
+) -> int:
+    """Queue many notifications as queue_notification does, in two statements; flush only.
+
+    Return how many were new (a request whose dedupe key exists is skipped). For batches
+    that queue thousands: one multi-row INSERT each for the rows and the inbox messages.
+    """
+    if not requests:
+        return 0
+    rows = [_rows(request, now) for request in requests]
+    statements = _inserts(session.get_bind().dialect.name)
+    queued = set(session.scalars(statements.notification_rows, [row for row, _ in rows]))
+    inbox = [inbox for row, inbox in rows if row["dedupe_key"] in queued]
+    if inbox:
+        session.execute(statements.inbox, inbox)
+    return len(queued)
+
+
+def _rows(request: NotificationRequest, now: datetime) -> tuple[dict, dict]:
+    """Return the notification row and the inbox message row for ``request``."""
+    person, kind = request.person, request.kind
     language = language_of(person.language)
     channel, recipient = _route(person)
     subject, body = outgoing_text(kind, language)
-    add_notification, add_inbox = _inserts(session.get_bind().dialect.name)
-    row = {
+    inbox_subject, inbox_body = inbox_text(kind, language)
+    notification = {
         "person_id": person.id,
         "kind": kind,
         "channel": channel,
-        "dedupe_key": dedupe_key,
+        "dedupe_key": request.dedupe_key,
         "language": language,
         "recipient": recipient,
         "subject": subject,
@@ -88,25 +133,27 @@ def queue_notification(
         "next_attempt_at": now,
         "created_at": now,
     }
-    notification = session.scalars(add_notification, [row]).first()
-    if notification is None:
-        return None
-    inbox_subject, inbox_body = inbox_text(kind, language)
     inbox = {
         "person_id": person.id,
-        "dedupe_key": dedupe_key,
+        "dedupe_key": request.dedupe_key,
         "subject": inbox_subject,
         "body": inbox_body,
-        "order_id": order_id,
+        "order_id": request.order_id,
         "created_at": now,
     }
-    session.execute(add_inbox, [inbox])
-    return notification
+    return notification, inbox
+
+
+@dataclass(frozen=True)
+class _Inserts:
+    notification: object  # returns the new Notification
+    notification_rows: object  # returns the dedupe keys of the new rows
+    inbox: object
 
 
 @cache
-def _inserts(dialect: str):
-    """Return the INSERTs of a notification and its inbox message that skip a known key.
+def _inserts(dialect: str) -> _Inserts:
+    """Return the INSERTs of notifications and inbox messages that skip a known key.
 
     INSERT … ON CONFLICT DO NOTHING: one statement decides "new or duplicate", so a
     concurrent producer of the same key can neither make a second row nor spoil the
@@ -114,11 +161,13 @@ def _inserts(dialect: str):
     values inline cost more to build than to run.
     """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(Notification)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Notification),
-        insert(InboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    new_key = {"index_elements": ["dedupe_key"]}
+    return _Inserts(
+        notification=insert(Notification).on_conflict_do_nothing(**new_key).returning(Notification),
+        notification_rows=insert(_table)
+        .on_conflict_do_nothing(**new_key)
+        .returning(_columns.dedupe_key),
+        inbox=insert(InboxMessage.__table__).on_conflict_do_nothing(**new_key),
     )
 
 
@@ -212,7 +261,9 @@ def _claim_statement(condition, order):
     candidate = (
         select(_columns.id)
         .where(condition)
-        .order_by(order, _columns.id)
+        # by time alone: the index (status, next_attempt_at) then yields the first row at
+        # once, where a tiebreak on id would make PostgreSQL sort every due row per claim
+        .order_by(order)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

@@ -21,9 +21,11 @@ from tests.support import is_postgres
 
 
 def _queue(session, person, count, now):
+    """Queue ``count`` notifications, due one microsecond apart up to ``now``."""
     for number in range(count):
+        queued_at = now - timedelta(microseconds=count - number)
         queue_notification(
-            session, person=person, kind="result", dedupe_key=f"result:{number}", now=now
+            session, person=person, kind="result", dedupe_key=f"result:{number}", now=queued_at
         )
     session.commit()
 
