@@ -12,6 +12,7 @@ NOTIFYREMINDERS end to end is measured by bench/notify_reminders*.
 
 import argparse
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -45,6 +46,13 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="ep-bench-notify-"))
+    try:
+        run(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args, folder: Path) -> None:
     url = args.database or f"sqlite:///{folder / 'ep.sqlite'}"
     reset_schema(url)
     config = load_config(make_instance(folder, url), environ={})

@@ -2,21 +2,24 @@
 
 ``queue_notification`` writes the in-app inbox message (always) and one ``Notification``
 row for the resident's preferred channel, both keyed by the dedupe key, so a rerun never
-creates a message twice. ``send_next`` is the sender's unit of work: it claims one due
+creates a message twice (``queue_notifications`` does the same for many at once, for
+batches). ``send_next`` is the sender's unit of work: it claims one due
 row atomically, delivers it, records the outcome and commits, so a killed sender repeats
 at most the one message in flight — and the provider, given the dedupe key as the
 idempotency key, can drop even that.
 
-Which transport carries a row is decided when it is sent, from NotificationChannel:
+``Notification.channel`` holds the resident's preference when queued (sms, smtp, or inbox
+when there is no usable one) and the transport that carried it once sent. Which
+transport that is gets decided when the row is sent, from NotificationChannel:
 
 - ``file`` sends every row to a file (demo and offline installations), whatever the
   resident prefers;
 - otherwise a row goes by the resident's preference (``Person.channel``: sms -> the
   mobile number by SMS, email -> the address by e-mail) when that transport is enabled;
 - a resident with no preference, no usable number or address, or a preference whose
-  transport is not enabled gets the inbox message only: the row is queued on channel
-  ``inbox`` and ``send_next`` marks it sent on channel ``inbox`` without contacting
-  anyone. Keeping the row means every notification has one outcome to look up.
+  transport is not enabled gets the inbox message only: ``send_next`` marks the row sent
+  on channel ``inbox`` without contacting anyone. The row is kept (rather than not
+  created) so that every notification has one outcome to look up.
 
 Row states: pending -> sending (claimed) -> sent | failed, or back to pending after a
 transient error with ``next_attempt_at`` pushed out (exponential backoff, capped). A
