@@ -234,8 +234,8 @@ SETTINGS: tuple[Setting, ...] = (
         "NotificationChannel",
         "file",
         _transports,
-        help="file (offline: every message to a folder), or smtp, sms or 'sms, smtp': "
-        "each resident gets the preferred channel (Person.channel), the in-app inbox always",
+        help="file (offline, every message to a folder) or sms, smtp or both ('sms, smtp'), "
+        "each resident by their own preference",
     ),
     Setting(
         "NotificationDirectory",

@@ -2,21 +2,24 @@
 
 ``queue_notification`` writes the in-app inbox message (always) and one ``Notification``
 row for the resident's preferred channel, both keyed by the dedupe key, so a rerun never
-creates a message twice. ``send_next`` is the sender's unit of work: it claims one due
+creates a message twice (``queue_notifications`` does the same for many at once, for
+batches). ``send_next`` is the sender's unit of work: it claims one due
 row atomically, delivers it, records the outcome and commits, so a killed sender repeats
 at most the one message in flight — and the provider, given the dedupe key as the
 idempotency key, can drop even that.
 
-Which transport carries a row is decided when it is sent, from NotificationChannel:
+``Notification.channel`` holds the resident's preference when queued (sms, smtp, or inbox
+when there is no usable one) and the transport that carried it once sent. Which
+transport that is gets decided when the row is sent, from NotificationChannel:
 
 - ``file`` sends every row to a file (demo and offline installations), whatever the
   resident prefers;
 - otherwise a row goes by the resident's preference (``Person.channel``: sms -> the
   mobile number by SMS, email -> the address by e-mail) when that transport is enabled;
 - a resident with no preference, no usable number or address, or a preference whose
-  transport is not enabled gets the inbox message only: the row is queued on channel
-  ``inbox`` and ``send_next`` marks it sent on channel ``inbox`` without contacting
-  anyone. Keeping the row means every notification has one outcome to look up.
+  transport is not enabled gets the inbox message only: ``send_next`` marks the row sent
+  on channel ``inbox`` without contacting anyone. The row is kept (rather than not
+  created) so that every notification has one outcome to look up.
 
 Row states: pending -> sending (claimed) -> sent | failed, or back to pending after a
 transient error with ``next_attempt_at`` pushed out (exponential backoff, capped). A
@@ -29,11 +32,14 @@ provider's, not the message's — and ``exhausted_count`` reports it; only a per
 
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, func, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, scoped_session
 
 from ep.models import BatchRun, InboxMessage, Notification, Person
 from ep.notify import (
@@ -59,6 +65,16 @@ _table = Notification.__table__
 _columns = _table.c
 
 
+@dataclass(frozen=True)
+class NotificationRequest:
+    """One notification for queue_notifications."""
+
+    person: Person
+    kind: str
+    dedupe_key: str
+    order_id: int | None = None
+
+
 def queue_notification(
     session: Session,
     *,
@@ -69,45 +85,93 @@ def queue_notification(
     order_id: int | None = None,
 ) -> Notification | None:
     """Queue the inbox message and a pending notification; None if ``dedupe_key`` exists."""
-    exists = select(Notification.id).where(Notification.dedupe_key == dedupe_key)
-    if session.execute(exists).first() is not None:
+    notification_row, inbox_row = _rows(
+        NotificationRequest(person, kind, dedupe_key, order_id), now
+    )
+    statements = _inserts(session.get_bind().dialect.name)
+    notification = session.scalars(statements.notification, [notification_row]).first()
+    if notification is None:
         return None
+    session.execute(statements.inbox, [inbox_row])
+    return notification
+
+
+def queue_notifications(
+    session: Session, requests: Sequence[NotificationRequest], *, now: datetime
+) -> int:
+    """Queue many notifications as queue_notification does, in two statements; flush only.
+
+    Return how many were new (a request whose dedupe key exists is skipped). For batches
+    that queue thousands: one multi-row INSERT each for the rows and the inbox messages.
+    """
+    if not requests:
+        return 0
+    rows = [_rows(request, now) for request in requests]
+    statements = _inserts(session.get_bind().dialect.name)
+    queued = set(session.scalars(statements.notification_rows, [row for row, _ in rows]))
+    inbox = [inbox for row, inbox in rows if row["dedupe_key"] in queued]
+    if inbox:
+        session.execute(statements.inbox, inbox)
+    return len(queued)
+
+
+def _rows(request: NotificationRequest, now: datetime) -> tuple[dict, dict]:
+    """Return the notification row and the inbox message row for ``request``."""
+    person, kind = request.person, request.kind
     language = language_of(person.language)
     channel, recipient = _route(person)
-    inbox_subject, inbox_body = inbox_text(kind, language)
     subject, body = outgoing_text(kind, language)
-    notification = Notification(
-        person_id=person.id,
-        kind=kind,
-        channel=channel,
-        dedupe_key=dedupe_key,
-        language=language,
-        recipient=recipient,
-        subject=subject,
-        body=body,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+    inbox_subject, inbox_body = inbox_text(kind, language)
+    notification = {
+        "person_id": person.id,
+        "kind": kind,
+        "channel": channel,
+        "dedupe_key": request.dedupe_key,
+        "language": language,
+        "recipient": recipient,
+        "subject": subject,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    inbox = {
+        "person_id": person.id,
+        "dedupe_key": request.dedupe_key,
+        "subject": inbox_subject,
+        "body": inbox_body,
+        "order_id": request.order_id,
+        "created_at": now,
+    }
+    return notification, inbox
+
+
+@dataclass(frozen=True)
+class _Inserts:
+    notification: object  # returns the new Notification
+    notification_rows: object  # returns the dedupe keys of the new rows
+    inbox: object
+
+
+@cache
+def _inserts(dialect: str) -> _Inserts:
+    """Return the INSERTs of notifications and inbox messages that skip a known key.
+
+    INSERT … ON CONFLICT DO NOTHING: one statement decides "new or duplicate", so a
+    concurrent producer of the same key can neither make a second row nor spoil the
+    caller's transaction with an integrity error. Built once: statements with their
+    values inline cost more to build than to run.
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new_key = {"index_elements": ["dedupe_key"]}
+    return _Inserts(
+        notification=insert(Notification).on_conflict_do_nothing(**new_key).returning(Notification),
+        notification_rows=insert(_table)
+        .on_conflict_do_nothing(**new_key)
+        .returning(_columns.dedupe_key),
+        inbox=insert(InboxMessage.__table__).on_conflict_do_nothing(**new_key),
     )
-    inbox = InboxMessage(
-        person_id=person.id,
-        dedupe_key=dedupe_key,
-        subject=inbox_subject,
-        body=inbox_body,
-        order_id=order_id,
-        created_at=now,
-    )
-    try:
-        # a savepoint, so that losing a race with a concurrent producer of the same key
-        # costs only this notification, not the caller's unit of work
-        with session.begin_nested():
-            session.add_all([notification, inbox])
-    except IntegrityError:
-        if session.execute(exists).first() is not None:
-            return None
-        raise
-    return notification
 
 
 def _route(person: Person) -> tuple[str, str | None]:
@@ -125,11 +189,24 @@ def send_next(session: Session, config, *, claimant: str, now: datetime) -> str 
     Returns "sent" or "failed" (a permanent error, recorded on the row). A transient
     error is recorded on the row (back to pending, later ``next_attempt_at``), committed,
     and re-raised so the batch runner can back off.
+
+    The caller's open work in ``session`` is committed first; the claim and the outcome
+    are then written on a connection of their own, in short transactions of plain
+    statements, so their commits stay cheap however many objects the caller's session
+    holds (an ORM commit expires every one of them).
     """
-    claimed = _claim(session, claimant=claimant, now=now, lease=config["BatchLeaseSeconds"])
+    own = session() if isinstance(session, scoped_session) else session  # Flask's db.session
+    if own.in_transaction():
+        own.commit()
+    with session.get_bind().connect() as connection:
+        return _send_one(connection, config, claimant=claimant, now=now)
+
+
+def _send_one(connection: Connection, config, *, claimant: str, now: datetime) -> str | None:
+    lease = timedelta(seconds=config["BatchLeaseSeconds"])
+    claimed = _claim(connection, run_id=_run_id(claimant), now=now, stale_before=now - lease)
     if claimed is None:
         return None
-    row_id, claimed_at = claimed.id, claimed.claimed_at
     name = _transport_for(claimed.channel, config["NotificationChannel"])
     message = OutgoingMessage(
         dedupe_key=claimed.dedupe_key,
@@ -138,45 +215,20 @@ def send_next(session: Session, config, *, claimant: str, now: datetime) -> str 
         subject=claimed.subject,
         body=claimed.body,
     )
+    claim = {"row_id": claimed.id, "claim_time": claimed.claimed_at}
     try:
         reference = None if name == INBOX else transport(name).send(message, config)
     except PermanentDeliveryError as exc:
-        _record(
-            session,
-            row_id,
-            claimed_at,
-            status="failed",
-            channel=name,
-            attempts=_columns.attempts + 1,
-            last_error=_error_text(exc),
-        )
-        log.warning("notification %s failed for good on %s: %s", row_id, name, exc)
+        _record(connection, _FAILED, **claim, channel=name, last_error=_error_text(exc))
+        log.warning("notification %s failed for good on %s: %s", claimed.id, name, exc)
         return "failed"
     except Exception as exc:
         # transient, or a fault of ours: the message may not have gone, so try it later
-        _record(
-            session,
-            row_id,
-            claimed_at,
-            status="pending",
-            attempts=_columns.attempts + 1,
-            last_error=_error_text(exc),
-            next_attempt_at=now + backoff(claimed.attempts + 1),
-            claimed_by_run_id=None,
-            claimed_at=None,
-        )
+        retry_at = now + backoff(claimed.attempts + 1)
+        _record(connection, _RETRY, **claim, last_error=_error_text(exc), retry_at=retry_at)
         raise
-    _record(
-        session,
-        row_id,
-        claimed_at,
-        status="sent",
-        channel=name,
-        attempts=_columns.attempts + 1,
-        sent_at=now,
-        provider_ref=reference[:200] if reference else None,
-        last_error=None,
-    )
+    reference = reference[:200] if reference else None
+    _record(connection, _SENT, **claim, channel=name, sent_at=now, reference=reference)
     return "sent"
 
 
@@ -191,80 +243,116 @@ def _transport_for(channel: str, enabled: tuple[str, ...]) -> str:
     return channel if channel in enabled else INBOX
 
 
-def _claim(session: Session, *, claimant: str, now: datetime, lease: int):
-    """Claim one due row (pending and due, or a dead sender's); commit; return it or None."""
-    run_id = _run_id(claimant)
-    due = and_(_columns.status == "pending", _columns.next_attempt_at <= now)
-    abandoned = and_(
-        _columns.status == "sending",
-        or_(
-            _columns.claimed_at < now - timedelta(seconds=lease),
-            _columns.claimed_by_run_id.in_(
-                select(BatchRun.id).where(BatchRun.status != "running").scalar_subquery()
-            ),
+# The statements are built once: the sender runs them for every message.
+_DUE = and_(_columns.status == "pending", _columns.next_attempt_at <= bindparam("now"))
+# a sender that died mid-send: its claim is older than the lease, or its batch run ended
+_ABANDONED = and_(
+    _columns.status == "sending",
+    or_(
+        _columns.claimed_at < bindparam("stale_before"),
+        _columns.claimed_by_run_id.in_(
+            select(BatchRun.id).where(BatchRun.status != "running").scalar_subquery()
         ),
+    ),
+)
+
+
+def _claim_statement(condition, order):
+    # One statement: the subquery picks a row (skipping rows other senders hold locked,
+    # on PostgreSQL), the update claims it only if it is still in that state. On SQLite
+    # the update takes the write lock before it reads, so two senders cannot both win.
+    candidate = (
+        select(_columns.id)
+        .where(condition)
+        # by time alone: the index (status, next_attempt_at) then yields the first row at
+        # once, where a tiebreak on id would make PostgreSQL sort every due row per claim
+        .order_by(order)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    for condition, order in ((due, _columns.next_attempt_at), (abandoned, _columns.claimed_at)):
-        _begin_fast(session)
-        # one statement: the subquery picks a row (skipping rows other senders have locked,
-        # on PostgreSQL), the update claims it only if it is still in that state; on SQLite
-        # the update takes the write lock first, so two senders cannot pick the same row
-        candidate = (
-            select(_columns.id)
-            .where(condition)
-            .order_by(order, _columns.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
+    return (
+        update(_table)
+        .where(_columns.id == candidate, condition)
+        .values(
+            status="sending", claimed_by_run_id=bindparam("run_id"), claimed_at=bindparam("now")
         )
-        claim = (
-            update(_table)
-            .where(_columns.id == candidate, condition)
-            .values(status="sending", claimed_by_run_id=run_id, claimed_at=now)
-            .returning(
-                _columns.id,
-                _columns.channel,
-                _columns.dedupe_key,
-                _columns.recipient,
-                _columns.language,
-                _columns.subject,
-                _columns.body,
-                _columns.attempts,
-                _columns.claimed_at,
-            )
+        .returning(
+            _columns.id,
+            _columns.channel,
+            _columns.dedupe_key,
+            _columns.recipient,
+            _columns.language,
+            _columns.subject,
+            _columns.body,
+            _columns.attempts,
+            _columns.claimed_at,
         )
-        claimed = session.execute(claim).first()
-        session.commit()
+    )
+
+
+_CLAIMS = (
+    _claim_statement(_DUE, _columns.next_attempt_at),
+    _claim_statement(_ABANDONED, _columns.claimed_at),
+)
+# the outcome is written only while the claim is still ours
+_OURS = update(_table).where(
+    _columns.id == bindparam("row_id"),
+    _columns.status == "sending",
+    _columns.claimed_at == bindparam("claim_time"),
+)
+_SENT = _OURS.values(
+    status="sent",
+    channel=bindparam("channel"),
+    attempts=_columns.attempts + 1,
+    sent_at=bindparam("sent_at"),
+    provider_ref=bindparam("reference"),
+    last_error=None,
+)
+_FAILED = _OURS.values(
+    status="failed",
+    channel=bindparam("channel"),
+    attempts=_columns.attempts + 1,
+    last_error=bindparam("last_error"),
+)
+_RETRY = _OURS.values(
+    status="pending",
+    attempts=_columns.attempts + 1,
+    last_error=bindparam("last_error"),
+    next_attempt_at=bindparam("retry_at"),
+    claimed_by_run_id=None,
+    claimed_at=None,
+)
+
+
+def _claim(connection: Connection, **params):
+    """Claim one due row (pending and due, or a dead sender's); commit; return it or None."""
+    for statement in _CLAIMS:
+        with connection.begin():
+            _commit_fast(connection)
+            claimed = connection.execute(statement, params).first()
         if claimed is not None:
             return claimed
     return None
 
 
-def _record(session: Session, row_id: int, claim_time: datetime, **values) -> None:
+def _record(connection: Connection, statement, **params) -> None:
     """Write the outcome of our claim and commit, before anything else is sent."""
-    _begin_fast(session)
-    result = session.execute(
-        update(_table)
-        .where(
-            _columns.id == row_id,
-            _columns.status == "sending",
-            _columns.claimed_at == claim_time,
-        )
-        .values(**values)
-    )
-    session.commit()
+    with connection.begin():
+        _commit_fast(connection)
+        result = connection.execute(statement, params)
     if result.rowcount != 1:
-        # we were slower than the lease and another sender took the row over; it will
-        # record its own outcome (and the provider drops the repeat by its idempotency key)
-        log.warning("notification %s was taken over while being sent", row_id)
+        # we were slower than the lease and another sender took the row over; it records
+        # its own outcome (and the provider drops the repeat by its idempotency key)
+        log.warning("notification %s was taken over while being sent", params["row_id"])
 
 
-def _begin_fast(session: Session) -> None:
+def _commit_fast(connection: Connection) -> None:
     # On PostgreSQL a commit need not wait for the disk: a killed sender loses nothing,
     # only a database-server crash could forget the last fraction of a second, and then
     # the provider drops the repeated message by its idempotency key (DESIGN.md §14).
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit = off"))
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 def _run_id(claimant: str) -> int | None:

@@ -49,8 +49,12 @@ def send(message: OutgoingMessage, config) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
         try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-                out.write(render(message))
+            try:
+                data = memoryview(render(message).encode("utf-8"))
+                while data:  # a short write (a full disk) must not pass for a whole one
+                    data = data[os.write(handle, data) :]
+            finally:
+                os.close(handle)
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -2,7 +2,12 @@
 
 from sqlalchemy import func, select
 
-from ep.domain.notifications import pending_count, queue_notification
+from ep.domain.notifications import (
+    NotificationRequest,
+    pending_count,
+    queue_notification,
+    queue_notifications,
+)
 from ep.models import InboxMessage, Notification
 
 
@@ -76,3 +81,36 @@ def test_a_resident_without_a_usable_contact_gets_the_inbox_only(db_session, mak
 
     assert channels == ["inbox", "inbox", "inbox"]
     assert db_session.execute(select(func.count()).select_from(InboxMessage)).scalar() == 3
+
+
+def test_many_notifications_queue_at_once_skipping_known_keys(
+    db_session, resident, other_resident, now
+):
+    queue_notification(db_session, person=resident, kind="result", dedupe_key="r:1", now=now)
+    requests = [
+        NotificationRequest(resident, "result", "r:1"),
+        NotificationRequest(resident, "reminder:order-expiring", "r:2"),
+        NotificationRequest(other_resident, "reminder:offer-due-again", "r:3"),
+        NotificationRequest(other_resident, "reminder:offer-due-again", "r:3"),
+    ]
+
+    assert queue_notifications(db_session, requests, now=now) == 2
+    db_session.commit()
+
+    rows = db_session.execute(
+        select(Notification.dedupe_key, Notification.channel, Notification.body).order_by(
+            Notification.dedupe_key
+        )
+    ).all()
+    assert [(key, channel) for key, channel, _ in rows] == [
+        ("r:1", "sms"),
+        ("r:2", "sms"),
+        ("r:3", "smtp"),
+    ]
+    assert rows[2].body == "You have a reminder in Egen provhantering. Log in to read it."
+    inbox = db_session.execute(select(InboxMessage.dedupe_key, InboxMessage.subject)).all()
+    assert sorted(inbox) == [
+        ("r:1", "Dina provsvar är klara"),
+        ("r:2", "Din beställning går snart ut"),
+        ("r:3", "Time to order again"),
+    ]

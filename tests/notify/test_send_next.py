@@ -21,9 +21,11 @@ from tests.support import is_postgres
 
 
 def _queue(session, person, count, now):
+    """Queue ``count`` notifications, due one microsecond apart up to ``now``."""
     for number in range(count):
+        queued_at = now - timedelta(microseconds=count - number)
         queue_notification(
-            session, person=person, kind="result", dedupe_key=f"result:{number}", now=now
+            session, person=person, kind="result", dedupe_key=f"result:{number}", now=queued_at
         )
     session.commit()
 
@@ -176,3 +178,15 @@ def test_four_parallel_senders_deliver_each_message_exactly_once(
     if is_postgres(migrated):
         # the work was shared out, not done by one sender while the others waited
         assert sum(1 for o in outcomes if o) >= 2
+
+
+def test_a_message_queued_in_the_callers_open_transaction_is_committed_and_sent(
+    db_session, resident, notify_config, outbox, now
+):
+    queue_notification(db_session, person=resident, kind="result", dedupe_key="r:1", now=now)
+
+    # no commit by the caller: send_next commits its open work before it claims
+    assert send_next(db_session, notify_config(), claimant="1@h:1", now=now) == "sent"
+
+    assert _statuses(db.engine) == {"r:1": "sent"}
+    assert [p.name for p in outbox.iterdir()] == ["r%3A1.txt"]

@@ -80,10 +80,10 @@ def test_no_message_names_the_package_the_analyses_or_the_resident(
     resident.language = language
     db_session.commit()
     # rows go out oldest first: the first set to files, the second by SMS, the third by mail
-    _queue_all(db_session, resident, order, "file", now)
-    _queue_all(db_session, resident, order, "sms", now)
+    _queue_all(db_session, resident, order, "file", now - timedelta(seconds=3))
+    _queue_all(db_session, resident, order, "sms", now - timedelta(seconds=2))
     resident.channel = "email"
-    _queue_all(db_session, resident, order, "email", now)
+    _queue_all(db_session, resident, order, "email", now - timedelta(seconds=1))
 
     assert _send_all(db_session, notify_config(NotificationChannel="file"), now) == ["sent"] * 5
     assert _send_all(db_session, sms_config, now) == ["sent"] * 5
