@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from ep.domain.demo import load_demo
 from ep.domain.notifications import queue_notification
@@ -70,22 +71,22 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     tab.check("login")
     page.get_by_label("Personnummer").fill("19121212-1212")
     page.get_by_role("button", name="Logga in").click()
-    assert page.get_by_text("Inloggad som Tolvan Tolvansson").is_visible(), page.content()
+    expect(page.get_by_text("Inloggad som Tolvan Tolvansson")).to_be_visible()
 
     page.get_by_role("link", name="Beställ provtagning", exact=True).click()
     tab.check("offers")
     page.get_by_role("link", name="Beställ PK/Waran").click()
     page.get_by_role("button", name="Skicka beställningen").click()
-    assert page.get_by_role("alert").filter(has_text="Något behöver rättas").is_visible()
+    expect(page.get_by_role("alert").filter(has_text="Något behöver rättas")).to_be_visible()
     tab.check("order-error")
     page.get_by_label("Provtagningen City").check()
     page.get_by_role("button", name="Skicka beställningen").click()
-    assert page.get_by_text("Tack! Din beställning är klar.").is_visible()
+    expect(page.get_by_text("Tack! Din beställning är klar.")).to_be_visible()
     number = ORDER_NUMBER.search(page.locator("h1").inner_text()).group(0)
     tab.check("order-placed")
 
     page.get_by_role("link", name="Mina beställningar", exact=True).click()
-    assert page.get_by_role("link", name=number).is_visible()
+    expect(page.get_by_role("link", name=number)).to_be_visible()
     tab.check("orders")
 
     order = sample_and_release(db_session, number, now)
@@ -99,9 +100,9 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     assert page.locator("h1").inner_text() == "Mina provsvar"
     inr_row = page.get_by_role("row").filter(has_text="P-PK(INR)").first
     assert "3,4" in inr_row.inner_text() and "Högt" in inr_row.inner_text()
-    assert page.get_by_text("<b>Kontakta mottagningen</b> om dosen.").is_visible()
+    expect(page.get_by_text("<b>Kontakta mottagningen</b> om dosen.")).to_be_visible()
     assert page.locator("svg.trend").count() == 3  # HbA1c and glucose (demo), INR
-    assert page.get_by_role("img", name="Trend för B-HbA1c").is_visible()
+    expect(page.get_by_role("img", name="Trend för B-HbA1c")).to_be_visible()
     tab.check("results")
     page.get_by_role("link", name="Utskriftsvänlig version").click()
     tab.check("results-print")
@@ -113,7 +114,7 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     page.get_by_role("link", name="Nytt provsvar").first.click()
     tab.check("message")
     page.get_by_role("button", name="Markera som läst").click()
-    assert page.get_by_text("Meddelandet är markerat som läst.").is_visible()
+    expect(page.get_by_text("Meddelandet är markerat som läst.")).to_be_visible()
 
     page.get_by_role("link", name="Registrera hemtest", exact=True).click()
     page.get_by_label("Kitets kod").fill("??")
@@ -124,11 +125,11 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     tab.check("settings")
     page.get_by_label("Mobilnummer").fill("12")
     page.get_by_role("button", name="Spara").click()
-    assert page.get_by_text("Skriv ett mobilnummer").first.is_visible()
+    expect(page.get_by_text("Skriv ett mobilnummer").first).to_be_visible()
     tab.check("settings-error")
 
     page.get_by_role("link", name="Vem har tittat på mina uppgifter").click()
-    assert page.get_by_role("cell", name="Vårdcentralen Tolvåsen").first.is_visible()
+    expect(page.get_by_role("cell", name="Vårdcentralen Tolvåsen").first).to_be_visible()
     tab.check("access-log")
 
     page.get_by_role("link", name="Mina provsvar", exact=True).click()
@@ -138,7 +139,7 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     assert "High" in page.get_by_role("row").filter(has_text="P-PT(INR)").first.inner_text()
     tab.check("results-en")
     page.get_by_role("link", name="My orders", exact=True).click()
-    assert page.get_by_role("link", name=number).is_visible()
+    expect(page.get_by_role("link", name=number)).to_be_visible()
     tab.check("orders-en")
 
     assert tab.csp_violations == []
