@@ -24,6 +24,8 @@ from ep.batches.runner import (
     Reporter,
     RunOutcome,
     batch_session,
+    error_message_of,
+    error_type_of,
     run_batch,
 )
 from ep.batches.schedule import RENDERERS, entries
@@ -146,6 +148,10 @@ def _run_command(batch: Batch):
             except BatchLocked as exc:
                 click.echo(f"ep: {exc}", err=True)
                 sys.exit(EXIT_LOCKED)
+            except Exception as exc:  # the database is down, say: nothing was started
+                problem = f"{error_type_of(exc)}: {error_message_of(exc)}"
+                click.echo(f"ep: {batch.name} could not start: {problem}", err=True)
+                sys.exit(EXIT_FAILED)
         for line in outcome.preview:
             click.echo(line)
         click.echo(summary_line(batch, outcome))

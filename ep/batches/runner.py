@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -304,8 +304,6 @@ def run_batch(
             session.rollback()
         return RunOutcome(batch=batch.name, run_id=None, status="dry-run", preview=lines)
 
-    if session.get_bind().dialect.name == "postgresql":
-        _commit_asynchronously(session)
     ctx.run, run_id = _acquire(batch, session, config, clock, host, pid, reporter)
     ctx.claimant = f"{run_id}@{host}:{pid}"
     loop = _Loop(batch, ctx, run_id, reporter)
@@ -414,18 +412,6 @@ class _Exhausted(Exception):
 def _backoff(config: Config, attempt: int) -> float:
     base = config["BatchRetryDelayMilliseconds"] / 1000
     return min(base * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-
-
-def _commit_asynchronously(session: Session) -> None:
-    """Make the run's commits skip the WAL flush wait on PostgreSQL (DESIGN.md section 14).
-
-    A killed batch loses nothing; only a crash of the database server could drop the last
-    fraction of a second, which the next run redoes (every item is idempotent).
-    """
-
-    @event.listens_for(session, "after_begin")
-    def _after_begin(_session, _transaction, connection):
-        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 def _insert_ignoring_existing(session: Session, model, **values) -> None:

@@ -201,3 +201,15 @@ def test_a_configuration_error_exits_2_naming_the_key(tmp_path):
     refused = run_ep("batch", "expire-orders", config=ini)
     assert refused.returncode == 2
     assert "BatchChunkSize" in refused.stderr and "'many' is not a whole number" in refused.stderr
+
+
+def test_a_database_that_cannot_be_reached_fails_the_start_with_one_line(config_path, app):
+    refused = run_ep(
+        "batch",
+        "expire-orders",
+        config=config_path,
+        env={"EP_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("ep: EXPIREORDERS could not start: OperationalError:")
+    assert "Traceback" not in refused.stderr

@@ -1,0 +1,150 @@
+"""Benchmark NOTIFYREMINDERS: due reminders per second and peak memory, file channel.
+
+Fills a fresh database with N orders that expire tomorrow (each due for an "order
+expiring" reminder), then runs the real `ep batch notify-reminders` as a subprocess, which
+queues every reminder and sends it through the file channel. Reports reminders per second
+(queued and sent, end to end) and the command's peak RSS, for each N, so memory can be
+seen to stay flat as N grows.
+
+    .venv/bin/python bench/notify_reminders.py                      # SQLite
+    .venv/bin/python bench/notify_reminders.py --database postgresql+psycopg://postgres@127.0.0.1/ep_bench
+    .venv/bin/python bench/notify_reminders.py --sizes 50000,200000
+
+The PostgreSQL database is emptied (its public schema dropped) first. Goals (issue 3):
+>= 5,000 reminders/s on SQLite and >= 2,000/s on PostgreSQL for 200,000 reminders,
+peak RSS under 250 MB and flat from 50,000 to 200,000.
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import func, insert, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ep import create_app  # noqa: E402
+from ep.config import load_config  # noqa: E402
+from ep.extensions import db  # noqa: E402
+from ep.identity import new_order_number  # noqa: E402
+from ep.models import Notification, Order, Package, Person  # noqa: E402
+from ep.timeutil import utcnow  # noqa: E402
+from tests.support import EP_COMMAND, make_instance, reset_schema  # noqa: E402
+
+ORDERS_PER_PERSON = 4
+
+
+def fill(app, count: int) -> None:
+    """N orders expiring tomorrow, ORDERS_PER_PERSON per resident, inserted in bulk."""
+    now = utcnow()
+    with app.app_context():
+        session = db.session
+        package_id = session.execute(
+            insert(Package)
+            .values(
+                code="BENCH",
+                name_sv="Paket",
+                name_en="Package",
+                remind_expiring_within_days=3,
+                created_at=now,
+            )
+            .returning(Package.id)
+        ).scalar_one()
+        people = (count + ORDERS_PER_PERSON - 1) // ORDERS_PER_PERSON
+        for start in range(0, people, 10_000):
+            session.execute(
+                insert(Person),
+                [
+                    {"personnummer": f"19{n:010d}", "language": "sv", "created_at": now}
+                    for n in range(start, min(start + 10_000, people))
+                ],
+            )
+        person_ids = session.scalars(select(Person.id).order_by(Person.id)).all()
+        for start in range(0, count, 10_000):
+            session.execute(
+                insert(Order),
+                [
+                    {
+                        "number": new_order_number(),
+                        "person_id": person_ids[n // ORDERS_PER_PERSON],
+                        "package_id": package_id,
+                        "status": "ordered",
+                        "ordered_at": now - timedelta(days=20),
+                        "expires_at": now + timedelta(days=1),
+                        "home_kit": False,
+                        "held_for_contact": False,
+                    }
+                    for n in range(start, min(start + 10_000, count))
+                ],
+            )
+        session.commit()
+
+
+def measure(url: str, count: int, folder: Path) -> dict:
+    reset_schema(url)
+    instance = folder / f"instance-{count}"
+    config_path = make_instance(instance, url)
+    app = create_app(load_config(config_path, environ={}))
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+    fill(app, count)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
+    env["EP_CONFIG"] = str(config_path)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(
+        [EP_COMMAND, "batch", "notify-reminders"], env=env, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"the batch failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    with app.app_context():
+        sent = db.session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.status == "sent")
+        )
+        db.engine.dispose()
+    files = sum(1 for _ in (instance / "outbox" / "notifications").glob("*.txt"))
+    if sent != count or files != count:
+        raise SystemExit(f"expected {count} sent and files, got {sent} sent, {files} files")
+    return {
+        "count": count,
+        "seconds": seconds,
+        "per_second": count / seconds,
+        # RUSAGE_CHILDREN keeps the largest child so far; sizes run smallest first
+        "peak_rss_mb": max(peak_kb, before) / 1024,
+        "summary": done.stdout.strip(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", help="SQLAlchemy URL (default: a SQLite file in a temp dir)")
+    parser.add_argument("--sizes", default="50000,200000", help="comma-separated reminder counts")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    with tempfile.TemporaryDirectory(prefix="ep-bench-") as tmp:
+        folder = Path(tmp)
+        url = args.database or f"sqlite:///{folder / 'bench.sqlite'}"
+        kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+        for count in sizes:
+            result = measure(url, count, folder)
+            print(
+                f"{kind:<10} {result['count']:>8,} reminders  {result['seconds']:7.1f} s  "
+                f"{result['per_second']:7,.0f} reminders/s  "
+                f"peak RSS {result['peak_rss_mb']:5.0f} MB",
+                flush=True,
+            )
+            print(f"           {result['summary']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
