@@ -15,7 +15,7 @@ deleted that a resident or staff still need:
 - batch runs finished longer ago than RetainBatchRunsDays (not the latest of a batch);
 - audit events older than RetainAuditEventsDays — and never younger than five years,
   whatever the setting (PDL). On PostgreSQL the database enforces the five years itself
-  (migration batches_0002).
+  (migration 0002).
 """
 
 from collections.abc import Callable

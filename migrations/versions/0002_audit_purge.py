@@ -5,7 +5,7 @@ DELETE of an event older than five years (by the database's own clock) in a tran
 that has said it is purging (SET LOCAL ep.purge_audit = 'on'). So the legal minimum is
 enforced by the database itself, whatever RetainAuditEventsDays says.
 
-Revision ID: batches_0002
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27 08:55:00
 
@@ -13,7 +13,7 @@ Create Date: 2026-11-27 08:55:00
 from alembic import op
 
 
-revision = "batches_0002"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
