@@ -66,18 +66,12 @@ def init_web(app: Flask) -> None:
             )
         return response
 
-    from ep.web.citizen import bp as citizen_bp
-
-    app.register_blueprint(citizen_bp)
-
-    from ep.web.admin_catalogue import bp as admin_catalogue_bp
-    from ep.web.staff import bp as staff_bp
-
-    app.register_blueprint(staff_bp)
-    app.register_blueprint(admin_catalogue_bp)
-
+    # one blueprint per audience, each checking its own access in before_request
     from ep.healthcheck.views import bp as operator_bp
     from ep.web.admin import bp as admin_bp
+    from ep.web.admin_catalogue import bp as admin_catalogue_bp
+    from ep.web.citizen import bp as citizen_bp
+    from ep.web.staff import bp as staff_bp
 
-    app.register_blueprint(operator_bp)
-    app.register_blueprint(admin_bp)
+    for blueprint in (citizen_bp, staff_bp, admin_bp, admin_catalogue_bp, operator_bp):
+        app.register_blueprint(blueprint)
