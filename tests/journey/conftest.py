@@ -1,0 +1,1 @@
+from tests.pki import pki  # noqa: F401
