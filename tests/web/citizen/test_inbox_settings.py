@@ -97,3 +97,9 @@ def test_the_access_log_shows_which_care_unit_read_my_data_and_when(
 
 def test_no_one_has_looked_yet(as_resident):
     assert "Ingen vårdpersonal har tittat på dina uppgifter." in as_resident.page("/access-log")
+
+
+def test_each_language_choice_is_marked_in_its_own_language(as_resident):
+    page = as_resident.page("/settings")
+    assert 'lang="en">English</label>' in page
+    assert 'lang="sv">Svenska</label>' in page
