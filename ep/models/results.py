@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep.models.base import Base
+from ep.models.catalogue import Analysis
 from ep.models.orders import Order
 from ep.timeutil import utcnow
 
@@ -72,4 +73,6 @@ class Result(Base):
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     order: Mapped[Order] = relationship()
+    # joined: every place that shows a result shows the analysis's name beside it
+    analysis: Mapped[Analysis | None] = relationship(lazy="joined")
     lab_message: Mapped[LabMessage | None] = relationship()

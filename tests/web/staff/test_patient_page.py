@@ -25,10 +25,12 @@ def test_the_patient_page_shows_orders_and_results_and_logs_exactly_one_read(
     staff, staff_user, resident, catalogue, db_session, now
 ):
     order = make_order(db_session, resident, catalogue["DIABETES"], now=now, status="resulted")
+    hba1c = next(a for a in catalogue["DIABETES"].analyses if a.code == "NPU27300")
     db_session.add(
         Result(
             order_id=order.id,
             analysis_code="NPU27300",
+            analysis_id=hba1c.id,
             value_text="48",
             value_numeric=48,
             unit="mmol/mol",
@@ -47,6 +49,7 @@ def test_the_patient_page_shows_orders_and_results_and_logs_exactly_one_read(
     page = response.text
     assert "Tolvan Tolvansson, 19121212-1212" in page
     assert order.number in page
+    assert '<th scope="row">B-HbA1c</th>' in page  # the analysis by name, not by code
     assert "Över referensintervallet" in page  # the flag in words, not by colour
     assert "Förhöjt &lt;b&gt;värde&lt;/b&gt;" in page  # the lab's comment, escaped
     assert "Diabeteskontroll" in page  # the demo's offer
