@@ -116,7 +116,13 @@ def receive_file(session: Session, path: Path, *, now: datetime) -> Received:
 
 
 @dataclass
-class _File:
+class ReadFile:
+    """An inbox file read and parsed, not yet recorded: what ``read_files`` returns.
+
+    Nothing in it refers to the database, so it can be read in another process (the
+    batch reads the next chunk while it records this one) and sent back whole.
+    """
+
     path: Path
     data: bytes
     sha256: str
@@ -127,17 +133,36 @@ class _File:
 
 
 def receive_files(session: Session, paths: list[Path], *, now: datetime) -> list[Received]:
+    """Read and record files (see record_files); flush only."""
+    return record_files(session, [_read(path) for path in paths], now=now)
+
+
+def read_files(paths: list[Path]) -> list[ReadFile | None]:
+    """Read and parse each file; None for a file that is gone. Touches no database."""
+    files = []
+    for path in paths:
+        try:
+            files.append(_read(path))
+        except FileNotFoundError:
+            files.append(None)
+    return files
+
+
+def record_files(
+    session: Session, files: list[ReadFile | None], *, now: datetime
+) -> list[Received]:
     """Record files as LabMessages, with their results when they match; flush only.
 
-    The files are decided in order, so the second of two files with one control id is the
-    duplicate even within one call. The database work is a few statements for all files.
+    Files that were gone when read (None) are left out. The files are decided in order,
+    so the second of two files with one control id is the duplicate even within one call.
+    The database work is a few statements for all files.
     """
-    files = [_read(path) for path in paths]
+    files = [file for file in files if file is not None]
     readable = [f for f in files if f.report is not None]
     earlier = _earlier_messages(session, readable)
     orders = _orders(session, readable)
 
-    to_store: list[tuple[_File, OrderRef]] = []
+    to_store: list[tuple[ReadFile, OrderRef]] = []
     for file in files:
         if file.report is None:
             file.row, file.ack = _rejected_row(file, now)
@@ -190,7 +215,7 @@ def receive_files(session: Session, paths: list[Path], *, now: datetime) -> list
     return [_received(file, by_file[id(file)], now) for file in files]
 
 
-def _read(path: Path) -> _File:
+def _read(path: Path) -> ReadFile:
     with path.open("rb") as stream:
         size = os.fstat(stream.fileno()).st_size
         if size > MAX_MESSAGE_BYTES:
@@ -200,9 +225,9 @@ def _read(path: Path) -> _File:
                 f"file of {size:,} bytes is too large for a lab message (at most "
                 f"{MAX_MESSAGE_BYTES:,}); the file is kept, the database holds none of it"
             )
-            return _File(path, b"", digest, error=ParseError(reason))
+            return ReadFile(path, b"", digest, error=ParseError(reason))
         data = stream.read()
-    file = _File(path, data, hashlib.sha256(data).hexdigest())
+    file = ReadFile(path, data, hashlib.sha256(data).hexdigest())
     try:
         file.report = parse_lab_message(data)
     except ParseError as exc:
@@ -213,7 +238,7 @@ def _read(path: Path) -> _File:
     return file
 
 
-def _earlier_messages(session: Session, files: list[_File]) -> dict[tuple[str, str], str]:
+def _earlier_messages(session: Session, files: list[ReadFile]) -> dict[tuple[str, str], str]:
     """Control ids already imported or kept: (source, control id) → which message.
 
     A rejected message does not count: the lab may resend it repaired with the same id.
@@ -240,7 +265,7 @@ class _Order:
     personnummer: str
 
 
-def _orders(session: Session, files: list[_File]) -> dict[str, _Order]:
+def _orders(session: Session, files: list[ReadFile]) -> dict[str, _Order]:
     numbers = {f.report.order_number for f in files if f.report.order_number}
     if not numbers:
         return {}
@@ -269,7 +294,7 @@ def _match(report: LabReport, orders: dict[str, _Order]) -> tuple[OrderRef | Non
     return found.ref, None
 
 
-def _rejected_row(file: _File, now: datetime) -> tuple[dict, tuple[str, str]]:
+def _rejected_row(file: ReadFile, now: datetime) -> tuple[dict, tuple[str, str]]:
     header = file.error.header
     row = {
         "source": ((header.sending_facility if header else None) or SOURCE_UNKNOWN)[:100],
@@ -288,7 +313,7 @@ def _rejected_row(file: _File, now: datetime) -> tuple[dict, tuple[str, str]]:
     return row, (ACK_REJECT, file.error.reason)
 
 
-def _received(file: _File, message_id: int, now: datetime) -> Received:
+def _received(file: ReadFile, message_id: int, now: datetime) -> Received:
     row = file.row
     received = Received(
         file.path, message_id, row["status"], row["error"], row["control_id"], file.sha256

@@ -156,14 +156,14 @@ def store_results(
 
 
 def insert_rows(session: Session, model, rows: list[dict]) -> list[int]:
-    """Insert ``rows`` with one executemany; return their new ids in the order given.
+    """Insert ``rows`` in one go (executemany; COPY on PostgreSQL); return their ids in order.
 
     Not ``INSERT … RETURNING`` in parameter order: SQLAlchemy sends that one row per
     statement here (measured: six times slower on SQLite, worse on PostgreSQL). Instead,
-    PostgreSQL hands out the ids first from the table's sequence, and on SQLite the rows
-    of one executemany get consecutive rowids in order (max + 1) while no other
-    connection can write between them (this transaction holds SQLite's write lock), so
-    the new ids are the table's last ``len(rows)``.
+    PostgreSQL hands out the ids first from the table's sequence (the rows then go in by
+    COPY), and on SQLite the rows of one executemany get consecutive rowids in order
+    (max + 1) while no other connection can write between them (this transaction holds
+    SQLite's write lock), so the new ids are the table's last ``len(rows)``.
     """
     if not rows:
         return []
@@ -178,13 +178,25 @@ def insert_rows(session: Session, model, rows: list[dict]) -> list[int]:
                 {"table": f'"{table.name}"', "n": len(rows)},
             )
         )
-        session.connection().execute(
-            insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)]
-        )
+        # COPY, not executemany: psycopg sends a statement per row of an executemany
+        # (measured: a third of the import's time on PostgreSQL)
+        columns = list(rows[0])
+        names = ", ".join(f'"{name}"' for name in ["id", *columns])
+        dialect = session.get_bind().dialect
+        # the columns' own conversions still apply (UTCDateTime refuses a naive time)
+        convert = [(name, table.c[name].type.bind_processor(dialect) or _as_is) for name in columns]
+        cursor = session.connection().connection.dbapi_connection.cursor()
+        with cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row, new_id in zip(rows, ids, strict=True):
+                copy.write_row([new_id, *(process(row[name]) for name, process in convert)])
         return ids
     session.connection().execute(insert(table), rows)
     newest = session.scalars(select(model.id).order_by(model.id.desc()).limit(len(rows)))
     return list(newest)[::-1]
+
+
+def _as_is(value):
+    return value
 
 
 def _update_orders(session, items, current, *, now) -> None:

@@ -23,6 +23,7 @@ import hl7
 
 from ep.labformats.report import FORMAT_HL7V2, LabReport, Observation, ParseError
 from ep.labformats.text import (
+    NOT_TEXT,
     clip,
     decode_text,
     parse_number,
@@ -33,8 +34,6 @@ from ep.labformats.text import (
 )
 from ep.timeutil import STOCKHOLM
 
-# bytes that have no place in a text message (NUL, other C0 controls but the allowed ones)
-_BINARY = re.compile(rb"[\x00-\x08\x0e-\x1b\x1d-\x1f]")
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
 _HL7_TIME = re.compile(r"\d{4}(?:\d{2}){0,5}(?:\.\d{1,4})?(?:[+-]\d{4})?\Z")
 # OBX-11 (HL7 table 0085) → EP's P/F/C; the other codes carry no value to store
@@ -126,7 +125,7 @@ def parse_hl7v2(data: bytes) -> LabReport:
     data = strip_transport(data)
     if not data:
         raise ParseError("empty file: no message in it", format=FORMAT_HL7V2)
-    binary = _BINARY.search(data)
+    binary = NOT_TEXT.search(data)
     if binary:
         raise ParseError(
             f"binary content, not a text message (byte 0x{data[binary.start()]:02x} "

@@ -21,6 +21,14 @@ class ParseError(Exception):
         self.format = format
         self.header = header
 
+    def __reduce__(self):
+        # pickled whole (a file is read in a worker process), keyword arguments included
+        return _parse_error, (self.reason, self.format, self.header)
+
+
+def _parse_error(reason: str, format: str, header) -> ParseError:
+    return ParseError(reason, format=format, header=header)
+
 
 @dataclass
 class Observation:

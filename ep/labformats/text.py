@@ -8,8 +8,8 @@ from ep.labformats.report import FORMAT_FHIR, FORMAT_HL7V2, FORMAT_UNKNOWN, Pars
 UTF8_BOM = b"\xef\xbb\xbf"
 MLLP_START = b"\x0b"
 MLLP_END = b"\x1c"
-# bytes a text message may carry: tab, line endings, form feed, and the MLLP frame
-_ALLOWED_CONTROL = frozenset(b"\t\n\r\x0b\x0c\x1c")
+# control bytes no text message carries (allowed: tab, line endings, form feed, the MLLP frame)
+NOT_TEXT = re.compile(rb"[\x00-\x08\x0e-\x1b\x1d-\x1f]")
 _NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
 _RANGE = re.compile(
     r"^\s*(?P<low>[+-]?\d+(?:[.,]\d+)?)\s*(?:-|–|—|\.\.|to)\s*(?P<high>[+-]?\d+(?:[.,]\d+)?)\s*$"
@@ -59,11 +59,12 @@ def sniff_format(data: bytes) -> str:
 
 def check_text_bytes(data: bytes) -> None:
     """Refuse binary content (a zip, a PDF, a truncated copy full of NUL bytes)."""
-    for offset, byte in enumerate(data):
-        if byte < 0x20 and byte not in _ALLOWED_CONTROL:
-            raise ParseError(
-                f"binary content, not a text message (byte 0x{byte:02x} at offset {offset})"
-            )
+    found = NOT_TEXT.search(data)
+    if found:
+        raise ParseError(
+            f"binary content, not a text message (byte 0x{data[found.start()]:02x} "
+            f"at offset {found.start()})"
+        )
 
 
 def decode_text(data: bytes, declared: str | None, *, format: str) -> str:

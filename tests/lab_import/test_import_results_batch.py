@@ -1,11 +1,15 @@
 """The IMPORTRESULTS batch: the real `ep batch import-results`, and runs in-process."""
 
+import multiprocessing
+import os
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ep.batches.import_results import IMPORTRESULTS
+from ep.batches import import_results
+from ep.batches.import_results import IMPORTRESULTS, READ_AHEAD_MIN_FILES
 from ep.batches.runner import run_batch
-from ep.domain.lab_import import receive_file
+from ep.domain.lab_import import read_files, receive_file
 from ep.extensions import db
 from ep.models import BatchHeartbeat, LabMessage, Result
 from tests.lab_import.conftest import SAMPLES, files_under
@@ -108,3 +112,60 @@ def test_limit_imports_at_most_n_files_and_leaves_the_rest_for_the_next_run(
     assert len(list((inbox / "processed").iterdir())) == 2
     assert _run(lab_app).succeeded == 3
     assert sorted(p.name for p in inbox.iterdir()) == ["processed"]
+
+
+def _many(drop, count: int, *, duplicate: tuple[int, int] | None = None) -> None:
+    """``count`` settled ORU^R01 files for Tolvan's order, each with its own control id."""
+    sample = (SAMPLES / "oru_r01_bom_lf.hl7").read_bytes()
+    for number in range(count):
+        same = duplicate is not None and number == duplicate[1]
+        control = duplicate[0] if same else number
+        drop(f"inr-{number:04d}.hl7", sample.replace(b"000124", f"{control:06d}".encode()))
+
+
+def test_a_big_inbox_read_ahead_by_reader_processes_is_imported_file_by_file_in_order(
+    session, config, config_path, inbox, ack_folder, drop, tolvan_order
+):
+    count = 2 * READ_AHEAD_MIN_FILES + 30  # several chunks read ahead
+    _many(drop, count, duplicate=(5, count - 10))  # a resend, chunks after the original
+    drop("inr-0150-broken.hl7", b"MSH|^~\\&|LIMS|KLINKEM_SUS|EP|REGION|20261126||ORU^R01|B1|P\r")
+
+    done = run_ep("batch", "import-results", config=config_path, env=_settings(config))
+
+    assert done.returncode == 0, done.stderr
+    assert f"{count + 1} items ({count - 1} succeeded, 1 failed, 1 skipped)" in done.stdout
+    assert sorted(p.name for p in inbox.iterdir()) == ["error", "processed"]
+    assert len(list((inbox / "processed").iterdir())) == count
+    assert len(list(ack_folder.iterdir())) == count + 1
+    session.expire_all()
+    messages = session.execute(select(LabMessage.filename, LabMessage.status)).all()
+    assert len(messages) == count + 1  # each file recorded once
+    statuses = dict(messages)
+    assert statuses[f"inr-{count - 10:04d}.hl7"] == "duplicate"
+    assert statuses["inr-0150-broken.hl7"] == "rejected"
+    assert list(statuses.values()).count("imported") == count - 1
+    assert session.scalar(select(func.count()).select_from(Result)) == count - 1
+    current = select(func.count()).select_from(Result).where(Result.superseded_at.is_(None))
+    assert session.scalar(current) == 1  # the INR of each file superseded the one before
+
+
+def test_when_a_reader_process_dies_its_chunks_are_read_by_the_batch_itself(
+    session, lab_app, inbox, drop, tolvan_order, monkeypatch
+):
+    batch_pid = os.getpid()
+
+    def read_or_die(paths):
+        if os.getpid() != batch_pid:
+            os._exit(1)  # a reader killed mid-chunk
+        return read_files(paths)
+
+    monkeypatch.setattr(import_results, "read_files", read_or_die)
+    count = READ_AHEAD_MIN_FILES + 50
+    _many(drop, count)
+
+    outcome = _run(lab_app)
+
+    assert (outcome.status, outcome.succeeded) == ("succeeded", count)
+    assert sorted(p.name for p in inbox.iterdir()) == ["processed"]
+    assert session.scalar(select(func.count()).select_from(LabMessage)) == count
+    assert multiprocessing.active_children() == []  # no reader left behind
