@@ -266,12 +266,14 @@ def _fast_commits(connection: Connection) -> Iterator[Connection]:
         yield connection
         return
     fast = connection.execution_options(isolation_level="AUTOCOMMIT")
-    fast.exec_driver_sql("SET synchronous_commit = off")
+    with fast.begin():
+        fast.exec_driver_sql("SET synchronous_commit = off")
     try:
         yield fast
     finally:
         try:
-            fast.exec_driver_sql("RESET synchronous_commit")
+            with fast.begin():
+                fast.exec_driver_sql("RESET synchronous_commit")
         except Exception:  # a broken connection: do not hide what broke it
             fast.invalidate()
 
@@ -340,10 +342,14 @@ def _claim_statement(condition, order):
         .order_by(order)
         .limit(bindparam("size"))
         .with_for_update(skip_locked=True)
+        # evaluated once: as a plain subquery PostgreSQL may run it again per row it
+        # updates, and with equal times each run may pick (and claim) another row
+        .cte("candidates")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     return (
         update(_table)
-        .where(_columns.id.in_(candidates), condition)
+        .where(_columns.id.in_(select(candidates.c.id)), condition)
         .values(
             status="sending", claimed_by_run_id=bindparam("run_id"), claimed_at=bindparam("now")
         )
