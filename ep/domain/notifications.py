@@ -6,7 +6,9 @@ creates a message twice (``queue_notifications`` does the same for many at once,
 batches). ``send_next`` is the sender's unit of work: it claims one due
 row atomically, delivers it, records the outcome and commits, so a killed sender repeats
 at most the one message in flight — and the provider, given the dedupe key as the
-idempotency key, can drop even that.
+idempotency key, can drop even that. ``send_due`` (the batches' sender) claims a few rows
+in one statement and then does the same for each in turn: each is recorded before the
+next goes.
 
 ``Notification.channel`` holds the resident's preference when queued (sms, smtp, or inbox
 when there is no usable one) and the transport that carried it once sent. Which
@@ -22,8 +24,10 @@ transport that is gets decided when the row is sent, from NotificationChannel:
   created) so that every notification has one outcome to look up.
 
 Row states: pending -> sending (claimed) -> sent | failed, or back to pending after a
-transient error with ``next_attempt_at`` pushed out (exponential backoff, capped). A
-claim older than BatchLeaseSeconds, or one held by a batch run that has ended, belongs to
+transient error with ``next_attempt_at`` pushed out (exponential backoff, capped). The
+backoff holds for the run that met the error (kept in ``claimed_by_run_id``): once that
+run has ended, the next run — the operator's manual rerun included — tries the row at
+once. A claim older than BatchLeaseSeconds, or one held by a batch run that has ended, belongs to
 a sender that died mid-send and is taken over. After BatchMaxAttempts transient failures
 a row stays pending and keeps being retried at the capped backoff — the fault is the
 provider's, not the message's — and ``exhausted_count`` reports it; only a permanent error
