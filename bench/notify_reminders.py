@@ -68,12 +68,17 @@ def fill(app, count: int) -> None:
                 ],
             )
         person_ids = session.scalars(select(Person.id).order_by(Person.id)).all()
+        # order numbers are random: at 200,000 two of them may well meet, so draw distinct ones
+        numbers: set[str] = set()
+        while len(numbers) < count:
+            numbers.add(new_order_number())
+        numbers_in_order = sorted(numbers)
         for start in range(0, count, 10_000):
             session.execute(
                 insert(Order),
                 [
                     {
-                        "number": new_order_number(),
+                        "number": numbers_in_order[n],
                         "person_id": person_ids[n // ORDERS_PER_PERSON],
                         "package_id": package_id,
                         "status": "ordered",

@@ -6,7 +6,9 @@ creates a message twice (``queue_notifications`` does the same for many at once,
 batches). ``send_next`` is the sender's unit of work: it claims one due
 row atomically, delivers it, records the outcome and commits, so a killed sender repeats
 at most the one message in flight — and the provider, given the dedupe key as the
-idempotency key, can drop even that.
+idempotency key, can drop even that. ``send_due`` (the batches' sender) claims a few rows
+in one statement and then does the same for each in turn: each is recorded before the
+next goes.
 
 ``Notification.channel`` holds the resident's preference when queued (sms, smtp, or inbox
 when there is no usable one) and the transport that carried it once sent. Which
@@ -22,8 +24,10 @@ transport that is gets decided when the row is sent, from NotificationChannel:
   created) so that every notification has one outcome to look up.
 
 Row states: pending -> sending (claimed) -> sent | failed, or back to pending after a
-transient error with ``next_attempt_at`` pushed out (exponential backoff, capped). A
-claim older than BatchLeaseSeconds, or one held by a batch run that has ended, belongs to
+transient error with ``next_attempt_at`` pushed out (exponential backoff, capped). The
+backoff holds for the run that met the error (kept in ``claimed_by_run_id``): once that
+run has ended, the next run — the operator's manual rerun included — tries the row at
+once. A claim older than BatchLeaseSeconds, or one held by a batch run that has ended, belongs to
 a sender that died mid-send and is taken over. After BatchMaxAttempts transient failures
 a row stays pending and keeps being retried at the capped backoff — the fault is the
 provider's, not the message's — and ``exhausted_count`` reports it; only a permanent error
@@ -32,7 +36,8 @@ provider's, not the message's — and ``exhausted_count`` reports it; only a per
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -188,25 +193,97 @@ def send_next(session: Session, config, *, claimant: str, now: datetime) -> str 
 
     Returns "sent" or "failed" (a permanent error, recorded on the row). A transient
     error is recorded on the row (back to pending, later ``next_attempt_at``), committed,
-    and re-raised so the batch runner can back off.
+    and re-raised so the batch runner can back off. ``send_due`` does the same for many.
+    """
+    outcome = send_due(session, config, claimant=claimant, now=now, limit=1)
+    if outcome is None:
+        return None
+    return "sent" if outcome.sent else "failed"
 
-    The caller's open work in ``session`` is committed first; the claim and the outcome
+
+@dataclass
+class SendOutcome:
+    """What one ``send_due`` call did."""
+
+    sent: int = 0
+    failed: int = 0
+
+
+def send_due(
+    session: Session,
+    config,
+    *,
+    claimant: str,
+    now: datetime,
+    limit: int,
+    stopping: Callable[[], bool] | None = None,
+) -> SendOutcome | None:
+    """Claim up to ``limit`` due notifications at once, then send and record each in turn.
+
+    The claim is one atomic statement (pending -> sending, by this claimant). Each row is
+    then delivered and its outcome committed before the next row is delivered, so a killed
+    sender repeats at most the one message in flight; the rows it had claimed but not sent
+    are taken over by the next run (its claims belong to a run that is no longer running).
+    A transient error is recorded on its row, the rest of the claim is handed back, and the
+    error re-raised. ``stopping`` is asked between rows: once it says yes, the rest is
+    handed back. Returns None when nothing is due.
+
+    The caller's open work in ``session`` is committed first; the claim and the outcomes
     are then written on a connection of their own, in short transactions of plain
-    statements, so their commits stay cheap however many objects the caller's session
-    holds (an ORM commit expires every one of them).
+    statements built once, so their commits stay cheap however many objects the caller's
+    session holds (an ORM commit expires every one of them).
     """
     own = session() if isinstance(session, scoped_session) else session  # Flask's db.session
     if own.in_transaction():
         own.commit()
-    with session.get_bind().connect() as connection:
-        return _send_one(connection, config, claimant=claimant, now=now)
+    with session.get_bind().connect() as connection, _fast_commits(connection) as fast:
+        lease = timedelta(seconds=config["BatchLeaseSeconds"])
+        claimed = _claim(
+            fast, run_id=_run_id(claimant), now=now, stale_before=now - lease, size=limit
+        )
+        if not claimed:
+            return None
+        outcome = SendOutcome()
+        waiting = list(claimed)
+        try:
+            while waiting and not (stopping is not None and stopping()):
+                if _send_one(fast, config, waiting.pop(0), now=now) == "sent":
+                    outcome.sent += 1
+                else:
+                    outcome.failed += 1
+        finally:
+            _hand_back(fast, waiting)
+        return outcome
 
 
-def _send_one(connection: Connection, config, *, claimant: str, now: datetime) -> str | None:
-    lease = timedelta(seconds=config["BatchLeaseSeconds"])
-    claimed = _claim(connection, run_id=_run_id(claimant), now=now, stale_before=now - lease)
-    if claimed is None:
-        return None
+@contextmanager
+def _fast_commits(connection: Connection) -> Iterator[Connection]:
+    """Yield ``connection`` set up for many one-statement transactions.
+
+    On PostgreSQL each statement commits on its own (autocommit: one round trip instead of
+    BEGIN, statement, COMMIT) and a commit need not wait for the disk: a killed sender
+    loses nothing, only a database-server crash could forget the last fraction of a
+    second, and then the provider drops the repeated message by its idempotency key
+    (DESIGN.md §14). SQLite runs in WAL with synchronous=NORMAL already.
+    """
+    if connection.dialect.name != "postgresql":
+        yield connection
+        return
+    fast = connection.execution_options(isolation_level="AUTOCOMMIT")
+    with fast.begin():
+        fast.exec_driver_sql("SET synchronous_commit = off")
+    try:
+        yield fast
+    finally:
+        try:
+            with fast.begin():
+                fast.exec_driver_sql("RESET synchronous_commit")
+        except Exception:  # a broken connection: do not hide what broke it
+            fast.invalidate()
+
+
+def _send_one(connection: Connection, config, claimed, *, now: datetime) -> str:
+    """Deliver one claimed row and record the outcome; re-raise a transient error."""
     name = _transport_for(claimed.channel, config["NotificationChannel"])
     message = OutgoingMessage(
         dedupe_key=claimed.dedupe_key,
@@ -224,6 +301,7 @@ def _send_one(connection: Connection, config, *, claimant: str, now: datetime) -
         return "failed"
     except Exception as exc:
         # transient, or a fault of ours: the message may not have gone, so try it later
+        # (later in this run; a new run tries it at once, see _RETRY_NOW)
         retry_at = now + backoff(claimed.attempts + 1)
         _record(connection, _RETRY, **claim, last_error=_error_text(exc), retry_at=retry_at)
         raise
@@ -245,35 +323,37 @@ def _transport_for(channel: str, enabled: tuple[str, ...]) -> str:
 
 # The statements are built once: the sender runs them for every message.
 _DUE = and_(_columns.status == "pending", _columns.next_attempt_at <= bindparam("now"))
+_ENDED_RUNS = select(BatchRun.id).where(BatchRun.status != "running").scalar_subquery()
 # a sender that died mid-send: its claim is older than the lease, or its batch run ended
 _ABANDONED = and_(
     _columns.status == "sending",
     or_(
         _columns.claimed_at < bindparam("stale_before"),
-        _columns.claimed_by_run_id.in_(
-            select(BatchRun.id).where(BatchRun.status != "running").scalar_subquery()
-        ),
+        _columns.claimed_by_run_id.in_(_ENDED_RUNS),
     ),
 )
 
 
 def _claim_statement(condition, order):
-    # One statement: the subquery picks a row (skipping rows other senders hold locked,
-    # on PostgreSQL), the update claims it only if it is still in that state. On SQLite
-    # the update takes the write lock before it reads, so two senders cannot both win.
-    candidate = (
+    # One statement: the subquery picks up to :size rows (skipping rows other senders hold
+    # locked, on PostgreSQL), the update claims those still in that state. On SQLite the
+    # update takes the write lock before it reads, so two senders cannot both win a row.
+    candidates = (
         select(_columns.id)
         .where(condition)
-        # by time alone: the index (status, next_attempt_at) then yields the first row at
+        # by time alone: the index (status, next_attempt_at) then yields the first rows at
         # once, where a tiebreak on id would make PostgreSQL sort every due row per claim
         .order_by(order)
-        .limit(1)
+        .limit(bindparam("size"))
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        # evaluated once: as a plain subquery PostgreSQL may run it again per row it
+        # updates, and with equal times each run may pick (and claim) another row
+        .cte("candidates")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     return (
         update(_table)
-        .where(_columns.id == candidate, condition)
+        .where(_columns.id.in_(select(candidates.c.id)), condition)
         .values(
             status="sending", claimed_by_run_id=bindparam("run_id"), claimed_at=bindparam("now")
         )
@@ -287,13 +367,14 @@ def _claim_statement(condition, order):
             _columns.body,
             _columns.attempts,
             _columns.claimed_at,
+            _columns.next_attempt_at,
         )
     )
 
 
 _CLAIMS = (
-    _claim_statement(_DUE, _columns.next_attempt_at),
-    _claim_statement(_ABANDONED, _columns.claimed_at),
+    (_claim_statement(_DUE, _columns.next_attempt_at), lambda row: (row.next_attempt_at, row.id)),
+    (_claim_statement(_ABANDONED, _columns.claimed_at), lambda row: row.id),
 )
 # the outcome is written only while the claim is still ours
 _OURS = update(_table).where(
@@ -315,31 +396,56 @@ _FAILED = _OURS.values(
     attempts=_columns.attempts + 1,
     last_error=bindparam("last_error"),
 )
+# the run that saw the error stays on the row (claimed_by_run_id): the wait holds for it
 _RETRY = _OURS.values(
     status="pending",
     attempts=_columns.attempts + 1,
     last_error=bindparam("last_error"),
     next_attempt_at=bindparam("retry_at"),
-    claimed_by_run_id=None,
     claimed_at=None,
+)
+# ... and only for it: once that run has ended, a new run (the operator's manual rerun,
+# or the next scheduled one) tries those rows at once (operations manual, "run again
+# manually to retry")
+_RETRY_NOW = (
+    update(_table)
+    .where(
+        _columns.status == "pending",
+        _columns.next_attempt_at > bindparam("now"),
+        _columns.claimed_by_run_id.in_(_ENDED_RUNS),
+    )
+    .values(next_attempt_at=bindparam("now"), claimed_by_run_id=None)
+)
+# claimed rows this sender will not send after all (an error, a stop): pending again
+_HAND_BACK = (
+    update(_table)
+    .where(
+        _columns.id.in_(bindparam("row_ids", expanding=True)),
+        _columns.status == "sending",
+        _columns.claimed_at == bindparam("claim_time"),
+    )
+    .values(status="pending", claimed_by_run_id=None, claimed_at=None)
 )
 
 
-def _claim(connection: Connection, **params):
-    """Claim one due row (pending and due, or a dead sender's); commit; return it or None."""
-    for statement in _CLAIMS:
+def _claim(connection: Connection, **params) -> list:
+    """Claim up to ``size`` rows (due ones, else a dead sender's); commit each claim.
+
+    Return them in the order they are to go, or an empty list when nothing is due.
+    """
+    with connection.begin():
+        connection.execute(_RETRY_NOW, {"now": params["now"]})
+    for statement, order in _CLAIMS:
         with connection.begin():
-            _commit_fast(connection)
-            claimed = connection.execute(statement, params).first()
-        if claimed is not None:
-            return claimed
-    return None
+            claimed = connection.execute(statement, params).all()
+        if claimed:
+            return sorted(claimed, key=order)
+    return []
 
 
 def _record(connection: Connection, statement, **params) -> None:
     """Write the outcome of our claim and commit, before anything else is sent."""
     with connection.begin():
-        _commit_fast(connection)
         result = connection.execute(statement, params)
     if result.rowcount != 1:
         # we were slower than the lease and another sender took the row over; it records
@@ -347,12 +453,19 @@ def _record(connection: Connection, statement, **params) -> None:
         log.warning("notification %s was taken over while being sent", params["row_id"])
 
 
-def _commit_fast(connection: Connection) -> None:
-    # On PostgreSQL a commit need not wait for the disk: a killed sender loses nothing,
-    # only a database-server crash could forget the last fraction of a second, and then
-    # the provider drops the repeated message by its idempotency key (DESIGN.md §14).
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+def _hand_back(connection: Connection, rows: list) -> None:
+    """Put claimed rows we will not send back to pending (best effort: if the database is
+    gone, the next run takes them over once this run has ended)."""
+    if not rows:
+        return
+    try:
+        with connection.begin():
+            connection.execute(
+                _HAND_BACK,
+                {"row_ids": [row.id for row in rows], "claim_time": rows[0].claimed_at},
+            )
+    except Exception:
+        log.warning("could not hand back %d claimed notifications", len(rows), exc_info=True)
 
 
 def _run_id(claimant: str) -> int | None:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, and_, cast, exists, false, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from ep.domain.notifications import queue_notification
+from ep.domain.notifications import NotificationRequest, queue_notifications
 from ep.models import Kit, Notification, Offer, Order, Package, Person
 from ep.models.orders import OPEN_ORDER_STATUSES
 
@@ -194,24 +194,20 @@ RULES: tuple[tuple[str, Finder], ...] = (
 def queue_reminders(
     session: Session, reminders: Sequence[Reminder], *, now: datetime
 ) -> tuple[int, int]:
-    """Queue each reminder's notification; return (queued, already there). Flushes only."""
+    """Queue the reminders' notifications in bulk; return (queued, already there). Flushes only."""
     people = {
         person.id: person
         for person in session.scalars(
             select(Person).where(Person.id.in_({r.person_id for r in reminders}))
         )
     }
-    queued = 0
-    for reminder in reminders:
-        made = queue_notification(
-            session,
-            person=people[reminder.person_id],
-            kind=reminder.kind,
-            dedupe_key=reminder.dedupe_key,
-            now=now,
-            order_id=reminder.order_id,
+    requests = [
+        NotificationRequest(
+            people[reminder.person_id], reminder.kind, reminder.dedupe_key, reminder.order_id
         )
-        queued += made is not None
+        for reminder in reminders
+    ]
+    queued = queue_notifications(session, requests, now=now)
     return queued, len(reminders) - queued
 
 

@@ -117,3 +117,32 @@ def test_a_failing_sms_gateway_fails_the_run_keeps_the_rest_pending_and_a_rerun_
     db_session.rollback()  # a fresh snapshot: see what the command wrote
     assert set(db_session.scalars(select(Notification.status))) == {"sent"}
     assert db_session.get(BatchHeartbeat, "NOTIFYREMINDERS").last_outcome == "succeeded"
+
+
+def test_a_rerun_right_after_a_failing_gateway_retries_at_once_and_sends_the_rest(
+    db_session, now, make_app, run, read, sms_gateway
+):
+    expected = expiring_orders(db_session, now, 5, people=5)
+    sms_gateway.answers = [(500, {"error": "gateway overloaded"})] * 2
+    app = make_app(
+        NotificationChannel="sms",
+        SmsGatewayUrl=sms_gateway.url,
+        SmsGatewayToken=TOKEN,
+        BatchRetryDelayMilliseconds="0",
+        BatchMaxAttempts="2",
+    )
+
+    failed = run(NOTIFYREMINDERS, app=app, clock=lambda: now)
+
+    assert failed.status == "failed" and failed.exit_code == 1
+    # the two messages that met the error wait out their backoff while that run lasts
+    waits = [at for (at,) in read(select(Notification.next_attempt_at)) if at > now]
+    assert len(waits) == 2
+
+    # the operator runs it again at once (the same moment): nothing waits for the backoff
+    rerun = run(NOTIFYREMINDERS, app=app, clock=lambda: now)
+
+    assert rerun.status == "succeeded" and rerun.exit_code == 0
+    delivered = [r.headers["idempotency-key"] for r in sms_gateway.requests[2:]]
+    assert sorted(delivered) == sorted(expected)  # each of the five, once
+    assert {row[0] for row in read(select(Notification.status))} == {"sent"}
