@@ -420,20 +420,23 @@ def _insert_ignoring_existing(session: Session, model, **values) -> None:
     session.execute(statement)
 
 
+def _holder_of(name: str):
+    """Who holds the batch's lock: run, host, pid, since and its last activity."""
+    return select(
+        BatchHeartbeat.running_run_id,
+        BatchHeartbeat.running_host,
+        BatchHeartbeat.running_pid,
+        BatchHeartbeat.running_since,
+        BatchHeartbeat.last_activity_at,
+    ).where(BatchHeartbeat.batch == name)
+
+
 def _acquire(batch, session, config, clock, host, pid, reporter) -> tuple[BatchRun, int]:
     """Record the run and take the lock, or raise BatchLocked naming the live run."""
     now = clock()
     _insert_ignoring_existing(session, BatchHeartbeat, batch=batch.name)
     session.commit()
-    holder = session.execute(
-        select(
-            BatchHeartbeat.running_run_id,
-            BatchHeartbeat.running_host,
-            BatchHeartbeat.running_pid,
-            BatchHeartbeat.running_since,
-            BatchHeartbeat.last_activity_at,
-        ).where(BatchHeartbeat.batch == batch.name)
-    ).one()
+    holder = session.execute(_holder_of(batch.name)).one()
     run = BatchRun(batch=batch.name, host=host, pid=pid, started_at=now, status="running")
     session.add(run)
     session.flush()
@@ -464,15 +467,7 @@ def _acquire(batch, session, config, clock, host, pid, reporter) -> tuple[BatchR
     )
     if taken.rowcount != 1:
         session.rollback()
-        live = session.execute(
-            select(
-                BatchHeartbeat.running_run_id,
-                BatchHeartbeat.running_host,
-                BatchHeartbeat.running_pid,
-                BatchHeartbeat.running_since,
-                BatchHeartbeat.last_activity_at,
-            ).where(BatchHeartbeat.batch == batch.name)
-        ).one()
+        live = session.execute(_holder_of(batch.name)).one()
         session.rollback()
         raise BatchLocked(batch.name, *live)
     if holder.running_run_id is not None:
