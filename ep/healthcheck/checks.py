@@ -19,8 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.config import BATCHES, Config
+from ep.domain.installation import installed_at as installation_created_at
+from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
-from ep.models import BatchHeartbeat, Installation, LabMessage, Notification
+from ep.models import BatchHeartbeat, LabMessage
 from ep.timeutil import format_local
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -341,9 +343,7 @@ def evaluate(
 def _database_checks(session: Session, config: Config, *, now: datetime, detail: bool):
     # plain rows (same attribute names as the model): no ORM identity map to build
     heartbeats = {hb.batch: hb for hb in session.execute(select(BatchHeartbeat.__table__))}
-    installed_at = session.scalar(
-        select(Installation.created_at).order_by(Installation.id).limit(1)
-    )
+    installed_at = installation_created_at(session)
     for batch in BATCHES:
         yield check_batch(
             batch,
@@ -353,10 +353,7 @@ def _database_checks(session: Session, config: Config, *, now: datetime, detail:
             now=now,
         )
     if detail:
-        failed = session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.status == "failed")
-        )
-        yield check_outbox(failed or 0)
+        yield check_outbox(failing_count(session))
         quarantined = session.scalar(
             select(func.count())
             .select_from(LabMessage)
