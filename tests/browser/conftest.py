@@ -1,21 +1,18 @@
 """A real EP behind gunicorn with TLS on a free loopback port, and Debian's chromium
 driven by playwright, with axe-core (npm, tests/browser/node_modules) injected per page."""
 
-import datetime
-import ipaddress
 import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from ep.identity.certificates import issue_server_certificate, make_ca, write_issued
+from ep.timeutil import utcnow
 from tests.support import make_instance
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,34 +41,44 @@ def pytest_collection_modifyitems(items):
             item.add_marker(skip)
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
+def _server_certificate(folder: Path) -> tuple[Path, Path]:
+    """A server certificate for 127.0.0.1 (the browser ignores HTTPS errors)."""
+    now = utcnow()
+    server = issue_server_certificate(
+        make_ca("EP browser test CA", now=now), ["127.0.0.1"], now=now
     )
     cert_path, key_path = folder / "server.crt", folder / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    write_issued(server, cert_path, key_path)
     return cert_path, key_path
+
+
+@contextmanager
+def serve_tls(folder: Path, database_url: str, **settings: str):
+    """Run gunicorn over TLS for a new instance in ``folder``; yield (url, ep.ini path)."""
+    config = make_instance(folder, database_url, **settings)
+    cert, key = _server_certificate(folder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
+    env["EP_CONFIG"] = str(config)
+    command = [GUNICORN, "--bind", "127.0.0.1:0", "--workers", "1"]
+    command += ["--certfile", str(cert), "--keyfile", str(key)]
+    command += ["--chdir", str(HERE.parent.parent), "wsgi:app"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    url, lines = None, []
+    for line in process.stderr:
+        lines.append(line)
+        if match := LISTENING.search(line):
+            url = match.group(1).replace("http://", "https://")
+        if "Booting worker" in line or len(lines) > 50:
+            break
+    if url is None:
+        process.kill()
+        pytest.fail("gunicorn did not start:\n" + "".join(lines))
+    try:
+        yield url, config
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        process.stderr.close()
 
 
 @dataclass(frozen=True)
@@ -84,49 +91,8 @@ class LiveServer:
 @pytest.fixture
 def live_server(app, database_url, tmp_path):
     """gunicorn serving EP over TLS on 127.0.0.1 (a port the OS picks), dev login on."""
-    config = make_instance(tmp_path, database_url, CitizenLogin="dev")
-    cert, key = _self_signed(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
-    env["EP_CONFIG"] = str(config)
-    process = subprocess.Popen(
-        [
-            GUNICORN,
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--certfile",
-            str(cert),
-            "--keyfile",
-            str(key),
-            "--chdir",
-            str(HERE.parent.parent),
-            "wsgi:app",
-        ],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = None
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        match = LISTENING.search(line)
-        if match:
-            url = match.group(1).replace("http://", "https://")
-        if "Booting worker" in line:
-            break
-        if len(lines) > 50:
-            break
-    if url is None:
-        process.kill()
-        pytest.fail("gunicorn did not start:\n" + "".join(lines))
-    try:
+    with serve_tls(tmp_path, database_url, CitizenLogin="dev") as (url, config):
         yield LiveServer(url, config, tmp_path / "inbox")
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        process.stderr.close()
 
 
 @pytest.fixture

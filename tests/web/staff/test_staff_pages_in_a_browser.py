@@ -2,16 +2,12 @@
 with TLS, the certificate forwarded as a trusted proxy would. axe-core checks every page
 on the way (WCAG 2.1 A/AA: no serious or critical violation); screenshots are kept."""
 
-import os
-import subprocess
-
 import pytest
 from playwright.sync_api import expect
 
 from ep.domain.demo import load_demo
 from ep.models import Package
-from tests.browser.conftest import GUNICORN, HERE, LISTENING, Pages, _self_signed
-from tests.support import make_instance
+from tests.browser.conftest import Pages, serve_tls
 from tests.web.staff.support import add_unmatched_message, held_positive, make_order
 
 pytestmark = pytest.mark.browser
@@ -20,30 +16,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def staff_server(app, database_url, tmp_path, pki):
     """gunicorn over TLS on a free loopback port, client certificates from the header."""
-    config = make_instance(tmp_path, database_url, **pki.settings())
-    cert, key = _self_signed(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
-    env["EP_CONFIG"] = str(config)
-    command = [GUNICORN, "--bind", "127.0.0.1:0", "--workers", "1"]
-    command += ["--certfile", str(cert), "--keyfile", str(key)]
-    command += ["--chdir", str(HERE.parent.parent), "wsgi:app"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    url, lines = None, []
-    for line in process.stderr:
-        lines.append(line)
-        if match := LISTENING.search(line):
-            url = match.group(1).replace("http://", "https://")
-        if "Booting worker" in line or len(lines) > 50:
-            break
-    if url is None:
-        process.kill()
-        pytest.fail("gunicorn did not start:\n" + "".join(lines))
-    try:
+    with serve_tls(tmp_path, database_url, **pki.settings()) as (url, _config):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        process.stderr.close()
 
 
 @pytest.fixture
