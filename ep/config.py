@@ -10,6 +10,7 @@ ep.ini), so a batch started by cron from ``/`` finds the same files as the web s
 """
 
 import configparser
+import functools
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
@@ -379,6 +380,7 @@ class Config:
         return rows
 
 
+@functools.lru_cache(maxsize=256)
 def resolve_path(instance_path: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else instance_path / path

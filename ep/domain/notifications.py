@@ -7,8 +7,9 @@ batches). ``send_next`` is the sender's unit of work: it claims one due
 row atomically, delivers it, records the outcome and commits, so a killed sender repeats
 at most the one message in flight — and the provider, given the dedupe key as the
 idempotency key, can drop even that. ``send_due`` (the batches' sender) claims a few rows
-in one statement and then does the same for each in turn: each is recorded before the
-next goes.
+in one statement and then does the same for each in turn: each SMS or e-mail is recorded
+before the next goes; rows whose repeat reaches nobody twice (the inbox only, a file
+replaced by its key) are recorded together.
 
 ``Notification.channel`` holds the resident's preference when queued (sms, smtp, or inbox
 when there is no usable one) and the transport that carried it once sent. Which
@@ -220,13 +221,16 @@ def send_due(
 ) -> SendOutcome | None:
     """Claim up to ``limit`` due notifications at once, then send and record each in turn.
 
-    The claim is one atomic statement (pending -> sending, by this claimant). Each row is
-    then delivered and its outcome committed before the next row is delivered, so a killed
-    sender repeats at most the one message in flight; the rows it had claimed but not sent
-    are taken over by the next run (its claims belong to a run that is no longer running).
-    A transient error is recorded on its row, the rest of the claim is handed back, and the
-    error re-raised. ``stopping`` is asked between rows: once it says yes, the rest is
-    handed back. Returns None when nothing is due.
+    The claim is one atomic statement (pending -> sending, by this claimant). A message
+    that reaches a person (SMS, e-mail) has its outcome committed before the next message
+    goes, so a killed sender repeats at most the one message in flight; the rows it had
+    claimed but not sent are taken over by the next run (its claims belong to a run that
+    is no longer running). Messages that a repeat cannot deliver twice — the inbox only,
+    or a file that a repeat replaces (``REPEATS_REPLACE``) — are recorded together, at
+    the next person-reaching message or at the end of the claim: a kill makes the rerun
+    rewrite at most one claim's files. A transient error is recorded on its row, the rest
+    of the claim is handed back, and the error re-raised. ``stopping`` is asked between
+    rows: once it says yes, the rest is handed back. Returns None when nothing is due.
 
     The caller's open work in ``session`` is committed first; the claim and the outcomes
     are then written on a connection of their own, in short transactions of plain
@@ -245,14 +249,25 @@ def send_due(
             return None
         outcome = SendOutcome()
         waiting = list(claimed)
+        delivered: list[dict] = []  # sent, their outcome not yet written
         try:
             while waiting and not (stopping is not None and stopping()):
-                if _send_one(fast, config, waiting.pop(0), now=now) == "sent":
-                    outcome.sent += 1
-                else:
+                row = waiting.pop(0)
+                name = _transport_for(row.channel, config["NotificationChannel"])
+                sent = _send_one(fast, config, row, name, now=now)
+                if sent is None:
                     outcome.failed += 1
+                    continue
+                outcome.sent += 1
+                delivered.append(sent)
+                if not _repeat_replaces(name):
+                    _record(fast, _SENT, delivered)
+                    delivered = []
         finally:
-            _hand_back(fast, waiting)
+            try:
+                _record(fast, _SENT, delivered)
+            finally:
+                _hand_back(fast, waiting)
         return outcome
 
 
@@ -282,9 +297,10 @@ def _fast_commits(connection: Connection) -> Iterator[Connection]:
             fast.invalidate()
 
 
-def _send_one(connection: Connection, config, claimed, *, now: datetime) -> str:
-    """Deliver one claimed row and record the outcome; re-raise a transient error."""
-    name = _transport_for(claimed.channel, config["NotificationChannel"])
+def _send_one(connection: Connection, config, claimed, name: str, *, now: datetime):
+    """Deliver one claimed row by transport ``name``; return the outcome to record as
+    sent, or None after recording a permanent failure. A transient error is recorded and
+    re-raised."""
     message = OutgoingMessage(
         dedupe_key=claimed.dedupe_key,
         recipient=claimed.recipient,
@@ -296,18 +312,26 @@ def _send_one(connection: Connection, config, claimed, *, now: datetime) -> str:
     try:
         reference = None if name == INBOX else transport(name).send(message, config)
     except PermanentDeliveryError as exc:
-        _record(connection, _FAILED, **claim, channel=name, last_error=_error_text(exc))
+        _record(connection, _FAILED, [{**claim, "channel": name, "last_error": _error_text(exc)}])
         log.warning("notification %s failed for good on %s: %s", claimed.id, name, exc)
-        return "failed"
+        return None
     except Exception as exc:
         # transient, or a fault of ours: the message may not have gone, so try it later
         # (later in this run; a new run tries it at once, see _RETRY_NOW)
         retry_at = now + backoff(claimed.attempts + 1)
-        _record(connection, _RETRY, **claim, last_error=_error_text(exc), retry_at=retry_at)
+        _record(
+            connection,
+            _RETRY,
+            [{**claim, "last_error": _error_text(exc), "retry_at": retry_at}],
+        )
         raise
     reference = reference[:200] if reference else None
-    _record(connection, _SENT, **claim, channel=name, sent_at=now, reference=reference)
-    return "sent"
+    return {**claim, "channel": name, "sent_at": now, "reference": reference}
+
+
+def _repeat_replaces(name: str) -> bool:
+    """True when sending by ``name`` again cannot reach anyone twice (see send_due)."""
+    return name == INBOX or getattr(transport(name), "REPEATS_REPLACE", False)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -336,8 +360,11 @@ _ABANDONED = and_(
 
 def _claim_statement(condition, order):
     # One statement: the subquery picks up to :size rows (skipping rows other senders hold
-    # locked, on PostgreSQL), the update claims those still in that state. On SQLite the
-    # update takes the write lock before it reads, so two senders cannot both win a row.
+    # locked, on PostgreSQL), the update claims exactly those. No other sender can change
+    # them in between: on PostgreSQL FOR UPDATE locks them (and re-checks the condition on
+    # a row's newest version as it locks it); on SQLite the one statement runs under the
+    # write lock. (Repeating the condition on the update would make SQLite walk the whole
+    # (status, next_attempt_at) index per claim: ever slower as the outbox grows.)
     candidates = (
         select(_columns.id)
         .where(condition)
@@ -353,7 +380,7 @@ def _claim_statement(condition, order):
     )
     return (
         update(_table)
-        .where(_columns.id.in_(select(candidates.c.id)), condition)
+        .where(_columns.id.in_(select(candidates.c.id)))
         .values(
             status="sending", claimed_by_run_id=bindparam("run_id"), claimed_at=bindparam("now")
         )
@@ -443,14 +470,20 @@ def _claim(connection: Connection, **params) -> list:
     return []
 
 
-def _record(connection: Connection, statement, **params) -> None:
-    """Write the outcome of our claim and commit, before anything else is sent."""
+def _record(connection: Connection, statement, outcomes: list[dict]) -> None:
+    """Write the outcomes of our claims and commit, before anything else is sent."""
+    if not outcomes:
+        return
     with connection.begin():
-        result = connection.execute(statement, params)
-    if result.rowcount != 1:
-        # we were slower than the lease and another sender took the row over; it records
+        result = connection.execute(statement, outcomes)
+    if result.rowcount != len(outcomes):
+        # we were slower than the lease and another sender took a row over; it records
         # its own outcome (and the provider drops the repeat by its idempotency key)
-        log.warning("notification %s was taken over while being sent", params["row_id"])
+        log.warning(
+            "%d of notifications %s were taken over while being sent",
+            len(outcomes) - result.rowcount,
+            ", ".join(str(outcome["row_id"]) for outcome in outcomes),
+        )
 
 
 def _hand_back(connection: Connection, rows: list) -> None:

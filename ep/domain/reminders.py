@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, and_, cast, exists, false, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from ep.database import unindexed
 from ep.domain.notifications import NotificationRequest, queue_notifications
 from ep.models import Kit, Notification, Offer, Order, Package, Person
 from ep.models.orders import OPEN_ORDER_STATUSES
@@ -70,7 +71,7 @@ def offers_not_ordered(session: Session, *, now: datetime, after: int, limit: in
         select(Offer.id, Offer.person_id)
         .where(
             Offer.id > after,
-            Offer.status == "active",
+            unindexed(Offer.status) == "active",
             Offer.valid_until > now,
             or_(false(), *by_package),
             ~ordered,
@@ -91,7 +92,7 @@ def _order_reminders(session: Session, kind: str, conditions: list, *, now, afte
         select(Order.id, Order.person_id)
         .where(
             Order.id > after,
-            Order.status.in_(OPEN_ORDER_STATUSES),
+            unindexed(Order.status).in_(OPEN_ORDER_STATUSES),
             Order.expires_at > now,
             *conditions,
             _not_queued(kind, Order.id),
@@ -156,7 +157,7 @@ def offers_due_again(session: Session, *, now: datetime, after: int, limit: int)
                 Offer.id > cursor,
                 Offer.recurrence_months.is_not(None),
                 Offer.recurrence_months > 0,
-                Offer.status.in_(("active", "ordered")),
+                unindexed(Offer.status).in_(("active", "ordered")),
                 Offer.valid_until > now,
                 ~open_order,
             )

@@ -1,9 +1,11 @@
 """The file channel: one file per notification, written whole, never duplicated."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
-from ep.domain.notifications import pending_count, queue_notification, send_next
+from ep.domain.notifications import pending_count, queue_notification, send_due, send_next
 from ep.models import Notification
 from ep.notify import OutgoingMessage, TransientDeliveryError
 from ep.notify.file import file_name, send
@@ -92,3 +94,38 @@ def test_a_folder_that_cannot_be_written_is_a_transient_error(
     assert row.next_attempt_at > now
     assert pending_count(db_session, now=now) == 0
     assert send_next(db_session, config, claimant="1@h:1", now=now) is None
+
+
+def test_files_of_one_claim_are_recorded_together_and_a_failure_keeps_what_went(
+    db_session, resident, notify_config, outbox, now
+):
+    config = notify_config(NotificationChannel="file")
+    for number in range(5):
+        _queue(db_session, resident, f"result:{number}", now)
+    # the third message cannot be renamed into place: a folder holds its name
+    (outbox / file_name("result:2")).mkdir(parents=True)
+
+    with pytest.raises(TransientDeliveryError, match="result%3A2.txt"):
+        send_due(db_session, config, claimant="1@h:1", now=now, limit=5)
+
+    db_session.rollback()  # a fresh snapshot: see what send_due wrote
+    rows = {row.dedupe_key: row for row in db_session.scalars(select(Notification))}
+    assert {key: row.status for key, row in rows.items()} == {
+        "result:0": "sent",  # written before the failure, recorded with it
+        "result:1": "sent",
+        "result:2": "pending",  # the failure, to be tried again
+        "result:3": "pending",  # claimed, never tried: handed back
+        "result:4": "pending",
+    }
+    assert rows["result:2"].attempts == 1 and "result%3A2.txt" in rows["result:2"].last_error
+    assert (rows["result:3"].attempts, rows["result:3"].claimed_at) == (0, None)
+    assert not [path for path in outbox.iterdir() if path.name.endswith(".tmp")]
+
+    (outbox / file_name("result:2")).rmdir()
+    later = now + timedelta(hours=1)
+    outcome = send_due(db_session, config, claimant="2@h:1", now=later, limit=5)
+
+    assert (outcome.sent, outcome.failed) == (3, 0)
+    assert sorted(path.name for path in outbox.iterdir()) == [
+        file_name(f"result:{number}") for number in range(5)
+    ]

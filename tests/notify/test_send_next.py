@@ -12,6 +12,7 @@ from ep.domain.notifications import (
     exhausted_count,
     pending_count,
     queue_notification,
+    send_due,
     send_next,
 )
 from ep.extensions import db
@@ -52,6 +53,25 @@ def test_each_message_is_recorded_as_sent_before_the_next_goes(
         {"result:0": "sent", "result:1": "sending", "result:2": "pending"},
         {"result:0": "sent", "result:1": "sent", "result:2": "sending"},
     ]
+
+
+def test_a_claim_of_several_sms_still_records_each_before_the_next_goes(
+    db_session, resident, sms_gateway, sms_config, now
+):
+    _queue(db_session, resident, 3, now)
+    seen = []
+    engine = db.engine
+    sms_gateway.on_request = lambda request: seen.append(_statuses(engine))
+
+    outcome = send_due(db_session, sms_config, claimant="1@h:1", now=now, limit=3)
+
+    assert (outcome.sent, outcome.failed) == (3, 0)
+    assert seen == [
+        {"result:0": "sending", "result:1": "sending", "result:2": "sending"},
+        {"result:0": "sent", "result:1": "sending", "result:2": "sending"},
+        {"result:0": "sent", "result:1": "sent", "result:2": "sending"},
+    ]
+    assert set(_statuses(engine).values()) == {"sent"}
 
 
 def _claim_by_hand(session, *, run_id, claimed_at):
