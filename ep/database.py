@@ -52,13 +52,13 @@ def configure_engine(engine: Engine) -> None:
 class unindexed(ColumnElement):  # noqa: N801 - used like the column it wraps
     """``column`` in a WHERE term that must not pick the index to read by, on SQLite.
 
-    A batch that walks a table by primary key (``id > :after ORDER BY id LIMIT n``) with
-    a condition on an indexed column such as ``status`` must read in id order, but SQLite's
-    planner prefers the (status, …) index and then sorts every match for each page: a
-    walk through N rows costs N²/n. Rendered as ``+column`` on SQLite — the documented way
-    to keep a term from choosing an index (sqlite.org/optoverview.html, "Disqualifying
-    WHERE clause terms using unary-+") — and as the bare column elsewhere (PostgreSQL's
-    planner weighs both plans by its statistics).
+    A batch walks a table by primary key (``id > :after ORDER BY id LIMIT n``) under a
+    condition on an indexed column such as ``status``. SQLite's planner prefers the
+    (status, …) index and then sorts every match for each page: a walk through N rows
+    costs N²/n. Rendered as ``+column`` on SQLite — its documented way to keep a term off
+    an index (sqlite.org/optoverview.html, "Disqualifying WHERE clause terms using
+    unary-+") — and as the bare column elsewhere: PostgreSQL weighs both plans by its
+    statistics (which autovacuum keeps current) and walks by primary key when many match.
     """
 
     inherit_cache = True
