@@ -35,6 +35,7 @@ from ep.config import Config
 from ep.domain import DomainError
 from ep.domain.audit import Actor, record
 from ep.domain.results import OrderRef, ResultsFor, insert_rows, record_results, store_results
+from ep.files import write_atomically
 from ep.labformats import (
     Header,
     LabReport,
@@ -351,11 +352,11 @@ def file_away(received: Received, config: Config, *, now: datetime) -> Path:
             f"sha256: {received.sha256}\n"
             f"lab message: {received.message_id}\n"
         )
-        _write_atomically(target.with_name(target.name + REASON_SUFFIX), reason.encode())
+        write_atomically(target.with_name(target.name + REASON_SUFFIX), reason.encode())
     if received.ack is not None:
         ack_folder = config.path_of("LabAckDirectory")
         name = _free_name(ack_folder, f"{_safe_name(received.control_id)}.ack.hl7")
-        _write_atomically(name, received.ack.encode(received.ack_encoding, "replace"))
+        write_atomically(name, received.ack.encode(received.ack_encoding, "replace"))
     return target
 
 
@@ -372,23 +373,6 @@ def _free_name(folder: Path, name: str) -> Path:
 
 def _safe_name(control_id: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", control_id or "unknown")[:150] or "unknown"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write under a hidden name and rename, so a reader never sees half a file."""
-    partial = path.with_name(f".{path.name}.tmp")
-    try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
-    finally:
-        os.close(descriptor)
-    os.replace(partial, path)
 
 
 def attach_lab_message(
