@@ -332,42 +332,44 @@ def file_away(received: Received, config: Config, *, now: datetime) -> Path:
     """Move the file out of the inbox (never delete it) and write its ACK; return where.
 
     The folders are made when first needed (a rename into a missing folder fails): this
-    runs for every file, and on a busy inbox every system call counts.
+    runs for every file, and on a busy inbox every system call counts (and so does
+    pathlib: plain strings here).
     """
-    inbox = received.path.parent
-    folder = inbox / (ERROR if received.status == "rejected" else PROCESSED)
-    target = _free_name(folder, received.path.name)
+    source = os.fspath(received.path)
+    inbox, name = os.path.split(source)
+    folder = os.path.join(inbox, ERROR if received.status == "rejected" else PROCESSED)
+    target = _free_name(folder, name)
     try:
-        os.replace(received.path, target)
+        os.replace(source, target)
     except FileNotFoundError:
-        if not received.path.exists():
+        if not os.path.exists(source):
             raise
-        folder.mkdir(parents=True, exist_ok=True)
-        os.replace(received.path, target)
+        os.makedirs(folder, exist_ok=True)
+        os.replace(source, target)
     if received.status == "rejected":
         reason = (
             f"{received.error}\n\n"
-            f"file: {received.path.name}\n"
+            f"file: {name}\n"
             f"received: {now.isoformat()}\n"
             f"sha256: {received.sha256}\n"
             f"lab message: {received.message_id}\n"
         )
-        write_atomically(target.with_name(target.name + REASON_SUFFIX), reason.encode())
+        write_atomically(target + REASON_SUFFIX, reason.encode())
     if received.ack is not None:
-        ack_folder = config.path_of("LabAckDirectory")
-        name = _free_name(ack_folder, f"{_safe_name(received.control_id)}.ack.hl7")
-        write_atomically(name, received.ack.encode(received.ack_encoding, "replace"))
-    return target
+        ack_folder = os.fspath(config.path_of("LabAckDirectory"))
+        ack_name = _free_name(ack_folder, f"{_safe_name(received.control_id)}.ack.hl7")
+        write_atomically(ack_name, received.ack.encode(received.ack_encoding, "replace"))
+    return Path(target)
 
 
-def _free_name(folder: Path, name: str) -> Path:
+def _free_name(folder: str, name: str) -> str:
     """``folder/name``, or ``stem~2.suffix`` … when a file of that name is there already."""
-    target = folder / name
+    target = os.path.join(folder, name)
     number = 1
     while os.path.lexists(target):
         number += 1
         stem, dot, suffix = name.partition(".")
-        target = folder / f"{stem}~{number}{dot}{suffix}"
+        target = os.path.join(folder, f"{stem}~{number}{dot}{suffix}")
     return target
 
 

@@ -13,8 +13,10 @@ stores thousands of messages a run; ``record_results`` is the one-order form.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, column, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError
@@ -148,7 +150,7 @@ def store_results(
         for older, newer in links
     ]
     if superseded:
-        session.execute(update(Result), superseded)
+        update_rows(session, Result, superseded)
 
     _update_orders(session, items, current, now=now)
     session.flush()
@@ -163,12 +165,19 @@ def insert_rows(session: Session, model, rows: list[dict]) -> list[int]:
     PostgreSQL hands out the ids first from the table's sequence (the rows then go in by
     COPY), and on SQLite the rows of one executemany get consecutive rowids in order
     (max + 1) while no other connection can write between them (this transaction holds
-    SQLite's write lock), so the new ids are the table's last ``len(rows)``.
+    SQLite's write lock), so the new ids are the table's last ``len(rows)``. The rows go
+    to the driver directly, each value through its column's own conversion (UTCDateTime
+    refuses a naive time): SQLAlchemy's per-row parameter handling cost more than the
+    database's work here.
     """
     if not rows:
         return []
     table = model.__table__
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect
+    columns = list(rows[0])
+    converted = _converted_rows(table, columns, rows, dialect)
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    if dialect.name == "postgresql":
         ids = list(
             session.scalars(
                 text(
@@ -180,23 +189,70 @@ def insert_rows(session: Session, model, rows: list[dict]) -> list[int]:
         )
         # COPY, not executemany: psycopg sends a statement per row of an executemany
         # (measured: a third of the import's time on PostgreSQL)
-        columns = list(rows[0])
         names = ", ".join(f'"{name}"' for name in ["id", *columns])
-        dialect = session.get_bind().dialect
-        # the columns' own conversions still apply (UTCDateTime refuses a naive time)
-        convert = [(name, table.c[name].type.bind_processor(dialect) or _as_is) for name in columns]
-        cursor = session.connection().connection.dbapi_connection.cursor()
         with cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row, new_id in zip(rows, ids, strict=True):
-                copy.write_row([new_id, *(process(row[name]) for name, process in convert)])
+            for new_id, values in zip(ids, converted, strict=True):
+                copy.write_row([new_id, *values])
         return ids
-    session.connection().execute(insert(table), rows)
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" * len(columns))
+    try:
+        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', converted)
+    finally:
+        cursor.close()
     newest = session.scalars(select(model.id).order_by(model.id.desc()).limit(len(rows)))
     return list(newest)[::-1]
 
 
-def _as_is(value):
-    return value
+def _converted_rows(table, columns: list[str], rows: list[dict], dialect):
+    """Yield each row's values in ``columns`` order, as the driver takes them."""
+    conversions = [
+        (index, process)
+        for index, name in enumerate(columns)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    for row in rows:
+        values = [row[name] for name in columns]
+        for index, process in conversions:
+            values[index] = process(values[index])
+        yield values
+
+
+def update_rows(session: Session, model, rows: list[dict]) -> None:
+    """Update rows by id, each with its own values (every dict has the same keys).
+
+    On PostgreSQL one ``UPDATE … FROM unnest(…)`` statement with an array per column
+    (built once per shape; an executemany would be a statement per row); elsewhere an
+    executemany, which costs no round trips on SQLite.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(update(model), rows)
+        return
+    names = tuple(rows[0])
+    session.execute(
+        _update_from_arrays(model.__table__, names),
+        {f"all_{name}": [row[name] for row in rows] for name in names},
+    )
+
+
+@cache
+def _update_from_arrays(table, names: tuple[str, ...]):
+    # a bind named like a column of the updated table is reserved for its SET clause
+    arrays = [
+        bindparam(f"all_{name}", type_=postgresql.ARRAY(table.c[name].type)) for name in names
+    ]
+    changes = (
+        func.unnest(*arrays)
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(name="changes")
+    )
+    return (
+        update(table)
+        .where(table.c.id == changes.c.id)
+        .values({name: changes.c[name] for name in names if name != "id"})
+    )
 
 
 def _update_orders(session, items, current, *, now) -> None:
@@ -232,6 +288,5 @@ def _update_orders(session, items, current, *, now) -> None:
     if changes:
         resulted = [c for c in changes if c["status"] == "resulted"]
         partial = [c for c in changes if c["status"] == "partial"]
-        for group in (resulted, partial):  # one executemany per shape of row
-            if group:
-                session.execute(update(Order), group)
+        for group in (resulted, partial):  # one statement per shape of row
+            update_rows(session, Order, group)
