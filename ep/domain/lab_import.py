@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from ep.config import Config
 from ep.domain import DomainError
 from ep.domain.audit import Actor, record
-from ep.domain.results import OrderRef, ResultsFor, insert_rows, record_results, store_results
+from ep.domain.bulk import insert_rows
+from ep.domain.results import OrderRef, ResultsFor, record_results, store_results
 from ep.files import write_atomically
 from ep.labformats import (
     Header,

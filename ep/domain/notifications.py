@@ -47,6 +47,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, scoped_session
 
+from ep.domain.bulk import insert_new_rows
 from ep.models import BatchRun, InboxMessage, Notification, Person
 from ep.notify import (
     OutgoingMessage,
@@ -108,16 +109,15 @@ def queue_notifications(
     """Queue many notifications as queue_notification does, in two statements; flush only.
 
     Return how many were new (a request whose dedupe key exists is skipped). For batches
-    that queue thousands: one multi-row INSERT each for the rows and the inbox messages.
+    that queue thousands: one INSERT each for the rows and the inbox messages
+    (ep.domain.bulk).
     """
     if not requests:
         return 0
     rows = [_rows(request, now) for request in requests]
-    statements = _inserts(session.get_bind().dialect.name)
-    queued = set(session.scalars(statements.notification_rows, [row for row, _ in rows]))
+    queued = set(insert_new_rows(session, _table, [row for row, _ in rows], key="dedupe_key"))
     inbox = [inbox for row, inbox in rows if row["dedupe_key"] in queued]
-    if inbox:
-        session.execute(statements.inbox, inbox)
+    insert_new_rows(session, InboxMessage.__table__, inbox, key="dedupe_key")
     return len(queued)
 
 
@@ -156,7 +156,6 @@ def _rows(request: NotificationRequest, now: datetime) -> tuple[dict, dict]:
 @dataclass(frozen=True)
 class _Inserts:
     notification: object  # returns the new Notification
-    notification_rows: object  # returns the dedupe keys of the new rows
     inbox: object
 
 
@@ -173,9 +172,6 @@ def _inserts(dialect: str) -> _Inserts:
     new_key = {"index_elements": ["dedupe_key"]}
     return _Inserts(
         notification=insert(Notification).on_conflict_do_nothing(**new_key).returning(Notification),
-        notification_rows=insert(_table)
-        .on_conflict_do_nothing(**new_key)
-        .returning(_columns.dedupe_key),
         inbox=insert(InboxMessage.__table__).on_conflict_do_nothing(**new_key),
     )
 
