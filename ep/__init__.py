@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy import create_engine
 
 from ep.config import Config, load_config
 from ep.database import configure_engine, engine_options
@@ -36,6 +37,13 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIRECTORY))
     with app.app_context():
         configure_engine(db.engine)
+    # the operator pages' own engine, without the pre-ping round trip: monitoring calls
+    # HealthCheckStatus every few seconds (ep.healthcheck.views.operator_session)
+    operator_engine = create_engine(
+        config.database_url, **engine_options(config.database_url, pre_ping=False)
+    )
+    configure_engine(operator_engine)
+    app.extensions["ep_operator_engine"] = operator_engine
 
     from ep.web import init_web
 

@@ -1,9 +1,11 @@
 """Engine settings that make SQLite safe beside gunicorn workers and a batch process,
-and the one query hint SQLite needs."""
+the one query hint SQLite needs, and a read that survives a connection the database dropped."""
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, Result, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -11,8 +13,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5
 
 
-def engine_options(url: str) -> dict:
-    """Return create_engine options for ``url``."""
+def engine_options(url: str, *, pre_ping: bool = True) -> dict:
+    """Return create_engine options for ``url``.
+
+    ``pre_ping=False`` saves a round trip per request; whoever uses such an engine must
+    read through ``execute_retrying_once``, or a dead pooled connection fails a request.
+    """
     if make_url(url).get_backend_name() == "sqlite":
         # the pysqlite driver's own BEGIN handling breaks SAVEPOINT and FOR UPDATE-style
         # claims; we issue BEGIN ourselves in the connect hook below (SQLAlchemy docs,
@@ -20,7 +26,25 @@ def engine_options(url: str) -> dict:
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     # a database that does not answer must fail a request or a health check in seconds,
     # not hang it until gunicorn's worker timeout
-    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+    return {"pool_pre_ping": pre_ping, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+
+
+def execute_retrying_once(session: Session, statement, params: dict | None = None) -> Result:
+    """``session.execute``, once more on a fresh connection when the pooled one was dead.
+
+    Without pool_pre_ping, a connection that the database dropped while it sat in the pool
+    (a restart, a failover, an idle timeout) fails the next statement with a disconnect
+    error. SQLAlchemy then invalidates it and every connection pooled before it, so the
+    second try connects anew; a database that is really gone fails that one too. Only for
+    reads whose transaction holds nothing worth keeping: the retry rolls it back.
+    """
+    try:
+        return session.execute(statement, params)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        session.rollback()
+        return session.execute(statement, params)
 
 
 def configure_engine(engine: Engine) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.config import BATCHES, Config
+from ep.database import execute_retrying_once
 from ep.domain.installation import installed_at as installation_created_at
 from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
@@ -164,6 +165,10 @@ def check_batch(
     return result
 
 
+_SET_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
+_SELECT_1 = text("SELECT 1")
+
+
 def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
     """SELECT 1 with a statement timeout; the response time is the observed value."""
     started = time.perf_counter()
@@ -171,12 +176,11 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
         if session.get_bind().dialect.name == "postgresql":
             # the SELECT 1 that also bounds every later statement of this request's
             # transaction (SET LOCAL as a function, one round trip instead of two)
-            session.execute(
-                text("SELECT set_config('statement_timeout', :ms, true)"),
-                {"ms": str(int(timeout_seconds * 1000))},
-            )
+            statement, params = _SET_TIMEOUT, {"ms": str(int(timeout_seconds * 1000))}
         else:
-            session.execute(text("SELECT 1"))
+            statement, params = _SELECT_1, None
+        # a pooled connection the database dropped is not an unreachable database
+        execute_retrying_once(session, statement, params)
     except SQLAlchemyError as exc:
         session.rollback()
         return CheckResult(
