@@ -14,16 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.config import BATCHES, Config
 from ep.database import execute_retrying_once
-from ep.domain.installation import installed_at as installation_created_at
 from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
-from ep.models import BatchHeartbeat, LabMessage
+from ep.models import BatchHeartbeat, Installation, LabMessage
 from ep.timeutil import format_local
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -344,10 +343,28 @@ def evaluate(
     return report
 
 
+# the installation time beside every heartbeat row, in one round trip: a one-row subquery
+# outer-joined to the heartbeats, so a fresh installation without any still gives its time
+_installation = Installation.__table__
+_installed_at = (
+    select(
+        select(_installation.c.created_at)
+        .order_by(_installation.c.id)
+        .limit(1)
+        .scalar_subquery()
+        .label("installed_at")
+    )
+).subquery()
+_HEARTBEATS = select(_installed_at.c.installed_at, BatchHeartbeat.__table__).select_from(
+    _installed_at.outerjoin(BatchHeartbeat.__table__, true())
+)
+
+
 def _database_checks(session: Session, config: Config, *, now: datetime, detail: bool):
     # plain rows (same attribute names as the model): no ORM identity map to build
-    heartbeats = {hb.batch: hb for hb in session.execute(select(BatchHeartbeat.__table__))}
-    installed_at = installation_created_at(session)
+    rows = session.execute(_HEARTBEATS).all()
+    installed_at = rows[0].installed_at
+    heartbeats = {row.batch: row for row in rows if row.batch is not None}
     for batch in BATCHES:
         yield check_batch(
             batch,
