@@ -13,12 +13,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5
 
 
-def engine_options(url: str, *, pre_ping: bool = True) -> dict:
-    """Return create_engine options for ``url``.
-
-    ``pre_ping=False`` saves a round trip per request; whoever uses such an engine must
-    read through ``execute_retrying_once``, or a dead pooled connection fails a request.
-    """
+def engine_options(url: str) -> dict:
+    """Return create_engine options for ``url``."""
     if make_url(url).get_backend_name() == "sqlite":
         # the pysqlite driver's own BEGIN handling breaks SAVEPOINT and FOR UPDATE-style
         # claims; we issue BEGIN ourselves in the connect hook below (SQLAlchemy docs,
@@ -26,7 +22,31 @@ def engine_options(url: str, *, pre_ping: bool = True) -> dict:
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     # a database that does not answer must fail a request or a health check in seconds,
     # not hang it until gunicorn's worker timeout
-    return {"pool_pre_ping": pre_ping, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+
+
+def operator_engine_options(url: str, *, statement_timeout_seconds: int) -> dict:
+    """Return create_engine options for the operator pages' own engine.
+
+    Monitoring calls HealthCheckStatus every few seconds, so on PostgreSQL each round trip
+    it need not make is left out: no pool_pre_ping (its reads go through
+    ``execute_retrying_once`` instead), and autocommit, so no BEGIN and ROLLBACK. The
+    statement timeout that the health check's SET LOCAL gives a transaction is set for the
+    connection instead: every statement of the operator pages stays bounded.
+    """
+    options = engine_options(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return options  # no round trips to save
+    timeout_ms = statement_timeout_seconds * 1000
+    return {
+        **options,
+        "pool_pre_ping": False,
+        "isolation_level": "AUTOCOMMIT",
+        "connect_args": {
+            **options["connect_args"],
+            "options": f"-c statement_timeout={timeout_ms}",
+        },
+    }
 
 
 def execute_retrying_once(session: Session, statement, params: dict | None = None) -> Result:

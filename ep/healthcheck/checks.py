@@ -174,7 +174,8 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
     try:
         if session.get_bind().dialect.name == "postgresql":
             # the SELECT 1 that also bounds every later statement of this request's
-            # transaction (SET LOCAL as a function, one round trip instead of two)
+            # transaction (SET LOCAL as a function, one round trip instead of two); the
+            # operator pages' autocommit engine has the same timeout for each connection
             statement, params = _SET_TIMEOUT, {"ms": str(int(timeout_seconds * 1000))}
         else:
             statement, params = _SELECT_1, None

@@ -95,6 +95,20 @@ def test_the_database_check_retries_a_pooled_connection_the_database_dropped(
 
 
 @needs_a_database_server
+def test_a_locked_heartbeat_table_gives_error_in_seconds_not_a_hang(
+    make_app, pki, installed, operator_user, db_session
+):
+    client = make_app(**pki.settings()).test_client()
+    # what a migration holds: the statement timeout must end the health check's wait
+    db_session.execute(text("LOCK TABLE batch_heartbeat IN ACCESS EXCLUSIVE MODE"))
+    try:
+        reply = client.get(STATUS_PATH, headers=pki.header(operator_user))
+    finally:
+        db_session.rollback()
+    assert (reply.status_code, reply.text) == (503, "ERROR")
+
+
+@needs_a_database_server
 def test_with_the_database_unreachable_a_cold_operator_gets_403_and_a_warm_one_error(
     tmp_path, migrated, pki, installed, operator_cert, db_session, now
 ):
