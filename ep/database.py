@@ -1,9 +1,11 @@
 """Engine settings that make SQLite safe beside gunicorn workers and a batch process,
-and the one query hint SQLite needs."""
+the one query hint SQLite needs, and a read that survives a connection the database dropped."""
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, Result, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -21,6 +23,48 @@ def engine_options(url: str) -> dict:
     # a database that does not answer must fail a request or a health check in seconds,
     # not hang it until gunicorn's worker timeout
     return {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+
+
+def operator_engine_options(url: str, *, statement_timeout_seconds: int) -> dict:
+    """Return create_engine options for the operator pages' own engine.
+
+    Monitoring calls HealthCheckStatus every few seconds, so on PostgreSQL each round trip
+    it need not make is left out: no pool_pre_ping (its reads go through
+    ``execute_retrying_once`` instead), and autocommit, so no BEGIN and ROLLBACK. The
+    statement timeout that the health check's SET LOCAL gives a transaction is set for the
+    connection instead: every statement of the operator pages stays bounded.
+    """
+    options = engine_options(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return options  # no round trips to save
+    timeout_ms = statement_timeout_seconds * 1000
+    return {
+        **options,
+        "pool_pre_ping": False,
+        "isolation_level": "AUTOCOMMIT",
+        "connect_args": {
+            **options["connect_args"],
+            "options": f"-c statement_timeout={timeout_ms}",
+        },
+    }
+
+
+def execute_retrying_once(session: Session, statement, params: dict | None = None) -> Result:
+    """``session.execute``, once more on a fresh connection when the pooled one was dead.
+
+    Without pool_pre_ping, a connection that the database dropped while it sat in the pool
+    (a restart, a failover, an idle timeout) fails the next statement with a disconnect
+    error. SQLAlchemy then invalidates it and every connection pooled before it, so the
+    second try connects anew; a database that is really gone fails that one too. Only for
+    reads whose transaction holds nothing worth keeping: the retry rolls it back.
+    """
+    try:
+        return session.execute(statement, params)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        session.rollback()
+        return session.execute(statement, params)
 
 
 def configure_engine(engine: Engine) -> None:

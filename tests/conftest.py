@@ -65,6 +65,7 @@ def make_app(config_path):
     for app in apps:
         with app.app_context():
             db.engine.dispose()
+        app.extensions["ep_operator_engine"].dispose()
 
 
 @pytest.fixture

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.config import BATCHES, Config
-from ep.domain.installation import installed_at as installation_created_at
+from ep.database import execute_retrying_once
 from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
-from ep.models import BatchHeartbeat, LabMessage
+from ep.models import BatchHeartbeat, Installation, LabMessage
 from ep.timeutil import format_local
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -164,19 +164,23 @@ def check_batch(
     return result
 
 
+_SET_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
+_SELECT_1 = text("SELECT 1")
+
+
 def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
     """SELECT 1 with a statement timeout; the response time is the observed value."""
     started = time.perf_counter()
     try:
         if session.get_bind().dialect.name == "postgresql":
             # the SELECT 1 that also bounds every later statement of this request's
-            # transaction (SET LOCAL as a function, one round trip instead of two)
-            session.execute(
-                text("SELECT set_config('statement_timeout', :ms, true)"),
-                {"ms": str(int(timeout_seconds * 1000))},
-            )
+            # transaction (SET LOCAL as a function, one round trip instead of two); the
+            # operator pages' autocommit engine has the same timeout for each connection
+            statement, params = _SET_TIMEOUT, {"ms": str(int(timeout_seconds * 1000))}
         else:
-            session.execute(text("SELECT 1"))
+            statement, params = _SELECT_1, None
+        # a pooled connection the database dropped is not an unreachable database
+        execute_retrying_once(session, statement, params)
     except SQLAlchemyError as exc:
         session.rollback()
         return CheckResult(
@@ -340,10 +344,28 @@ def evaluate(
     return report
 
 
+# the installation time beside every heartbeat row, in one round trip: a one-row subquery
+# outer-joined to the heartbeats, so a fresh installation without any still gives its time
+_installation = Installation.__table__
+_installed_at = (
+    select(
+        select(_installation.c.created_at)
+        .order_by(_installation.c.id)
+        .limit(1)
+        .scalar_subquery()
+        .label("installed_at")
+    )
+).subquery()
+_HEARTBEATS = select(_installed_at.c.installed_at, BatchHeartbeat.__table__).select_from(
+    _installed_at.outerjoin(BatchHeartbeat.__table__, true())
+)
+
+
 def _database_checks(session: Session, config: Config, *, now: datetime, detail: bool):
     # plain rows (same attribute names as the model): no ORM identity map to build
-    heartbeats = {hb.batch: hb for hb in session.execute(select(BatchHeartbeat.__table__))}
-    installed_at = installation_created_at(session)
+    rows = session.execute(_HEARTBEATS).all()
+    installed_at = rows[0].installed_at
+    heartbeats = {row.batch: row for row in rows if row.batch is not None}
     for batch in BATCHES:
         yield check_batch(
             batch,

@@ -24,11 +24,12 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from flask import Response, abort, current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session
 
 from ep.config import Config
+from ep.database import execute_retrying_once
 from ep.domain.audit import Actor
 from ep.extensions import db
 from ep.identity.certificates import (
@@ -39,7 +40,7 @@ from ep.identity.certificates import (
     load_certificate,
     verify_client_certificate,
 )
-from ep.models import User
+from ep.models import User, UserRole
 from ep.timeutil import utcnow
 
 log = logging.getLogger("ep.access")
@@ -58,16 +59,19 @@ class _CachedOperator:
     verified_at: float  # time.monotonic()
 
 
-def require_role(role: str) -> None:
+def require_role(role: str, *, session: Session | None = None) -> None:
     """Let the request through only for a verified certificate of an active user with ``role``.
 
-    Sets ``g.user`` (the User), ``g.actor`` (an Actor with the client address) and
-    ``g.certificate`` (the VerifiedCertificate); otherwise aborts with 403. With the
-    database unreachable and a recently verified operator, ``g.database_unreachable`` is
-    set and ``g.user`` is a detached User built from the cache.
+    Sets ``g.user`` (a User built from its row, not attached to any session), ``g.actor``
+    (an Actor with the client address) and ``g.certificate`` (the VerifiedCertificate);
+    otherwise aborts with 403. The user is read with ``session`` (default ``db.session``).
+    With the database unreachable and a recently verified operator,
+    ``g.database_unreachable`` is set and ``g.user`` is built from the cache.
     """
     config: Config = current_app.config["EP"]
     client_addr = request.remote_addr
+    if session is None:
+        session = db.session
     g.database_unreachable = False
     try:
         certificate = _verified(_client_certificate(config), _trust_store(config))
@@ -75,27 +79,12 @@ def require_role(role: str) -> None:
         _refuse(role, f"certificate: {exc}")
     key = (role, certificate.hsa_id, certificate.fingerprint)
     try:
-        # one query with the roles, not two: every operator request pays for it
-        user = (
-            db.session.execute(
-                select(User)
-                .options(joinedload(User.role_rows))
-                .where(User.hsa_id == certificate.hsa_id)
-            )
-            .unique()
-            .scalar_one_or_none()
-        )
-        if user is None:
-            raise AccessRefused(f"{certificate.hsa_id} is not a user")
-        if not user.active:
-            raise AccessRefused(f"{certificate.hsa_id} is inactive")
-        if role not in user.roles:
-            raise AccessRefused(f"{certificate.hsa_id} lacks role {role}")
+        user = _user_with_role(session, certificate.hsa_id, role)
     except AccessRefused as exc:
         _authorization_cache().pop(key, None)
         _refuse(role, str(exc))
     except SQLAlchemyError as exc:
-        db.session.rollback()
+        session.rollback()
         user = _from_cache(config, role, key, certificate)
         if user is None:
             _refuse(role, f"the database cannot be reached to verify {certificate.hsa_id}: {exc}")
@@ -111,6 +100,48 @@ def require_role(role: str) -> None:
     g.user = user
     g.certificate = certificate
     g.actor = Actor.for_user(user, client_addr=client_addr)
+
+
+# the user and whether they hold the role, in one row and one round trip: every operator
+# request pays for it. Built once; plain columns, no ORM identity map to fill.
+_users, _roles = User.__table__, UserRole.__table__
+_USER_WITH_ROLE = (
+    select(
+        _users.c.id,
+        _users.c.hsa_id,
+        _users.c.name,
+        _users.c.active,
+        _users.c.care_unit_hsa_id,
+        _users.c.care_unit_name,
+        _roles.c.role,
+    )
+    .outerjoin(_roles, (_roles.c.user_id == _users.c.id) & (_roles.c.role == bindparam("role")))
+    .where(_users.c.hsa_id == bindparam("hsa_id"))
+)
+
+
+def _user_with_role(session: Session, hsa_id: str, role: str) -> User:
+    """The active user ``hsa_id`` holding ``role``; raise AccessRefused for anyone else.
+
+    The first read of the request: a pooled connection the database dropped is retried
+    once on a fresh one, so it cannot turn into a 403 (or a false ERROR).
+    """
+    row = execute_retrying_once(session, _USER_WITH_ROLE, {"hsa_id": hsa_id, "role": role})
+    row = row.one_or_none()
+    if row is None:
+        raise AccessRefused(f"{hsa_id} is not a user")
+    if not row.active:
+        raise AccessRefused(f"{hsa_id} is inactive")
+    if row.role is None:
+        raise AccessRefused(f"{hsa_id} lacks role {role}")
+    return User(
+        id=row.id,
+        hsa_id=row.hsa_id,
+        name=row.name,
+        active=row.active,
+        care_unit_hsa_id=row.care_unit_hsa_id,
+        care_unit_name=row.care_unit_name,
+    )
 
 
 def _refuse(role: str, reason: str):

@@ -1,10 +1,14 @@
 """Header mode behind a proxy, the database going away, and `ep check`."""
 
+import os
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
+from ep.healthcheck.checks import PASS, evaluate
 from ep.identity.certificates import issue_client_certificate, make_ca
 from ep.models import BatchHeartbeat
 from tests.healthcheck.conftest import (
@@ -42,10 +46,69 @@ def test_in_header_mode_ep_itself_refuses_another_ca_and_an_expired_certificate(
     assert "not valid at validation time" in header_server.log()
 
 
-@pytest.mark.skipif(
-    not is_postgres(__import__("os").environ.get("EP_TEST_DATABASE_URL", "")),
+needs_a_database_server = pytest.mark.skipif(
+    not is_postgres(os.environ.get("EP_TEST_DATABASE_URL", "")),
     reason="needs a database server that can go away (EP_TEST_DATABASE_URL, PostgreSQL)",
 )
+
+
+def end_every_other_database_session(session) -> None:
+    """What a database restart does to the connections sitting in the pools."""
+    session.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
+    session.commit()
+
+
+@needs_a_database_server
+def test_a_pooled_connection_the_database_dropped_gives_a_cold_operator_ok_not_403(
+    make_app, pki, installed, operator_user, db_session
+):
+    app = make_app(**pki.settings())
+    client = app.test_client()
+    headers = pki.header(operator_user)
+    assert client.get(STATUS_PATH, headers=headers).text == "OK"  # a connection in the pool
+    end_every_other_database_session(db_session)
+    app.extensions["ep_operator_authorizations"].clear()  # cold: no cache to fall back on
+
+    reply = client.get(STATUS_PATH, headers=headers)
+    assert (reply.status_code, reply.text) == (200, "OK")
+
+
+@needs_a_database_server
+def test_the_database_check_retries_a_pooled_connection_the_database_dropped(
+    app, installed, db_session, now
+):
+    engine = app.extensions["ep_operator_engine"]  # no pool_pre_ping
+    with Session(engine) as session:
+        session.execute(text("SELECT 1"))
+        session.rollback()  # the connection goes back to the pool
+        end_every_other_database_session(db_session)
+
+        report = evaluate(session, app.config["EP"], now=now, detail=False)
+    assert report.ok
+    database = next(check for check in report.checks if check.component == "database")
+    assert database.status == PASS
+
+
+@needs_a_database_server
+def test_a_locked_heartbeat_table_gives_error_in_seconds_not_a_hang(
+    make_app, pki, installed, operator_user, db_session
+):
+    client = make_app(**pki.settings()).test_client()
+    # what a migration holds: the statement timeout must end the health check's wait
+    db_session.execute(text("LOCK TABLE batch_heartbeat IN ACCESS EXCLUSIVE MODE"))
+    try:
+        reply = client.get(STATUS_PATH, headers=pki.header(operator_user))
+    finally:
+        db_session.rollback()
+    assert (reply.status_code, reply.text) == (503, "ERROR")
+
+
+@needs_a_database_server
 def test_with_the_database_unreachable_a_cold_operator_gets_403_and_a_warm_one_error(
     tmp_path, migrated, pki, installed, operator_cert, db_session, now
 ):
