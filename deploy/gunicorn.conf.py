@@ -4,10 +4,11 @@ The configuration is EP's own (EP_CONFIG, else instance/ep.ini):
 
 - ``ClientCertificateSource = tls``: gunicorn terminates TLS with ServerCertificateFile
   and ServerKeyFile, and asks for a client certificate without requiring one
-  (``ssl.CERT_OPTIONAL``: the resident's pages need none) that must chain to
-  TrustedCaFile. The constant matters: ``cert_reqs = True`` would also mean optional, and
-  nobody would notice (DESIGN.md section 14). The app reads the peer certificate from the
-  socket and checks CRL, HSA-ID and role itself.
+  (``ssl.CERT_OPTIONAL``: the resident's pages need none; TrustedCaFile names the CAs it
+  asks for). The constant matters: ``cert_reqs = True`` would also mean optional, and
+  nobody would notice (DESIGN.md section 14). OpenSSL lets any certificate through
+  (ep.identity.tls) and the app verifies it from the socket — chain to TrustedCaFile,
+  validity, CRL, HSA-ID, role — so a refused one gets EP's 403, not a failed handshake.
 - ``ClientCertificateSource = header``: a reverse proxy terminates TLS (deploy/nginx-ep.conf)
   and gunicorn serves plain HTTP on loopback.
 
@@ -18,6 +19,7 @@ import os
 import ssl
 
 from ep.config import load_config
+from ep.identity.tls import let_ep_judge_client_certificates
 
 _ep = load_config()
 _tls = _ep["ClientCertificateSource"] == "tls"
@@ -51,4 +53,6 @@ if _tls:
     def ssl_context(conf, default_ssl_context_factory):
         context = default_ssl_context_factory()
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if context.verify_mode == ssl.CERT_OPTIONAL:
+            let_ep_judge_client_certificates(context)
         return context
