@@ -95,11 +95,11 @@ def queue_notification(
     notification_row, inbox_row = _rows(
         NotificationRequest(person, kind, dedupe_key, order_id), now
     )
-    statements = _inserts(session.get_bind().dialect.name)
-    notification = session.scalars(statements.notification, [notification_row]).first()
+    insert = _insert_notification(session.get_bind().dialect.name)
+    notification = session.scalars(insert, [notification_row]).first()
     if notification is None:
         return None
-    session.execute(statements.inbox, [inbox_row])
+    insert_new_rows(session, InboxMessage.__table__, [inbox_row], key="dedupe_key")
     return notification
 
 
@@ -153,26 +153,16 @@ def _rows(request: NotificationRequest, now: datetime) -> tuple[dict, dict]:
     return notification, inbox
 
 
-@dataclass(frozen=True)
-class _Inserts:
-    notification: object  # returns the new Notification
-    inbox: object
-
-
 @cache
-def _inserts(dialect: str) -> _Inserts:
-    """Return the INSERTs of notifications and inbox messages that skip a known key.
-
-    INSERT … ON CONFLICT DO NOTHING: one statement decides "new or duplicate", so a
-    concurrent producer of the same key can neither make a second row nor spoil the
-    caller's transaction with an integrity error. Built once: statements with their
-    values inline cost more to build than to run.
-    """
+def _insert_notification(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the new Notification (as insert_new_rows
+    does for many rows, but returning the ORM object). Built once: statements with their
+    values inline cost more to build than to run."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new_key = {"index_elements": ["dedupe_key"]}
-    return _Inserts(
-        notification=insert(Notification).on_conflict_do_nothing(**new_key).returning(Notification),
-        inbox=insert(InboxMessage.__table__).on_conflict_do_nothing(**new_key),
+    return (
+        insert(Notification)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification)
     )
 
 
