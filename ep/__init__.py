@@ -3,10 +3,9 @@
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import create_engine
 
 from ep.config import Config, load_config
-from ep.database import configure_engine, engine_options, operator_engine_options
+from ep.database import configure_engine, engine_options, operator_engine
 from ep.extensions import db, migrate
 
 MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent.parent / "migrations"
@@ -35,20 +34,15 @@ def create_app(config: Config | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIRECTORY))
-    with app.app_context():
-        configure_engine(db.engine)
-    # the operator pages' own engine, with fewer round trips per request than the others
-    # (ep.healthcheck.views.operator_session)
     from ep.healthcheck.checks import DATABASE_TIMEOUT_SECONDS
 
-    operator_engine = create_engine(
-        config.database_url,
-        **operator_engine_options(
-            config.database_url, statement_timeout_seconds=DATABASE_TIMEOUT_SECONDS
-        ),
-    )
-    configure_engine(operator_engine)
-    app.extensions["ep_operator_engine"] = operator_engine
+    with app.app_context():
+        configure_engine(db.engine)
+        # the operator pages' engine: on PostgreSQL its own, with fewer round trips per
+        # request (ep.healthcheck.views.operator_session)
+        app.extensions["ep_operator_engine"] = operator_engine(
+            db.engine, statement_timeout_seconds=DATABASE_TIMEOUT_SECONDS
+        )
 
     from ep.web import init_web
 

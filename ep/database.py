@@ -1,7 +1,7 @@
 """Engine settings that make SQLite safe beside gunicorn workers and a batch process,
 the one query hint SQLite needs, and a read that survives a connection the database dropped."""
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, Result, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
@@ -25,28 +25,32 @@ def engine_options(url: str) -> dict:
     return {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
 
 
-def operator_engine_options(url: str, *, statement_timeout_seconds: int) -> dict:
-    """Return create_engine options for the operator pages' own engine.
+def operator_engine(engine: Engine, *, statement_timeout_seconds: int) -> Engine:
+    """Return the engine for the operator pages: ``engine`` itself, or on PostgreSQL one
+    of their own.
 
     Monitoring calls HealthCheckStatus every few seconds, so on PostgreSQL each round trip
     it need not make is left out: no pool_pre_ping (its reads go through
     ``execute_retrying_once`` instead), and autocommit, so no BEGIN and ROLLBACK. The
     statement timeout that the health check's SET LOCAL gives a transaction is set for the
-    connection instead: every statement of the operator pages stays bounded.
+    connection instead: every statement of the operator pages stays bounded. SQLite has
+    no round trips to save.
     """
-    options = engine_options(url)
-    if make_url(url).get_backend_name() == "sqlite":
-        return options  # no round trips to save
-    timeout_ms = statement_timeout_seconds * 1000
-    return {
-        **options,
-        "pool_pre_ping": False,
-        "isolation_level": "AUTOCOMMIT",
-        "connect_args": {
-            **options["connect_args"],
-            "options": f"-c statement_timeout={timeout_ms}",
+    if engine.dialect.name != "postgresql":
+        return engine
+    options = engine_options(engine.url.render_as_string(hide_password=False))  # backend only
+    return create_engine(
+        engine.url,
+        **{
+            **options,
+            "pool_pre_ping": False,
+            "isolation_level": "AUTOCOMMIT",
+            "connect_args": {
+                **options["connect_args"],
+                "options": f"-c statement_timeout={statement_timeout_seconds * 1000}",
+            },
         },
-    }
+    )
 
 
 def execute_retrying_once(session: Session, statement, params: dict | None = None) -> Result:

@@ -26,7 +26,7 @@ def operator_session() -> Session:
     """This request's session on the operator engine (made in create_app).
 
     On PostgreSQL that engine saves HealthCheckStatus three round trips of five
-    (ep.database.operator_engine_options): no pool_pre_ping, no BEGIN, no ROLLBACK. A
+    (ep.database.operator_engine): no pool_pre_ping, no BEGIN, no ROLLBACK. A
     pooled connection the database dropped is instead retried once by the first read (the
     role check) and by the database check (ep.database.execute_retrying_once).
     """
