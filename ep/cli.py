@@ -16,6 +16,7 @@ from flask_migrate import upgrade
 from flask_migrate.cli import db as db_group
 
 from ep import create_app
+from ep.backup.cli import backup_command, restore_command
 from ep.batches.cli import batch_cli
 from ep.certs import certs as certs_group
 from ep.config import ConfigError, default_config_path, load_config
@@ -64,6 +65,8 @@ def cli(ctx: click.Context) -> None:
 
 
 cli.add_command(db_group)
+db_group.add_command(backup_command)
+db_group.add_command(restore_command)
 cli.add_command(batch_cli)
 cli.add_command(certs_group)
 cli.add_command(check_command)

@@ -152,6 +152,12 @@ SETTINGS: tuple[Setting, ...] = (
         "PURGEWarnAfterMinutesInactivity", "10200", _positive_int, help="... likewise for PURGE"
     ),
     Setting(
+        "BACKUPWarnAfterMinutesInactivity",
+        "1500",
+        _positive_int,
+        help="... likewise for BACKUP (`ep db backup`): a day without a backup is an ERROR",
+    ),
+    Setting(
         "HealthCheckErrorStatusCode",
         "503",
         _status_code,
@@ -298,6 +304,32 @@ SETTINGS: tuple[Setting, ...] = (
         "1000",
         _int,
         help="wait before the first retry of a transient error; doubled for each next try",
+    ),
+    # backups (`ep db backup`, `ep db restore`) and PostgreSQL's WAL archive
+    Setting(
+        "BackupDirectory",
+        "backups",
+        path="dir",
+        help="where `ep db backup` writes each backup (a folder with its manifest)",
+    ),
+    Setting(
+        "BackupRetainCount",
+        "14",
+        _positive_int,
+        help="how many backups are kept; older ones are deleted after a new one is written",
+    ),
+    Setting(
+        "WalArchivingExpected",
+        "false",
+        _bool,
+        help="true when PostgreSQL archives WAL (pgBackRest): the health check then reads "
+        "pg_stat_archiver and warns when archiving fails or falls behind",
+    ),
+    Setting(
+        "WalArchiveWarnAfterMinutes",
+        "60",
+        _positive_int,
+        help="warn when finished WAL segments have waited this long for the archive",
     ),
     # retention (gallring), in days; audit events are kept at least five years regardless
     Setting(
