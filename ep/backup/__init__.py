@@ -297,9 +297,10 @@ def refuse_unless_empty(engine: Engine) -> None:
     """Raise BackupError when the target database holds any table, above all one with rows."""
     with engine.connect() as connection:
         rows = table_rows(connection)
-    holding = {name: n for name, n in rows.items() if n}
+    holding = {name: n for name, n in rows.items() if n and name != "alembic_version"}
     if holding:
-        listed = ", ".join(f"{name} ({n} rows)" for name, n in sorted(holding.items())[:5])
+        largest = sorted(holding.items(), key=lambda item: (-item[1], item[0]))[:5]
+        listed = ", ".join(f"{name} ({n} rows)" for name, n in largest)
         raise BackupError(
             f"the target database holds data: {listed}; restore only into an empty database"
         )
