@@ -56,6 +56,7 @@ test: venv browser-deps
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python migrations/lint.py  # squawk over every migration's PostgreSQL SQL
 
 format: venv
 	$(BIN)/ruff check --fix .

@@ -97,7 +97,8 @@ def _value_of(column):
 def invalid_constraints(connection: Connection) -> list[str]:
     """Return the constraints the database does not hold the rows to: none is the goal.
 
-    PostgreSQL: a constraint left NOT VALID (its VALIDATE forgotten). SQLite: rows whose
+    PostgreSQL: a constraint left NOT VALID (its VALIDATE forgotten) or an index left
+    INVALID (a CREATE INDEX CONCURRENTLY that failed). SQLite: rows whose
     foreign keys point nowhere (it checks them only on write, and only when told to).
     """
     if connection.dialect.name == "postgresql":
@@ -105,6 +106,10 @@ def invalid_constraints(connection: Connection) -> list[str]:
             text(
                 "SELECT conrelid::regclass || ': ' || conname FROM pg_constraint"
                 " WHERE NOT convalidated AND connamespace = current_schema()::regnamespace"
+                " UNION ALL"
+                " SELECT indrelid::regclass || ': index ' || indexrelid::regclass FROM pg_index"
+                " JOIN pg_class ON pg_class.oid = indexrelid"
+                " WHERE NOT indisvalid AND relnamespace = current_schema()::regnamespace"
             )
         )
         return list(found.scalars())
