@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from ep.timeutil import as_utc
+
 READ_ARCHIVER = text(
     """
     SELECT current_setting('archive_mode') AS archive_mode,
@@ -70,7 +72,7 @@ def judge_archiving(
     if stats.last_failed_time is not None and (last_ok is None or stats.last_failed_time > last_ok):
         return False, (
             f"WAL archiving fails: {stats.failed_count} failures, the latest at "
-            f"{stats.last_failed_time:%Y-%m-%d %H:%M:%S %Z} for {stats.last_failed_wal}. "
+            f"{as_utc(stats.last_failed_time):%Y-%m-%d %H:%M:%S %Z} for {stats.last_failed_wal}. "
             "Check archive_command and the pgBackRest repository."
         )
     if stats.last_archived_wal is None:
@@ -90,7 +92,7 @@ def judge_archiving(
         )
     return True, (
         f"WAL archiving works: last segment {stats.last_archived_wal} at "
-        f"{last_ok:%Y-%m-%d %H:%M:%S %Z}, {max(waiting, 0)} waiting."
+        f"{as_utc(last_ok):%Y-%m-%d %H:%M:%S %Z}, {max(waiting, 0)} waiting."
     )
 
 
