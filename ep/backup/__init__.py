@@ -252,6 +252,23 @@ def _run(command: list[str], url: URL) -> None:
         raise BackupError(f"{Path(command[0]).name} failed: {detail}")
 
 
+def back_up_and_prune(
+    engine_or_url: Engine | str,
+    *,
+    folder: Path,
+    keep: int,
+    now: datetime,
+    progress: Progress = _quiet,
+) -> tuple[Path, Manifest, list[Path]]:
+    """Write a new backup, then keep only the newest ``keep``: what BACKUP does each night.
+
+    Returns the new backup's folder, its manifest and the folders deleted. Old backups go
+    only once the new one is complete, so a failed backup never costs an older one.
+    """
+    path, manifest = make_backup(engine_or_url, folder=folder, now=now, progress=progress)
+    return path, manifest, prune_backups(folder, keep=keep)
+
+
 def prune_backups(folder: Path, *, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` complete backups in ``folder``; return those deleted.
 

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy.exc import SQLAlchemyError
 
-from ep.backup import BackupError, make_backup, prune_backups, restore_backup, verify_backup
+from ep.backup import BackupError, back_up_and_prune, restore_backup, verify_backup
 from ep.extensions import db
 from ep.healthcheck.checks import evaluate
 from ep.healthcheck.formats import nagios
@@ -41,8 +41,11 @@ def backup_command(folder: Path | None) -> None:
     """
     config = current_app.config["EP"]
     folder = (folder or config.path_of("BackupDirectory")).absolute()
+    keep = config["BackupRetainCount"]
     try:
-        path, manifest = make_backup(db.engine, folder=folder, now=utcnow(), progress=click.echo)
+        path, manifest, deleted = back_up_and_prune(
+            db.engine, folder=folder, keep=keep, now=utcnow(), progress=click.echo
+        )
     except (BackupError, SQLAlchemyError, OSError) as exc:
         _fail(f"backup failed: {' '.join(str(exc).split())}")
     click.echo(
@@ -50,8 +53,8 @@ def backup_command(folder: Path | None) -> None:
         f"{manifest.size_bytes / 1e6:.1f} MB, schema {manifest.schema_revision}, "
         f"in {manifest.seconds:.1f} s: {path}"
     )
-    for deleted in prune_backups(folder, keep=config["BackupRetainCount"]):
-        click.echo(f"deleted {deleted} (BackupRetainCount = {config['BackupRetainCount']})")
+    for old in deleted:
+        click.echo(f"deleted {old} (BackupRetainCount = {keep})")
 
 
 @click.command("restore")
