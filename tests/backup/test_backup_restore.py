@@ -8,7 +8,6 @@ import json
 import shutil
 import sqlite3
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,8 @@ from ep.domain.demo import load_demo
 from ep.domain.installation import ensure_installation
 from ep.models import Order, Package, Person
 from ep.timeutil import utcnow
-from tests.backup.conftest import migrate
-from tests.support import is_postgres, make_instance, reset_schema, run_ep
+from tests.backup.conftest import commit_order, migrate, restore_into
+from tests.support import make_instance, run_ep
 
 
 def engine_for(url):
@@ -57,18 +56,8 @@ class OrderWriter(threading.Thread):
                 person = session.scalar(select(Person))
                 package = session.scalar(select(Package))
                 while not self.stop.is_set():
-                    now = utcnow()
                     number = f"DRILL{len(self.committed):07d}"
-                    session.add(
-                        Order(
-                            number=number,
-                            person_id=person.id,
-                            package_id=package.id,
-                            ordered_at=now,
-                            expires_at=now + timedelta(days=30),
-                        )
-                    )
-                    session.commit()
+                    commit_order(session, person=person, package=package, number=number)
                     self.committed.append(number)  # only once the commit returned
         except BaseException as exc:  # the test fails on it below
             self.error = exc
@@ -112,10 +101,7 @@ def test_a_backup_taken_while_orders_are_committed_restores_every_order_committe
     assert manifest.tables["order"] >= len(before_backup)
     assert manifest.schema_revision is not None
 
-    if is_postgres(restore_url):
-        reset_schema(restore_url)
-    target = make_instance(tmp_path / "target", restore_url)
-    restore = run_ep("db", "restore", str(folder), config=target)
+    restore, target = restore_into(restore_url, folder, tmp_path / "target")
 
     assert restore.returncode == 0, restore.stdout + restore.stderr
     assert "EP OK" in restore.stdout
@@ -183,15 +169,8 @@ def test_restore_refuses_a_copy_whose_checksum_does_not_match(scratch_url, resto
     with (folder / manifest.data_file).open("r+b") as copy:
         copy.seek(manifest.size_bytes // 2)
         copy.write(b"\x00damaged\x00")
-    if is_postgres(restore_url):
-        reset_schema(restore_url)
 
-    done = run_ep(
-        "db",
-        "restore",
-        str(folder / "manifest.json"),
-        config=make_instance(tmp_path / "target", restore_url),
-    )
+    done, _ = restore_into(restore_url, folder / "manifest.json", tmp_path / "target")
 
     assert done.returncode == 1
     assert "checksum does not match the manifest (damaged copy)" in done.stderr
@@ -212,11 +191,8 @@ def test_restore_upgrades_a_backup_of_an_older_schema_to_head(scratch_url, resto
     assert run_ep("db", "backup", config=source).returncode == 0
     (folder,) = list_backups(tmp_path / "source" / "backups")
     assert Manifest.read(folder).schema_revision == "0001"
-    if is_postgres(restore_url):
-        reset_schema(restore_url)
-    target = make_instance(tmp_path / "target", restore_url)
 
-    done = run_ep("db", "restore", str(folder), config=target)
+    done, _ = restore_into(restore_url, folder, tmp_path / "target")
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "upgrading the schema from 0001 to " in done.stdout

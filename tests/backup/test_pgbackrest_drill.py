@@ -16,7 +16,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,9 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from ep.backup.archiving import check_wal_archiving
-from ep.models import Order, Package, Person
+from ep.models import Package, Person
 from ep.timeutil import utcnow
+from tests.backup.conftest import commit_order
 from tests.support import is_postgres, make_instance, run_ep
 
 PG_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
@@ -141,24 +141,12 @@ def cluster():
 def commit_orders(url: str, prefix: str, count: int) -> list[str]:
     """Commit ``count`` orders one transaction each; return their numbers."""
     engine = create_engine(url)
-    numbers = []
+    numbers = [f"{prefix}{n:06d}" for n in range(count)]
     with Session(engine) as session:
         person = session.scalar(select(Person))
         package = session.scalar(select(Package))
-        for n in range(count):
-            now = utcnow()
-            number = f"{prefix}{n:06d}"
-            session.add(
-                Order(
-                    number=number,
-                    person_id=person.id,
-                    package_id=package.id,
-                    ordered_at=now,
-                    expires_at=now + timedelta(days=30),
-                )
-            )
-            session.commit()
-            numbers.append(number)
+        for number in numbers:
+            commit_order(session, person=person, package=package, number=number)
     engine.dispose()
     return numbers
 
