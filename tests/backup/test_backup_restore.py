@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from ep.backup import Manifest, list_backups, prune_backups
+from ep.backup import BackupError, Manifest, list_backups, pg_tool, prune_backups
 from ep.database import configure_engine, engine_options
 from ep.domain.demo import load_demo
 from ep.domain.installation import ensure_installation
@@ -239,3 +239,19 @@ def test_ep_db_backup_applies_backup_retain_count(tmp_path, keep):
     kept = list_backups(tmp_path / "backups")
     assert len(kept) == keep
     assert kept[-1].name.startswith("ep-backup-2026") and "20261102" not in kept[-1].name
+
+
+def test_a_pg_dump_older_than_the_server_is_refused_with_what_to_install(tmp_path, monkeypatch):
+    old = tmp_path / "pg_dump"
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.16'\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("ep.backup.PG_BIN_DIRECTORY", str(tmp_path / "none" / "{major}"))
+
+    with pytest.raises(BackupError) as refused:
+        pg_tool("pg_dump", 15)
+
+    assert str(refused.value) == (
+        "no pg_dump of PostgreSQL 15 or newer found (install postgresql-client-15)"
+    )
+    assert pg_tool("pg_dump", 13) == str(old)
