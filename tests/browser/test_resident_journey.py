@@ -111,7 +111,7 @@ def test_a_resident_orders_reads_results_and_switches_to_english(
     tab.check("order-with-results")
     page.get_by_role("link", name=re.compile("Meddelanden")).click()
     tab.check("inbox")
-    page.get_by_role("link", name="Nytt provsvar").first.click()
+    page.get_by_role("link", name="Dina provsvar är klara").first.click()
     tab.check("message")
     page.get_by_role("button", name="Markera som läst").click()
     expect(page.get_by_text("Meddelandet är markerat som läst.")).to_be_visible()
