@@ -9,6 +9,7 @@ test-artifacts/browser/phone-widths.json, and a screenshot of each page at 360 p
 import json
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from ep.domain import orders as order_service
@@ -148,3 +149,83 @@ def test_every_resident_page_fits_a_phone_and_a_desktop(
     context.close()
     assert tab.csp_violations == []
     assert not problems, "\n".join(problems)
+
+
+WORDS = {
+    "sv": {
+        "menu": "Meny",
+        "todo": "Att göra",
+        "results": "Mina provsvar",
+        "messages": "Meddelanden",
+        "read": "Läst",
+        "cancel": "Avbeställ",
+        "keep": "Nej, behåll beställningen",
+        "confirm": "Ja, avbeställ",
+        "cancelled": "är avbeställd",
+        "statement": "Tillgänglighetsredogörelse",
+        "not_found": "Sidan finns inte",
+    },
+    "en": {
+        "menu": "Menu",
+        "todo": "To do",
+        "results": "My results",
+        "messages": "Messages",
+        "read": "Read",
+        "cancel": "Cancel the order",
+        "keep": "No, keep the order",
+        "confirm": "Yes, cancel",
+        "cancelled": "is cancelled",
+        "statement": "Accessibility statement",
+        "not_found": "The page does not exist",
+    },
+}
+
+
+@pytest.mark.parametrize("language, width", [("sv", 360), ("en", 360), ("sv", 1280), ("en", 1280)])
+def test_a_resident_finds_their_way_on_a_phone_and_a_desktop(
+    live_server, chromium, db_session, now, language, width
+):
+    """The menu, the start page, folded occasions, a message read by opening it, a
+    cancellation that asks first, the footer's statement and a 404, as a resident uses them."""
+    pages = dict(resident_pages(db_session, now))
+    words = WORDS[language]
+    context = chromium.new_context(
+        ignore_https_errors=True, locale="sv-SE", viewport={"width": width, "height": 800}
+    )
+    tab = Pages(context.new_page(), live_server.url, f"use-{language}-{width}")
+    page = tab.page
+    log_in(tab, language)
+    tab.goto("/")
+    expect(page.get_by_role("heading", name=words["todo"])).to_be_visible()
+
+    results_link = page.locator(".site-nav").get_by_role("link", name=words["results"], exact=True)
+    if width < 768:  # one line until opened
+        expect(results_link).to_be_hidden()
+        page.locator(".menu > summary").filter(has_text=words["menu"]).click()
+    expect(results_link).to_be_visible()
+    results_link.click()
+    earlier = page.locator("details.occasion").first
+    expect(earlier.locator("table")).to_be_hidden()
+    earlier.locator("summary").click()
+    expect(earlier.locator("table")).to_be_visible()
+    tab.check("results-opened")
+
+    tab.goto(pages["message"])
+    tab.goto("/inbox")
+    expect(page.locator("tbody tr").first).to_contain_text(words["read"])
+
+    tab.goto(pages["order-open"])
+    page.locator("main").get_by_role("link", name=words["cancel"], exact=True).click()
+    tab.check("cancel-question")
+    page.get_by_role("link", name=words["keep"]).click()
+    page.locator("main").get_by_role("link", name=words["cancel"], exact=True).click()
+    page.get_by_role("button", name=words["confirm"]).click()
+    expect(page.get_by_role("status")).to_contain_text(words["cancelled"])
+
+    page.locator("footer").get_by_role("link", name=words["statement"]).click()
+    expect(page.locator("h1")).to_contain_text(words["statement"])
+    page.goto(live_server.url + "/no-such-page")
+    expect(page.locator("h1")).to_have_text(words["not_found"])
+    tab.check("not-found")
+    assert tab.csp_violations == []
+    context.close()
