@@ -33,7 +33,7 @@ from ep.domain import orders as order_service
 from ep.domain.purge import AUDIT_MINIMUM_YEARS
 from ep.extensions import db
 from ep.identity import InvalidIdentifier, format_personnummer
-from ep.models import InboxMessage, Order, Package, SamplingLocation
+from ep.models import InboxMessage, Order, Package, Person, SamplingLocation
 from ep.notify.texts import inbox_text_in
 from ep.timeutil import utcnow
 from ep.web.citizen_auth import (
@@ -110,7 +110,9 @@ class StartPage:
     unread: list[InboxMessage]
 
 
-def start_page(person, now) -> StartPage:
+def start_page(person: Person, *, now: datetime) -> StartPage:
+    """The start page from the services the other pages use: one read of the resident's
+    orders gives both the ones waiting for them and the recently released ones."""
     orders = order_service.my_orders(db.session, person=person)
     waiting = [o for o in orders if o.status == "ordered"]
     recent = now - timedelta(days=NEW_RESULTS_DAYS)
@@ -269,7 +271,7 @@ def start():
     """The start page: for a logged-in resident what to do next and what is new,
     for anyone else what EP is and the packages anyone eligible can order."""
     if g.person is not None:
-        return render_template("citizen/overview.html", start=start_page(g.person, utcnow()))
+        return render_template("citizen/overview.html", start=start_page(g.person, now=utcnow()))
     packages = db.session.scalars(
         select(Package).where(Package.active, Package.generally_available).order_by(Package.code)
     ).all()
