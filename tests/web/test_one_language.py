@@ -23,6 +23,7 @@ from ep.domain.demo import load_demo
 from ep.models import (
     Analysis,
     InboxMessage,
+    LabMessage,
     Offer,
     Order,
     Package,
@@ -160,6 +161,7 @@ def staff_and_admin_paths(session, person) -> list[str]:
         "/staff/sampling",
         "/staff/worklist",
         "/staff/unmatched",
+        f"/staff/unmatched/{session.scalar(select(LabMessage.id))}",
         f"/staff/orders/{order.id}/results",
         "/EP.Admin/",
         "/EP.Admin/users/new",
