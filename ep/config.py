@@ -236,6 +236,23 @@ SETTINGS: tuple[Setting, ...] = (
         help="signs sessions and CSRF tokens; keep it secret, the same on every web host",
     ),
     Setting("DefaultLanguage", "sv", _choice("sv", "en"), help="sv or en"),
+    # who stands behind the e-service: named in the accessibility statement and privacy notice
+    Setting(
+        "ServiceOwner",
+        "",
+        help="the region (personuppgiftsansvarig) named on the resident's legal pages; "
+        "empty: 'the region'",
+    ),
+    Setting(
+        "ServiceContactEmail",
+        "",
+        help="where residents report accessibility problems and ask about their data",
+    ),
+    Setting(
+        "DataProtectionOfficerEmail",
+        "",
+        help="the region's data protection officer (dataskyddsombud)",
+    ),
     # notifications
     Setting(
         "NotificationChannel",

@@ -23,6 +23,7 @@ from ep.models import (
     SamplingLocation,
     User,
 )
+from ep.notify.texts import inbox_text
 
 QUARTERS = 8
 # B-HbA1c (mmol/mol) and P-Glukos (mmol/L) per quarter, oldest first: a rise, then better
@@ -113,8 +114,8 @@ def load_demo_history(
             InboxMessage(
                 person_id=person.id,
                 dedupe_key=f"demo:result:{latest.number}",
-                subject="Nytt provsvar",
-                body="Du har ett nytt meddelande i Egen provhantering.",
+                subject=inbox_text("result", "sv")[0],
+                body=inbox_text("result", "sv")[1],
                 order_id=latest.id,
                 created_at=latest.released_at,
             )

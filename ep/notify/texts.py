@@ -93,3 +93,21 @@ def inbox_text(kind: str, language: str) -> tuple[str, str]:
     if texts is None:
         return outgoing_text(kind, language)
     return texts[language_of(language)]
+
+
+# each stored inbox text (in either language) -> its texts in every language, so a message
+# written when the resident read Swedish is shown in English once they choose English
+_TEXTS_OF = {
+    text: texts
+    for texts in (*INBOX.values(), *OUTGOING.values())
+    for text in (texts["sv"], texts["en"])
+}
+
+
+def inbox_text_in(subject: str, body: str, language: str) -> tuple[str, str]:
+    """Return a stored inbox message's (subject, body) in ``language``; a text EP did not
+    write itself (or wrote in words since changed) is returned as it was stored."""
+    texts = _TEXTS_OF.get((subject, body))
+    if texts is None:
+        return subject, body
+    return texts[language_of(language)]

@@ -5,6 +5,8 @@ from flask_babel import get_locale
 
 from ep.extensions import babel, csrf
 from ep.timeutil import format_local
+from ep.web.errors import init_errors
+from ep.web.formats import date_text, datetime_text, number_text, opening_hours_text
 
 LANGUAGES = ("sv", "en")
 # one catalogue per audience, so each part can be translated on its own; Flask-Babel
@@ -45,7 +47,13 @@ def init_web(app: Flask) -> None:
     )
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    init_errors(app)
     app.jinja_env.filters["localtime"] = format_local
+    # in the page's language: "5.8" or "5,8", "31 december 2026", "Mon–Fri 7:30 AM"
+    app.jinja_env.filters["number"] = number_text
+    app.jinja_env.filters["day"] = date_text
+    app.jinja_env.filters["moment"] = datetime_text
+    app.jinja_env.filters["opening_hours"] = opening_hours_text
     app.jinja_env.globals["current_language"] = lambda: str(get_locale())
 
     @app.before_request

@@ -6,8 +6,20 @@ another resident's order, result, kit or message is a 404 however its id is gues
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
@@ -18,9 +30,11 @@ from wtforms.validators import InputRequired
 
 from ep.domain import NotFound, residents
 from ep.domain import orders as order_service
+from ep.domain.purge import AUDIT_MINIMUM_YEARS
 from ep.extensions import db
 from ep.identity import InvalidIdentifier, format_personnummer
-from ep.models import Package, SamplingLocation
+from ep.models import InboxMessage, Order, Package, Person, SamplingLocation
+from ep.notify.texts import inbox_text_in
 from ep.timeutil import utcnow
 from ep.web.citizen_auth import (
     DevLoginForm,
@@ -32,11 +46,17 @@ from ep.web.citizen_auth import (
     start_session,
 )
 from ep.web.citizen_chart import trend_chart
+from ep.web.formats import language as page_language
+from ep.web.formats import number_text
 
 bp = Blueprint("citizen", __name__)
 
 LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
 HOME_KIT = "home"
+# results released this recently are "new" on the start page
+NEW_RESULTS_DAYS = 30
+# when the resident pages were last assessed for the accessibility statement
+ACCESSIBILITY_ASSESSED = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 ORDER_STATUS = {
     "ordered": _l("Beställd, väntar på provtagning"),
@@ -77,6 +97,36 @@ SETTINGS_PROBLEMS = {
     ("channel", "invalid"): _l("Välj ett av alternativen."),
     ("language", "invalid"): _l("Välj ett av alternativen."),
 }
+
+
+@dataclass(frozen=True)
+class StartPage:
+    """What a logged-in resident sees first: what to do next and what is new."""
+
+    offers: list[order_service.Orderable]  # offered by their care unit, not yet ordered
+    to_sample: list[Order]  # ordered for a sampling site, waiting for the sample
+    kits_to_register: list[Order]  # home kits ordered, code not yet registered
+    new_results: list[Order]  # released in the last NEW_RESULTS_DAYS days
+    unread: list[InboxMessage]
+
+
+def start_page(person: Person, *, now: datetime) -> StartPage:
+    """The start page from the services the other pages use: one read of the resident's
+    orders gives both the ones waiting for them and the recently released ones."""
+    orders = order_service.my_orders(db.session, person=person)
+    waiting = [o for o in orders if o.status == "ordered"]
+    recent = now - timedelta(days=NEW_RESULTS_DAYS)
+    return StartPage(
+        offers=[
+            item
+            for item in order_service.orderable(db.session, person=person, now=now)
+            if item.offer is not None
+        ],
+        to_sample=[o for o in waiting if not o.home_kit],
+        kits_to_register=[o for o in waiting if o.home_kit and o.kit is None],
+        new_results=[o for o in orders if o.released_at is not None and o.released_at >= recent],
+        unread=[m for m in residents.my_messages(db.session, person=person) if m.read_at is None],
+    )
 
 
 @dataclass(frozen=True)
@@ -136,9 +186,11 @@ def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow
                 about=about,
                 comment=result.comment,
                 note=note,
-                value=result.value_text,
+                value=number_text(result.value_text),
                 unit=result.unit or "",
-                reference=result.ref_range or (analysis.ref_text if analysis else None) or "",
+                reference=number_text(
+                    result.ref_range or (analysis.ref_text if analysis else None) or ""
+                ),
                 flag=flags.get(flag, flag) if flag else "–",
                 abnormal=flag is not None and flag not in ("N", "NEG"),
             )
@@ -198,6 +250,8 @@ def _helpers():
         "language_names": LANGUAGE_NAMES,
         "format_personnummer": format_personnummer,
         "unread_messages": lambda: residents.unread_count(db.session, person=g.person),
+        # (subject, body) in the page's language, whichever language it was written in
+        "message_text": lambda m: inbox_text_in(m.subject, m.body, page_language()),
     }
 
 
@@ -214,11 +268,58 @@ def _not_found(function, **kwargs):
 
 @bp.get("/")
 def start():
-    """The start page: what EP is and the packages anyone eligible can order."""
+    """The start page: for a logged-in resident what to do next and what is new,
+    for anyone else what EP is and the packages anyone eligible can order."""
+    if g.person is not None:
+        return render_template("citizen/overview.html", start=start_page(g.person, now=utcnow()))
     packages = db.session.scalars(
         select(Package).where(Package.active, Package.generally_available).order_by(Package.code)
     ).all()
     return render_template("citizen/start.html", packages=packages)
+
+
+# -- what a Swedish public e-service must say about itself --
+
+
+def _owner() -> dict:
+    config = current_app.config["EP"]
+    return {
+        "owner": config["ServiceOwner"] or _("Regionen"),
+        "contact": config["ServiceContactEmail"],
+        "dpo": config["DataProtectionOfficerEmail"],
+    }
+
+
+def _years(days: int) -> int:
+    return max(1, round(days / 365.25))
+
+
+@bp.get("/tillganglighet")
+def accessibility():
+    """Tillgänglighetsredogörelse, after DIGG's model (lag 2018:1937, DOS-lagen)."""
+    return render_template(
+        "citizen/accessibility.html", assessed=ACCESSIBILITY_ASSESSED, **_owner()
+    )
+
+
+@bp.get("/personuppgifter")
+def privacy():
+    """How EP handles personal data (GDPR articles 13 and 14); retention from the config."""
+    config = current_app.config["EP"]
+    years = {
+        "orders": _years(config["RetainOrdersDays"]),
+        "notifications": _years(config["RetainNotificationsDays"]),
+        "audit": max(_years(config["RetainAuditEventsDays"]), AUDIT_MINIMUM_YEARS),
+    }
+    return render_template("citizen/privacy.html", years=years, **_owner())
+
+
+@bp.get("/kakor")
+def cookies():
+    """The cookies EP sets (lag 2022:482 om elektronisk kommunikation, 9 kap. 28 §)."""
+    return render_template(
+        "citizen/cookies.html", cookie_name=current_app.config["SESSION_COOKIE_NAME"]
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -354,10 +455,15 @@ def order_detail(order_id: int):
     )
 
 
-@bp.post("/orders/<int:order_id>/cancel")
+@bp.route("/orders/<int:order_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(order_id: int):
+    """Cancel an order: the page asks first, the form on it cancels."""
     placed = _not_found(order_service.get_order, order_id=order_id)
+    if request.method == "GET":
+        if not order_service.can_cancel(placed):
+            return redirect(url_for("citizen.order_detail", order_id=order_id))
+        return render_template("citizen/cancel.html", order=placed)
     if not PostForm().validate_on_submit():
         abort(400)
     try:
@@ -432,20 +538,11 @@ def inbox():
 @bp.get("/inbox/<int:message_id>")
 @login_required
 def message(message_id: int):
+    """Read a message; opening it marks it read (as in any mail program)."""
     found = _not_found(residents.get_message, message_id=message_id)
+    if residents.mark_read(db.session, person=g.person, message=found, now=utcnow()):
+        db.session.commit()
     return render_template("citizen/message.html", message=found)
-
-
-@bp.post("/inbox/<int:message_id>/read")
-@login_required
-def message_read(message_id: int):
-    found = _not_found(residents.get_message, message_id=message_id)
-    if not PostForm().validate_on_submit():
-        abort(400)
-    residents.mark_read(db.session, person=g.person, message=found, now=utcnow())
-    db.session.commit()
-    flash(_("Meddelandet är markerat som läst."), "success")
-    return redirect(url_for("citizen.inbox"))
 
 
 # -- settings and the access log --

@@ -2,17 +2,22 @@
 
 No JavaScript: the page carries the drawing and, beside it, a table with the same values
 (the table is what a screen reader reads; the SVG has a title and a summary).
+
+The drawing is scaled to the width it gets, so it is laid out for a phone: 300 units wide
+with 12.5-unit text is at least 12 px on a 360 px screen, and the stylesheet keeps it from
+growing past 26rem on a desktop. The unit label sits on its own line above the top tick.
 """
 
 import math
 from dataclasses import dataclass, field
 
 from ep.domain.residents import Trend
-from ep.timeutil import format_local
+from ep.web.formats import date_text, month_text, number_text
 
-WIDTH = 600
-HEIGHT = 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 20, 16, 44
+WIDTH = 300
+HEIGHT = 200
+LEFT, RIGHT, TOP, BOTTOM = 44, 14, 28, 30
+UNIT_BASELINE = 13
 
 
 @dataclass
@@ -20,7 +25,7 @@ class ChartPoint:
     x: float
     y: float
     outside: bool  # outside the reference range: drawn as a square, not only in colour
-    label: str  # "2025-03-01: 48 mmol/mol (Högt)" for the tooltip <title>
+    label: str  # "1 mars 2025: 48 mmol/mol" for the tooltip <title>
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Chart:
     # the reference range as a band (top, height) when both limits are known
     band: tuple[float, float] | None = None
     ref_lines: list[float] = field(default_factory=list)
+    unit_baseline: float = UNIT_BASELINE  # the unit's own line, above the top tick
 
 
 def _nice_step(span: float, count: int = 4) -> float:
@@ -56,8 +62,7 @@ def _nice_step(span: float, count: int = 4) -> float:
 
 
 def _format_number(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",")  # the Swedish decimal comma reads right in English too
+    return number_text(f"{value:.2f}".rstrip("0").rstrip("."))
 
 
 def trend_chart(trend: Trend, *, width: int = WIDTH, height: int = HEIGHT) -> Chart:
@@ -95,7 +100,7 @@ def trend_chart(trend: Trend, *, width: int = WIDTH, height: int = HEIGHT) -> Ch
                 x_of(when),
                 y_of(point.value),
                 outside,
-                f"{format_local(point.when, '%Y-%m-%d')}: {point.value_text} {trend.unit or ''}",
+                f"{date_text(point.when)}: {number_text(point.value_text)} {trend.unit or ''}",
             )
         )
 
@@ -104,9 +109,9 @@ def trend_chart(trend: Trend, *, width: int = WIDTH, height: int = HEIGHT) -> Ch
     while tick <= high + step / 1000:
         y_ticks.append(Tick(y_of(tick), _format_number(tick)))
         tick += step
-    x_ticks = [Tick(x_of(first), format_local(trend.points[0].when, "%Y-%m-%d"))]
+    x_ticks = [Tick(x_of(first), month_text(trend.points[0].when))]
     if last != first:
-        x_ticks.append(Tick(x_of(last), format_local(trend.points[-1].when, "%Y-%m-%d")))
+        x_ticks.append(Tick(x_of(last), month_text(trend.points[-1].when)))
 
     band = None
     ref_lines = []

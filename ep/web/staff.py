@@ -5,6 +5,8 @@ and the view commits that event together with the response: the page is rendered
 then committed, and only then sent, so nothing is shown that was not logged.
 """
 
+import re
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -53,6 +55,36 @@ FLAG_TEXT = {
 }
 
 
+# why IMPORTRESULTS kept a lab message for manual matching, as ep.domain.lab_import words
+# it (in English, in the database), read back into the page's language
+UNMATCHED_REASONS = (
+    (
+        re.compile(r"no order (?P<number>\S+)( in EP)?$"),
+        _l("Beställning %(number)s finns inte i EP"),
+    ),
+    (
+        re.compile(r"the personnummer does not match the one on order (?P<number>\S+)$"),
+        _l("Personnumret stämmer inte med det på beställning %(number)s"),
+    ),
+    (
+        re.compile(r"order (?P<number>\S+) is (?P<status>\w+)$"),
+        _l("Beställning %(number)s är %(status)s"),
+    ),
+)
+
+
+def unmatched_reason(error: str | None) -> tuple[str, str | None]:
+    """(text, its language if not the page's): the reason in words, or as the lab's
+    import wrote it (English) when it is not one EP words itself."""
+    for pattern, text in UNMATCHED_REASONS:
+        if match := pattern.match(error or ""):
+            found = match.groupdict()
+            if "status" in found:
+                found["status"] = str(ORDER_STATUS.get(found["status"], found["status"])).lower()
+            return str(text) % found, None
+    return error or "", "en"
+
+
 @bp.before_request
 def _require_staff():
     require_role("staff")
@@ -65,6 +97,7 @@ def _helpers():
         order_status=lambda status: ORDER_STATUS.get(status, status),
         offer_status=lambda status: OFFER_STATUS.get(status, status),
         flag_text=lambda flag: FLAG_TEXT.get(flag, flag or ""),
+        unmatched_reason=unmatched_reason,
     )
 
 

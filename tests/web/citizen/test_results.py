@@ -34,7 +34,7 @@ def test_my_results_show_value_unit_range_flag_as_text_and_what_it_means(
     page = as_resident.page("/results")
     assert "B-HbA1c" in page
     assert "mmol/mol" in page
-    assert "27.0-42.0" in page
+    assert "27,0-42,0" in page  # the lab wrote 27.0-42.0; a Swedish page writes a comma
     assert "Högt" in page  # the flag in words, not only a colour
     assert "Normalt" in page  # an unflagged value inside its range
     assert "Långtidssocker" in page
@@ -67,7 +67,7 @@ def test_a_trend_per_analysis_is_drawn_as_svg_with_the_same_values_in_a_table(
     table = re.search(r"<caption>Värden för B-HbA1c</caption>.*?</table>", page, re.S).group(0)
     assert table.count("<tr>") == 9  # header + 8 values
     for value in range(44, 52):
-        assert f'<td class="value">{value}</td>' in table
+        assert f'<td class="value" data-label="Värde">{value}</td>' in table
 
 
 def test_the_print_view_has_the_results_without_the_menu(
@@ -119,4 +119,4 @@ def test_the_demo_resident_has_two_years_of_results_to_see_a_trend_in(browser, d
     table = re.search(r"<caption>Värden för B-HbA1c</caption>.*?</table>", page, re.S).group(0)
     assert table.count("<tr>") == 9
     assert "Vårdcentralen Tolvåsen" in browser.page("/access-log")
-    assert "Nytt provsvar" in browser.page("/inbox")
+    assert "Dina provsvar är klara" in browser.page("/inbox")

@@ -33,7 +33,7 @@ def test_the_list_shows_each_unmatched_message_and_logs_the_patient_it_names(
     page = staff.get("/staff/unmatched").text
     assert "19121212-1212" in page
     assert "EP-0000-0000" in page
-    assert "no order EP-0000-0000" in page
+    assert "Beställning EP-0000-0000 finns inte i EP" in page  # the reason, in Swedish
     events = audit_events(db_session, action="read:unmatched-results")
     assert [(e.patient_personnummer, e.object_id) for e in events] == [
         ("191212121212", str(unmatched.id))

@@ -1,0 +1,88 @@
+"""Numbers, dates and opening hours written the way the page's language writes them.
+
+Lab values and reference ranges arrive as the lab wrote them ("5,8", "2,0-3,0"), and a
+sampling site's opening hours are typed in Swedish by the region ("Mån–fre 7.30–16.00").
+An English page must not show "5,8" or "Mån–fre", so both are rewritten for the page's
+language here; anything these functions do not recognise is left as it was written.
+"""
+
+import re
+from datetime import datetime, time
+
+from babel.dates import format_time as babel_format_time
+from babel.dates import get_day_names
+from babel.numbers import get_decimal_symbol
+from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+# a decimal number inside a lab's text: "5,8", "<0.5", "2,0-3,0"
+DECIMAL = re.compile(r"(?<![\d.,])(\d+)[.,](\d+)(?![\d.,])")
+# opening hours as the region types them: day names, "alla dagar", times like 7.30 or 7:30
+CLOCK = re.compile(r"\b([01]?\d|2[0-3])[.:]([0-5]\d)\b")
+DAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
+DAY = re.compile(r"\b(mån|tis|ons|tors?|fre|lör|sön)(dag(ar)?)?\b", re.IGNORECASE)
+DAY_WORDS = {
+    "alla dagar": _l("alla dagar"),
+    "vardagar": _l("vardagar"),
+    "helger": _l("helger"),
+    "stängt": _l("stängt"),
+}
+DAY_WORD = re.compile(r"\b(" + "|".join(DAY_WORDS) + r")\b", re.IGNORECASE)
+
+
+def language() -> str:
+    return str(get_locale() or "sv")
+
+
+def number_text(text: str | None) -> str:
+    """``text`` with each decimal number written with the page language's decimal sign."""
+    if not text:
+        return text or ""
+    symbol = get_decimal_symbol(language())
+    return DECIMAL.sub(lambda m: f"{m.group(1)}{symbol}{m.group(2)}", text)
+
+
+def date_text(value: datetime | None, length: str = "long") -> str:
+    """A day as people write it: "31 december 2026" / "December 31, 2026" (Stockholm)."""
+    return "" if value is None else format_date(value, length)
+
+
+def datetime_text(value: datetime | None) -> str:
+    """A moment as people write it: "31 december 2026 kl. 00:13" / "... at 12:13 AM"."""
+    if value is None:
+        return ""
+    return _(
+        "%(date)s kl. %(time)s", date=format_date(value, "long"), time=format_time(value, "short")
+    )
+
+
+def month_text(value: datetime) -> str:
+    """A month for a chart's axis: "dec. 2026" / "Dec 2026"."""
+    return format_datetime(value, "MMM y")
+
+
+def _clock(match: re.Match, locale: str) -> str:
+    return babel_format_time(time(int(match.group(1)), int(match.group(2))), "short", locale=locale)
+
+
+def opening_hours_text(text: str | None) -> str:
+    """The region's Swedish opening hours in the page's language: day names from the
+    locale's calendar, times in its clock ("Mån–fre 7.30–16.00" → "Mon–Fri 7:30 AM–4:00 PM")."""
+    if not text:
+        return ""
+    locale = language()
+    if locale == "sv":
+        return text
+    names = get_day_names("abbreviated", locale=locale)
+
+    def day(match: re.Match) -> str:
+        return names[DAYS_SV.index(match.group(1).lower()[:3])]
+
+    def word(match: re.Match) -> str:
+        translated = str(DAY_WORDS[match.group(1).lower()])
+        return translated[0].upper() + translated[1:] if match.group(1)[0].isupper() else translated
+
+    text = DAY_WORD.sub(word, text)
+    text = DAY.sub(day, text)
+    return CLOCK.sub(lambda m: _clock(m, locale), text)

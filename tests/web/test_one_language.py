@@ -1,0 +1,221 @@
+"""One language per page: every resident, staff and EP.Admin page, in Swedish and in English,
+holds no word of the other language.
+
+The two word lists come from the catalogues themselves: a word of the Swedish sources
+(msgid) that no English translation uses is Swedish, a word of the translations (msgstr)
+that no Swedish source uses is English; the locales' month and weekday names are added.
+Text marked with another language (lang="…", as WCAG 3.1.2 asks for the language switch's
+"English" or a catalogue's English name on a Swedish form) is not counted, and neither are
+names: a sampling site's name and address, a user's name, a package's or an analysis's code
+("Provtagningen City", "Olle Operatör" and "STI-HOME" are the same on every page).
+"""
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.dates import get_day_names, get_month_names
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from ep.domain.demo import load_demo
+from ep.models import (
+    Analysis,
+    InboxMessage,
+    LabMessage,
+    Offer,
+    Order,
+    Package,
+    Person,
+    SamplingLocation,
+    User,
+)
+from tests.pki import pki  # noqa: F401
+from tests.web.staff.support import add_unmatched_message
+
+CATALOGUES = Path(__file__).resolve().parents[2] / "ep" / "translations"
+PLACEHOLDER = re.compile(r"%\(\w+\)\w|%\w")
+WORD = re.compile(r"[^\W\d_]{3,}")
+SHOWN_ATTRIBUTES = ("aria-label", "data-label", "title", "placeholder", "alt")
+
+
+def _words(text: str) -> set[str]:
+    return set(WORD.findall(PLACEHOLDER.sub(" ", text).lower()))
+
+
+def _texts(value) -> list[str]:
+    return [value] if isinstance(value, str) else [v for v in value if v]
+
+
+def language_words() -> dict[str, set[str]]:
+    swedish, english = set(), set()
+    for po in CATALOGUES.glob("*/en/LC_MESSAGES/messages.po"):
+        with po.open("rb") as file:
+            for message in read_po(file):
+                if not message.id or not message.string:
+                    continue
+                for text in _texts(message.id):
+                    swedish |= _words(text)
+                for text in _texts(message.string):
+                    english |= _words(text)
+    for names in (get_month_names, get_day_names):
+        for width in ("wide", "abbreviated"):
+            swedish |= _words(" ".join(names(width, locale="sv").values()))
+            english |= _words(" ".join(names(width, locale="en").values()))
+    return {"sv": swedish - english, "en": english - swedish}
+
+
+class PageText(HTMLParser):
+    """The words a reader meets on a page, leaving out parts marked as another language."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+
+    def __init__(self, language: str):
+        super().__init__()
+        self.language = language
+        self.stack: list[tuple[str, bool]] = []  # (tag, inside another language)
+        self.words: set[str] = set()
+
+    def _other(self) -> bool:
+        return bool(self.stack) and self.stack[-1][1]
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        other = self._other()
+        if "lang" in attributes and tag != "html":
+            other = attributes["lang"] != self.language
+        if tag in ("script", "style"):
+            other = True
+        if not other:
+            for name in SHOWN_ATTRIBUTES:
+                if attributes.get(name):
+                    self.words |= _words(attributes[name])
+            if tag == "input" and attributes.get("type") in ("submit", "button"):
+                self.words |= _words(attributes.get("value") or "")
+        if tag not in self.VOID:
+            self.stack.append((tag, other))
+
+    def handle_endtag(self, tag):
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == tag:
+                del self.stack[index:]
+                break
+
+    def handle_data(self, data):
+        if not self._other():
+            self.words |= _words(data)
+
+
+def other_language_words(html: str, language: str, foreign: set[str]) -> set[str]:
+    assert f'<html lang="{language}">' in html
+    parser = PageText(language)
+    parser.feed(html)
+    return parser.words & foreign
+
+
+@pytest.fixture
+def world(make_app, pki, db_session, now, staff_user, admin_user):  # noqa: F811
+    """The demo with two years of results, an unmatched lab message, and one app that
+    takes the test login for residents and certificates for staff and EP.Admin."""
+    load_demo(db_session, now=now, history=True)
+    person = db_session.scalar(select(Person).where(Person.personnummer == "191212121212"))
+    add_unmatched_message(db_session, b"MSH|^~\\&|LIMS\r", personnummer="191212121212", now=now)
+    db_session.commit()
+    app = make_app(CitizenLogin="dev", **pki.settings())
+    return app, person
+
+
+def resident_paths(session, person) -> list[str]:
+    order = session.scalar(select(Order).where(Order.person_id == person.id))
+    message = session.scalar(select(InboxMessage).where(InboxMessage.person_id == person.id))
+    offer = session.scalar(select(Offer).where(Offer.person_id == person.id))
+    return [
+        "/",
+        "/offers",
+        f"/order/{offer.package_id}?offer={offer.id}",
+        "/orders",
+        f"/orders/{order.id}",
+        "/kit",
+        "/results",
+        "/results/print",
+        "/inbox",
+        f"/inbox/{message.id}",
+        "/settings",
+        "/access-log",
+        "/tillganglighet",
+        "/personuppgifter",
+        "/kakor",
+        "/no-such-page",
+    ]
+
+
+def staff_and_admin_paths(session, person) -> list[str]:
+    order = session.scalar(select(Order).where(Order.person_id == person.id))
+    package = session.scalar(select(Package))
+    analysis = session.scalar(select(Analysis))
+    location = session.scalar(select(SamplingLocation))
+    return [
+        "/staff/",
+        f"/staff/patients/{person.id}",
+        "/staff/sampling",
+        "/staff/worklist",
+        "/staff/unmatched",
+        f"/staff/unmatched/{session.scalar(select(LabMessage.id))}",
+        f"/staff/orders/{order.id}/results",
+        "/EP.Admin/",
+        "/EP.Admin/users/new",
+        "/EP.Admin/users/SE2321000016-S001",
+        "/EP.Admin/packages",
+        f"/EP.Admin/packages/{package.id}",
+        "/EP.Admin/analyses",
+        f"/EP.Admin/analyses/{analysis.id}",
+        "/EP.Admin/locations",
+        f"/EP.Admin/locations/{location.id}",
+        "/EP.Admin/audit",
+    ]
+
+
+def names(session) -> set[str]:
+    words = set()
+    for location in session.scalars(select(SamplingLocation)):
+        words |= _words(f"{location.name} {location.address} {location.city}")
+    for name in session.scalars(
+        select(Package.code).union(select(Analysis.code), select(User.name))
+    ):
+        words |= _words(name)
+    return words
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_page_is_in_one_language(world, db_session, pki, language):  # noqa: F811
+    app, person = world
+    foreign = language_words()["en" if language == "sv" else "sv"] - names(db_session)
+    found = {}
+
+    resident = app.test_client()
+    with resident.session_transaction() as session:
+        session["lang"] = language
+    page = resident.get("/login").get_data(as_text=True)
+    if words := other_language_words(page, language, foreign):
+        found["/login"] = sorted(words)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    resident.post("/login", data={"csrf_token": token, "personnummer": "191212121212"})
+    for path in resident_paths(db_session, person):
+        response = resident.get(path)
+        assert response.status_code in (200, 404), (path, response.status_code)
+        if words := other_language_words(response.get_data(as_text=True), language, foreign):
+            found[path] = sorted(words)
+
+    for hsa_id in ("SE2321000016-S001", "SE2321000016-A001"):
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["lang"] = language
+        for path in staff_and_admin_paths(db_session, person):
+            if path.startswith("/staff") != (hsa_id.endswith("S001")):
+                continue
+            response = client.get(path, headers=pki.header(hsa_id))
+            assert response.status_code == 200, (path, response.status_code)
+            if words := other_language_words(response.get_data(as_text=True), language, foreign):
+                found[path] = sorted(words)
+    assert not found, "\n".join(f"{path}: {words}" for path, words in found.items())
