@@ -242,7 +242,7 @@ def check_lab_inbox(quarantined: int) -> CheckResult:
 def check_expiry(
     component: str, path: Path | None, *, warn_days: int, now: datetime, what: str = "certificate"
 ) -> CheckResult | None:
-    """The earliest expiry among the certificates (or the CRL's next update) in ``path``."""
+    """The earliest expiry among the certificates in ``path``."""
     if path is None:
         return None
     result = CheckResult(
@@ -257,17 +257,6 @@ def check_expiry(
     days = (expires - now).total_seconds() / 86400
     result.observed_value = round(days, 1)
     when = format_local(expires)
-    if what == "crl":
-        # CRLs are reissued every few days; only one past its next update is news, and
-        # even then it still lists what it lists
-        if days < 0:
-            result.status = WARN
-            result.message = (
-                f"The CRL in {path.name} was due to be updated {when}: get a fresh CRL from the CA."
-            )
-        else:
-            result.message = f"The CRL in {path.name} is next updated {when}."
-        return result
     if days < 0:
         result.status = FAIL
         result.message = f"The {what} in {path.name} expired {when}. Renew it."
@@ -278,6 +267,42 @@ def check_expiry(
         )
     else:
         result.message = f"The {what} in {path.name} expires {when}."
+    return result
+
+
+def check_crl(
+    component: str, path: Path | None, *, warn_days: int, now: datetime
+) -> CheckResult | None:
+    """The CRL's next update: FAIL past it (every certificate it covers is refused), WARN
+    ``warn_days`` before."""
+    if path is None:
+        return None
+    result = CheckResult(
+        component, "nextUpdate", PASS, "", threshold=f"{warn_days} days", observed_unit="days"
+    )
+    try:
+        next_update = _expiry_of(path, "crl")
+    except (OSError, ValueError) as exc:
+        result.status = FAIL
+        result.message = f"{path} cannot be read: {_one_line(exc)}"
+        return result
+    days = (next_update - now).total_seconds() / 86400
+    result.observed_value = round(days, 1)
+    when = format_local(next_update)
+    if days < 0:
+        result.status = FAIL
+        result.message = (
+            f"The CRL in {path.name} expired {when} (its next update): every certificate "
+            "of its CA is refused until a fresh CRL from the CA is installed."
+        )
+    elif days < warn_days:
+        result.status = WARN
+        result.message = (
+            f"The CRL in {path.name} must be replaced by {when}, in {days:.1f} days; "
+            "after that every certificate of its CA is refused."
+        )
+    else:
+        result.message = f"The CRL in {path.name} is next updated {when}."
     return result
 
 
@@ -334,13 +359,17 @@ def evaluate(
     for component, key, what in (
         ("serverCertificate", "ServerCertificateFile", "certificate"),
         ("trustedCa", "TrustedCaFile", "CA certificate"),
-        ("crl", "CrlFile", "crl"),
     ):
         result = check_expiry(
             component, config.path_of(key), warn_days=warn_days, now=now, what=what
         )
         if result is not None:
             report.checks.append(result)
+    crl = check_crl(
+        "crl", config.path_of("CrlFile"), warn_days=config["CrlNextUpdateWarnDays"], now=now
+    )
+    if crl is not None:
+        report.checks.append(crl)
     return report
 
 
