@@ -155,6 +155,17 @@ def _setting(name: str):
     return lambda: current_app.config["EP"][name]
 
 
+def _log_breach(limit: RequestLimit) -> None:
+    log.warning(
+        "rate limit %s exceeded: %s %s, %s, %s",
+        limit.limit,
+        request.method,
+        request.path,
+        limit.key,
+        client_address(),
+    )
+
+
 def limited(kind: str, person):
     """Limit a view's POSTs per client address and per ``person`` by the ``kind`` settings.
 
@@ -162,14 +173,20 @@ def limited(kind: str, person):
     """
 
     def decorate(view):
-        per_person = limiter.limit(
-            _setting(f"{kind}RateLimit"), key_func=person, methods=["POST"], scope=kind
+        # shared: every view of a kind (both staff look-ups) draws on the same counters
+        per_person = limiter.shared_limit(
+            _setting(f"{kind}RateLimit"),
+            scope=kind,
+            key_func=person,
+            methods=["POST"],
+            on_breach=_log_breach,
         )
-        per_address = limiter.limit(
+        per_address = limiter.shared_limit(
             _setting(f"{kind}AddressRateLimit"),
+            scope=f"{kind}-address",
             key_func=client_address,
             methods=["POST"],
-            scope=f"{kind}-address",
+            on_breach=_log_breach,
         )
         counted = per_address(per_person(view))
 
@@ -186,17 +203,6 @@ def limited(kind: str, person):
     return decorate
 
 
-def _log_breach(limit: RequestLimit) -> None:
-    log.warning(
-        "rate limit %s exceeded: %s %s, %s, %s",
-        limit.limit,
-        request.method,
-        request.path,
-        limit.key,
-        client_address(),
-    )
-
-
 def init_limiter(app: Flask) -> None:
     """Count in EP's database unless ``RateLimitStorage`` names another storage."""
     uri = app.config["EP"]["RateLimitStorage"] or DATABASE_STORAGE
@@ -209,6 +215,5 @@ def init_limiter(app: Flask) -> None:
         RATELIMIT_STORAGE_OPTIONS=options,
         RATELIMIT_STRATEGY="fixed-window",
         RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_ON_BREACH=_log_breach,
     )
     limiter.init_app(app)
