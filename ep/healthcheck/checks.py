@@ -239,25 +239,34 @@ def check_lab_inbox(quarantined: int) -> CheckResult:
     )
 
 
+def _days_left(component: str, path: Path, what: str, *, warn_days: int, now: datetime):
+    """A passing result with the days left until ``path``'s date, and that date; a failing
+    result and None when the file cannot be read."""
+    result = CheckResult(
+        component, "expiry", PASS, "", threshold=f"{warn_days} days", observed_unit="days"
+    )
+    try:
+        due = _expiry_of(path, what)
+    except (OSError, ValueError) as exc:
+        result.status = FAIL
+        result.message = f"{path} cannot be read: {_one_line(exc)}"
+        return result, None
+    result.observed_value = round((due - now).total_seconds() / 86400, 1)
+    return result, due
+
+
 def check_expiry(
     component: str, path: Path | None, *, warn_days: int, now: datetime, what: str = "certificate"
 ) -> CheckResult | None:
     """The earliest expiry among the certificates in ``path``."""
     if path is None:
         return None
-    result = CheckResult(
-        component, "expiry", PASS, "", threshold=f"{warn_days} days", observed_unit="days"
-    )
-    try:
-        expires = _expiry_of(path, what)
-    except (OSError, ValueError) as exc:
-        result.status = FAIL
-        result.message = f"{path} cannot be read: {_one_line(exc)}"
+    result, expires = _days_left(component, path, what, warn_days=warn_days, now=now)
+    if expires is None:
         return result
-    days = (expires - now).total_seconds() / 86400
-    result.observed_value = round(days, 1)
+    days = result.observed_value
     when = format_local(expires)
-    if days < 0:
+    if expires < now:
         result.status = FAIL
         result.message = f"The {what} in {path.name} expired {when}. Renew it."
     elif days < warn_days:
@@ -273,23 +282,16 @@ def check_expiry(
 def check_crl(
     component: str, path: Path | None, *, warn_days: int, now: datetime
 ) -> CheckResult | None:
-    """The CRL's next update: FAIL past it (every certificate it covers is refused), WARN
-    ``warn_days`` before."""
+    """The CRL's next update: FAIL past it (EP then refuses every certificate of its CA, as
+    OpenSSL and nginx do), WARN ``warn_days`` before."""
     if path is None:
         return None
-    result = CheckResult(
-        component, "nextUpdate", PASS, "", threshold=f"{warn_days} days", observed_unit="days"
-    )
-    try:
-        next_update = _expiry_of(path, "crl")
-    except (OSError, ValueError) as exc:
-        result.status = FAIL
-        result.message = f"{path} cannot be read: {_one_line(exc)}"
+    result, next_update = _days_left(component, path, "crl", warn_days=warn_days, now=now)
+    if next_update is None:
         return result
-    days = (next_update - now).total_seconds() / 86400
-    result.observed_value = round(days, 1)
+    days = result.observed_value
     when = format_local(next_update)
-    if days < 0:
+    if next_update < now:
         result.status = FAIL
         result.message = (
             f"The CRL in {path.name} expired {when} (its next update): every certificate "
