@@ -100,7 +100,10 @@ def test_the_language_switch_never_sends_anyone_off_the_site(browser):
         assert response.headers["Location"] == "/", target
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# no deadline: each example is a request to the app and its database, on a shared machine
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(target=st.text(alphabet=st.sampled_from("/\\\t\r\n %09evil.example:"), max_size=20))
 def test_the_language_switch_answers_any_next_with_a_redirect_on_this_site(browser, target):
     token = csrf_token(browser.page("/"))

@@ -37,7 +37,8 @@ def test_the_cookie_carries_a_random_token_and_the_database_only_its_hash(
 ):
     browser = logged_in(dev_app, resident.personnummer)
     token = browser.client.get_cookie("session").value
-    assert str(resident.id) not in token and "." not in token and len(token) >= 40
+    # a signed cookie of Flask's reads <data>.<time>.<signature>; this is one random word
+    assert "." not in token and len(token) >= 40
     db_session.rollback()
     stored = db_session.scalars(select(WebSession.token_hash)).all()
     assert token not in stored and len(stored) == 1
