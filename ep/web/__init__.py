@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 from ep.domain.staff_input import MAX_DATABASE_ID
 from ep.extensions import babel, csrf, db
 from ep.timeutil import format_local
+from ep.web.citizen_auth import SESSION_KEY
 from ep.web.ratelimit import init_limiter
 from ep.web.sessions import DatabaseSessionInterface
 
@@ -59,6 +60,7 @@ def init_web(app: Flask) -> None:
             db.engine,
             idle=timedelta(minutes=config["SessionIdleMinutes"]),
             lifetime=timedelta(minutes=config["SessionLifetimeMinutes"]),
+            login_key=SESSION_KEY,
         )
     init_limiter(app)
     app.config.update(

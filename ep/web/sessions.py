@@ -2,9 +2,13 @@
 
 A signed cookie holding the session itself stays valid after a logout for as long as the
 browser (or a thief) keeps a copy. Here the session is a row in ``web_session``; a logout
-deletes it, a session idle longer than ``SessionIdleMinutes`` or older than
-``SessionLifetimeMinutes`` is refused and deleted, and the cookie's token means nothing
-afterwards, in every login mode and on every web host.
+deletes it, a logged-in session idle longer than ``SessionIdleMinutes`` or any session
+older than ``SessionLifetimeMinutes`` is refused and deleted, and the cookie's token means
+nothing afterwards, in every login mode and on every web host.
+
+The idle timeout ends a login. A session without one holds only the language choice and
+the CSRF token of the forms (staff sign in with a certificate on every request), so it is
+kept for the lifetime: a staff member typing results slowly does not lose the form.
 
 The session's own reads and writes go over a connection of their own, committed at once,
 so they never mix with the transaction of the view that runs between them.
@@ -69,10 +73,11 @@ def rotate_session(session) -> None:
 class DatabaseSessionInterface(SessionInterface):
     """Flask's session interface over the ``web_session`` table."""
 
-    def __init__(self, engine: Engine, *, idle: timedelta, lifetime: timedelta):
+    def __init__(self, engine: Engine, *, idle: timedelta, lifetime: timedelta, login_key: str):
         self.engine = engine
         self.idle = idle
         self.lifetime = lifetime
+        self.login_key = login_key  # the session key present while someone is logged in
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.get_cookie_name(app))
@@ -85,18 +90,19 @@ class DatabaseSessionInterface(SessionInterface):
             ).one_or_none()
             if row is None:
                 return ServerSession()
-            ended = self._ended(row.created_at, row.last_seen_at, now)
+            data = _serializer.loads(row.data)
+            ended = self._ended(row, logged_in=self.login_key in data, now=now)
             if ended:
                 connection.execute(delete(_sessions).where(_sessions.c.token_hash == _hash(token)))
                 log.info("session ended: %s", ended)
                 return ServerSession()
-        return ServerSession(_serializer.loads(row.data), token, seen=row.last_seen_at)
+        return ServerSession(data, token, seen=row.last_seen_at)
 
-    def _ended(self, created_at: datetime, last_seen_at: datetime, now: datetime) -> str | None:
-        if now - last_seen_at > self.idle:
-            return f"idle since {last_seen_at:%Y-%m-%d %H:%M} UTC"
-        if now - created_at > self.lifetime:
-            return f"started {created_at:%Y-%m-%d %H:%M} UTC, past its lifetime"
+    def _ended(self, row, *, logged_in: bool, now: datetime) -> str | None:
+        if logged_in and now - row.last_seen_at > self.idle:
+            return f"idle since {row.last_seen_at:%Y-%m-%d %H:%M} UTC"
+        if now - row.created_at > self.lifetime or now - row.last_seen_at > self.lifetime:
+            return f"started {row.created_at:%Y-%m-%d %H:%M} UTC, past its lifetime"
         return None
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
@@ -151,10 +157,14 @@ class DatabaseSessionInterface(SessionInterface):
         )
 
     def _remove_ended(self, connection, now: datetime) -> None:
-        """Delete a bounded number of idle sessions (indexed on last_seen_at)."""
-        idle = (
+        """Delete a bounded number of sessions unused for a lifetime (indexed on last_seen_at).
+
+        A logged-in session idle for less is refused when it is presented (open_session),
+        so leaving its row a while longer lets nobody in.
+        """
+        unused = (
             select(_sessions.c.token_hash)
-            .where(_sessions.c.last_seen_at < now - self.idle)
+            .where(_sessions.c.last_seen_at < now - self.lifetime)
             .limit(_REMOVE_AT_A_TIME)
         )
-        connection.execute(delete(_sessions).where(_sessions.c.token_hash.in_(idle)))
+        connection.execute(delete(_sessions).where(_sessions.c.token_hash.in_(unused)))

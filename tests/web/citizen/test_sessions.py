@@ -6,7 +6,7 @@ import time_machine
 from sqlalchemy import select
 
 from ep.models import WebSession
-from tests.web.citizen.conftest import Browser
+from tests.web.citizen.conftest import Browser, csrf_token
 
 
 def logged_in(app, personnummer) -> Browser:
@@ -83,10 +83,22 @@ def test_a_session_in_use_still_ends_at_its_absolute_lifetime(make_app, resident
         assert browser.get("/orders").status_code == 302
 
 
+def test_a_form_left_open_longer_than_the_idle_timeout_still_posts_without_a_login(dev_app, now):
+    """Staff sign in per request: their session holds only the CSRF token, not a login."""
+    browser = Browser(dev_app.test_client())
+    with time_machine.travel(now, tick=False) as clock:
+        token = csrf_token(browser.page("/"))
+        clock.shift(timedelta(minutes=40))
+        response = browser.client.post("/language", data={"csrf_token": token, "lang": "en"})
+        assert response.status_code == 302
+        # the CSRF token was still in the session, so the choice was taken: English now
+        assert 'lang="sv">Svenska</button>' in browser.page("/")
+
+
 def test_ended_sessions_are_removed_from_the_database(dev_app, resident, db_session, now):
     with time_machine.travel(now, tick=False) as clock:
         logged_in(dev_app, resident.personnummer)
-        clock.shift(timedelta(hours=1))
+        clock.shift(timedelta(minutes=721))
         logged_in(dev_app, resident.personnummer)
     db_session.rollback()
     assert db_session.query(WebSession).count() == 1
