@@ -1,6 +1,6 @@
 """EP.Admin's pages are never cached; odd pages, ids and dates are 400 or 404, never 500."""
 
-HUGE_IDS = ("2147483648", "99999999999999999999", "9" * 5000)
+from tests.support import HUGE_IDS
 
 
 def search(admin, **criteria):

@@ -1,8 +1,7 @@
 """The resident's pages are never cached, and odd ids are a 404, never a 500 (issue 11)."""
 
+from tests.support import HUGE_IDS
 from tests.web.citizen.conftest import released_order
-
-HUGE_IDS = ("2147483648", "99999999999999999999", "9" * 5000)
 
 
 def test_pages_with_personal_data_forbid_any_cache(

@@ -83,3 +83,15 @@ def test_logins_per_personnummer_are_limited(make_app, resident):
     assert statuses == [302, 302, 302, 429]
     other = Browser(app.test_client())
     assert other.login("19811228-9874").status_code == 302  # another person is not held up
+
+
+def test_another_storage_named_by_setting_takes_the_counters(
+    make_app, young_resident, catalogue, db_session
+):
+    """RateLimitStorage names a Redis URI in production; memory:// shows the setting is read."""
+    app = make_app(CitizenLogin="dev", KitCodeRateLimit="1/hour", RateLimitStorage="memory://")
+    browser = Browser(app.test_client())
+    browser.login(young_resident.personnummer)
+    assert guess_kit_codes(browser, 2) == [200, 429]
+    db_session.rollback()
+    assert db_session.scalars(select(RateLimitCounter)).all() == []

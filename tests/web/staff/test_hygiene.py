@@ -1,8 +1,7 @@
 """Staff pages are never cached; odd ids, dates and numbers are 400 or 404, never a 500."""
 
+from tests.support import HUGE_IDS
 from tests.web.staff.support import make_order
-
-HUGE_IDS = ("2147483648", "99999999999999999999", "9" * 5000)
 
 
 def test_the_patient_page_and_the_worklists_forbid_any_cache(staff, resident, catalogue, now):
