@@ -121,11 +121,11 @@ def client_address() -> str:
     nginx appends the address it saw to X-Forwarded-For, so the last entry is the one a
     client cannot choose; anything before it may be forged.
     """
+    address = request.remote_addr
     if from_trusted_proxy():
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-        if forwarded:
-            return f"address:{forwarded}"
-    return f"address:{request.remote_addr}"
+        address = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip() or address
+    # an address is at most 45 characters (IPv6); the counter's key must fit its column
+    return f"address:{(address or '')[:64]}"
 
 
 _NOT_DIGITS = re.compile(r"\D")
