@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 BATCHES = ("NOTIFYREMINDERS", "IMPORTRESULTS", "NOTIFYRESULTS", "EXPIREORDERS", "PURGE")
 SECTION_CONNECTIONS = "connectionStrings"
 SECTION_SETTINGS = "appSettings"
@@ -102,6 +104,16 @@ def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
     return tuple(networks)
 
 
+def _rate_limit(text: str) -> str:
+    """A Flask-Limiter limit such as ``10 per minute`` or ``10/minute; 50/day``."""
+    value = text.strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rate limit such as '10 per minute'") from None
+    return value
+
+
 def _status_code(text: str) -> int:
     value = _int(text)
     if not 200 <= value <= 599:
@@ -174,6 +186,12 @@ SETTINGS: tuple[Setting, ...] = (
         "30",
         _positive_int,
         help="warn this many days before a certificate expires",
+    ),
+    Setting(
+        "CrlNextUpdateWarnDays",
+        "2",
+        _int,
+        help="warn this many days before the CRL's next update; past it, certificates are refused",
     ),
     # client certificates (SITHS) for staff, EP.Admin and OmniqOperator
     Setting(
@@ -252,6 +270,47 @@ SETTINGS: tuple[Setting, ...] = (
         "DataProtectionOfficerEmail",
         "",
         help="the region's data protection officer (dataskyddsombud)",
+    ),
+    # sessions and rate limits (ep.web.sessions, ep.web.ratelimit)
+    Setting(
+        "SessionIdleMinutes",
+        "15",
+        _positive_int,
+        help="a session unused this long has ended; the resident logs in again",
+    ),
+    Setting(
+        "SessionLifetimeMinutes",
+        "720",
+        _positive_int,
+        help="a session ends this long after the login however much it is used",
+    ),
+    Setting(
+        "RateLimitStorage",
+        "",
+        secret=True,
+        help="where rate-limit counters are kept: empty = EP's database; or a Redis URI "
+        "(redis://host:6379/0) shared by every web host",
+    ),
+    Setting("LoginRateLimit", "10 per 15 minutes", _rate_limit, help="logins per personnummer"),
+    Setting(
+        "LoginAddressRateLimit",
+        "100 per 15 minutes",
+        _rate_limit,
+        help="logins per client address",
+    ),
+    Setting("KitCodeRateLimit", "10 per hour", _rate_limit, help="kit codes per resident"),
+    Setting("KitCodeAddressRateLimit", "100 per hour", _rate_limit, help="kit codes per address"),
+    Setting(
+        "StaffLookupRateLimit",
+        "300 per hour",
+        _rate_limit,
+        help="patient look-ups by personnummer per staff member",
+    ),
+    Setting(
+        "StaffLookupAddressRateLimit",
+        "3000 per hour",
+        _rate_limit,
+        help="patient look-ups by personnummer per client address",
     ),
     # notifications
     Setting(

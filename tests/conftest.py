@@ -8,6 +8,8 @@ of the real `ep` command and a real gunicorn must see what a test wrote.
 from datetime import timedelta
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from ep import create_app
@@ -49,6 +51,20 @@ def config_path(migrated, instance_path):
     return instance_path / "ep.ini"
 
 
+class TestClient(FlaskClient):
+    """The Flask test client; ends the test's own transaction before each request.
+
+    Requests write (sessions, rate-limit counters) on connections of their own. On SQLite
+    in WAL mode a transaction that read before another connection wrote cannot write
+    afterwards, so the test's session (db_session) must not carry a read across a request.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def make_app(config_path):
     """Build an app on the test database with appSettings overrides."""
@@ -58,6 +74,7 @@ def make_app(config_path):
         config = load_config(config_path, environ={}, overrides=overrides)
         app = create_app(config)
         app.config["TESTING"] = True
+        app.test_client_class = TestClient
         apps.append(app)
         return app
 

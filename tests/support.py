@@ -11,6 +11,9 @@ from sqlalchemy.engine import Engine
 from ep.instance import write_ini
 
 EP_COMMAND = str(Path(sys.executable).with_name("ep"))
+# ids and page numbers no database integer holds: just past PostgreSQL's, past SQLite's,
+# and more digits than Python's int() reads from text
+HUGE_IDS = ("2147483648", "99999999999999999999", "9" * 5000)
 
 
 def test_database_url(sqlite_path: Path) -> str:

@@ -77,6 +77,8 @@ def test_ep_config_picks_the_file(ini, tmp_path, monkeypatch):
         ("NotificationChannel = file, smtp", "file sends every message to files"),
         ("NotificationChannel = sms", "sms is enabled but SmsGatewayUrl is not set"),
         ("SmsGatewayUrl = gateway.example", "'gateway.example' is not an http:// or https://"),
+        ("KitCodeRateLimit = often", "KitCodeRateLimit: 'often' is not a rate limit"),
+        ("SessionIdleMinutes = 0", "SessionIdleMinutes: '0' must be a whole number above 0"),
     ],
 )
 def test_a_bad_value_stops_with_one_line_naming_file_key_and_problem(ini, settings, message):

@@ -11,6 +11,14 @@ from datetime import date, datetime, time, timedelta
 from ep.domain import DomainError
 from ep.timeutil import STOCKHOLM
 
+# the largest id a row can have (PostgreSQL's integer); a bigger one names no row
+MAX_DATABASE_ID = 2**31 - 1
+# the dates anyone has reason to type: beyond them Stockholm's midnight, a day more or the
+# database's timestamp overflow, so they are refused as input instead
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2199, 12, 31)
+_MAX_DIGITS = 18
+
 
 def N_(message: str) -> str:
     """Mark a Swedish source string for the translation catalogue; translate it when shown."""
@@ -71,11 +79,12 @@ def optional_int(
     text = (text or "").strip()
     if not text:
         return None
-    if not text.lstrip("-").isdigit():
+    if not text.isascii() or not text.lstrip("-").isdigit():
         problems.add(name, N_("Skriv ett heltal."))
         return None
-    value = int(text)
-    if not low <= value <= high:
+    # a number of thousands of digits is out of range (and more than int() will read)
+    value = int(text) if len(text) <= _MAX_DIGITS else None
+    if value is None or not low <= value <= high:
         problems.add(name, N_("Skriv ett tal från %(low)s till %(high)s."), low=low, high=high)
         return None
     return value
@@ -99,7 +108,29 @@ def parse_date(problems: Problems, name: str, text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         problems.add(name, N_("Skriv datumet som ÅÅÅÅ-MM-DD."))
         return None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        problems.add(
+            name,
+            N_("Skriv ett datum från %(first)s till %(last)s."),
+            first=FIRST_DATE.isoformat(),
+            last=LAST_DATE.isoformat(),
+        )
+        return None
+    return day
+
+
+def row_number(text: str | None) -> int | None:
+    """Return the id or page number in ``text`` (1 to MAX_DATABASE_ID), None for anything else.
+
+    For ids and page numbers in query strings and forms: a bigger number names no row
+    and would overflow the database's integer.
+    """
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_DATABASE_ID else None

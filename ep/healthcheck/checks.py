@@ -239,36 +239,34 @@ def check_lab_inbox(quarantined: int) -> CheckResult:
     )
 
 
-def check_expiry(
-    component: str, path: Path | None, *, warn_days: int, now: datetime, what: str = "certificate"
-) -> CheckResult | None:
-    """The earliest expiry among the certificates (or the CRL's next update) in ``path``."""
-    if path is None:
-        return None
+def _days_left(component: str, path: Path, what: str, *, warn_days: int, now: datetime):
+    """A passing result with the days left until ``path``'s date, and that date; a failing
+    result and None when the file cannot be read."""
     result = CheckResult(
         component, "expiry", PASS, "", threshold=f"{warn_days} days", observed_unit="days"
     )
     try:
-        expires = _expiry_of(path, what)
+        due = _expiry_of(path, what)
     except (OSError, ValueError) as exc:
         result.status = FAIL
         result.message = f"{path} cannot be read: {_one_line(exc)}"
+        return result, None
+    result.observed_value = round((due - now).total_seconds() / 86400, 1)
+    return result, due
+
+
+def check_expiry(
+    component: str, path: Path | None, *, warn_days: int, now: datetime, what: str = "certificate"
+) -> CheckResult | None:
+    """The earliest expiry among the certificates in ``path``."""
+    if path is None:
+        return None
+    result, expires = _days_left(component, path, what, warn_days=warn_days, now=now)
+    if expires is None:
         return result
-    days = (expires - now).total_seconds() / 86400
-    result.observed_value = round(days, 1)
+    days = result.observed_value
     when = format_local(expires)
-    if what == "crl":
-        # CRLs are reissued every few days; only one past its next update is news, and
-        # even then it still lists what it lists
-        if days < 0:
-            result.status = WARN
-            result.message = (
-                f"The CRL in {path.name} was due to be updated {when}: get a fresh CRL from the CA."
-            )
-        else:
-            result.message = f"The CRL in {path.name} is next updated {when}."
-        return result
-    if days < 0:
+    if expires < now:
         result.status = FAIL
         result.message = f"The {what} in {path.name} expired {when}. Renew it."
     elif days < warn_days:
@@ -278,6 +276,35 @@ def check_expiry(
         )
     else:
         result.message = f"The {what} in {path.name} expires {when}."
+    return result
+
+
+def check_crl(
+    component: str, path: Path | None, *, warn_days: int, now: datetime
+) -> CheckResult | None:
+    """The CRL's next update: FAIL past it (EP then refuses every certificate of its CA, as
+    OpenSSL and nginx do), WARN ``warn_days`` before."""
+    if path is None:
+        return None
+    result, next_update = _days_left(component, path, "crl", warn_days=warn_days, now=now)
+    if next_update is None:
+        return result
+    days = result.observed_value
+    when = format_local(next_update)
+    if next_update < now:
+        result.status = FAIL
+        result.message = (
+            f"The CRL in {path.name} expired {when} (its next update): every certificate "
+            "of its CA is refused until a fresh CRL from the CA is installed."
+        )
+    elif days < warn_days:
+        result.status = WARN
+        result.message = (
+            f"The CRL in {path.name} must be replaced by {when}, in {days:.1f} days; "
+            "after that every certificate of its CA is refused."
+        )
+    else:
+        result.message = f"The CRL in {path.name} is next updated {when}."
     return result
 
 
@@ -334,13 +361,17 @@ def evaluate(
     for component, key, what in (
         ("serverCertificate", "ServerCertificateFile", "certificate"),
         ("trustedCa", "TrustedCaFile", "CA certificate"),
-        ("crl", "CrlFile", "crl"),
     ):
         result = check_expiry(
             component, config.path_of(key), warn_days=warn_days, now=now, what=what
         )
         if result is not None:
             report.checks.append(result)
+    crl = check_crl(
+        "crl", config.path_of("CrlFile"), warn_days=config["CrlNextUpdateWarnDays"], now=now
+    )
+    if crl is not None:
+        report.checks.append(crl)
     return report
 
 

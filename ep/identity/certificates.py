@@ -123,6 +123,9 @@ class VerifiedCertificate:
     fingerprint: str
     name: str
     not_after: datetime
+    # when this verdict must be judged again: the certificate's end, or sooner the next
+    # update of the CRL that vouched for it
+    recheck_at: datetime
 
 
 # Client certificates need no Subject Alternative Name here: SITHS person certificates
@@ -152,12 +155,13 @@ def verify_client_certificate(
     except VerificationError as exc:
         raise CertificateRefused(f"the certificate does not verify: {exc}") from None
     issuer = chain[1] if len(chain) > 1 else chain[0]
-    _check_not_revoked(cert, issuer, trust.crls)
+    next_updates = _check_not_revoked(cert, issuer, trust.crls, now=now)
     return VerifiedCertificate(
         hsa_id=hsa_id_of(cert),
         fingerprint=fingerprint(cert),
         name=common_name(cert),
         not_after=cert.not_valid_after_utc,
+        recheck_at=min([cert.not_valid_after_utc, *next_updates]),
     )
 
 
@@ -165,19 +169,39 @@ def _check_not_revoked(
     cert: x509.Certificate,
     issuer: x509.Certificate,
     crls: tuple[x509.CertificateRevocationList, ...],
-) -> None:
+    *,
+    now: datetime,
+) -> list[datetime]:
+    """Refuse ``cert`` if a CRL of its issuer lists it; return those CRLs' next updates."""
+    next_updates = []
     for crl in crls:
         if crl.issuer != issuer.subject:
             continue  # another CA's list
+        ca = issuer.subject.rfc4514_string()
         if not crl.is_signature_valid(issuer.public_key()):
             # a list claiming to be the issuer's but not signed by it: trust nothing
-            raise CertificateRefused(f"the CRL of {issuer.subject.rfc4514_string()} is not valid")
+            raise CertificateRefused(f"the CRL of {ca} is not valid")
+        # a CRL past its next update may no longer list what was revoked since: OpenSSL
+        # and nginx refuse every certificate it covers ("CRL has expired"), and so does EP
+        if crl.next_update_utc is not None:
+            if now > crl.next_update_utc:
+                raise CertificateRefused(
+                    f"the CRL of {ca} expired: its next update was due "
+                    f"{crl.next_update_utc:%Y-%m-%d %H:%M} UTC; install a fresh CRL"
+                )
+            next_updates.append(crl.next_update_utc)
+        if now < crl.last_update_utc:
+            raise CertificateRefused(
+                f"the CRL of {ca} is not yet valid (issued "
+                f"{crl.last_update_utc:%Y-%m-%d %H:%M} UTC); check the clock"
+            )
         revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if revoked is not None:
             raise CertificateRefused(
                 f"the certificate (serial {cert.serial_number:x}) was revoked "
                 f"{revoked.revocation_date_utc:%Y-%m-%d %H:%M} UTC"
             )
+    return next_updates
 
 
 # -- issuing (the demo PKI and the tests) --

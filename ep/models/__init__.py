@@ -9,6 +9,7 @@ from ep.models.notify import InboxMessage, Notification
 from ep.models.orders import Kit, Offer, Order
 from ep.models.people import Person, User, UserRole
 from ep.models.results import LabMessage, Result
+from ep.models.web import RateLimitCounter, WebSession
 
 __all__ = [
     "Analysis",
@@ -25,10 +26,12 @@ __all__ = [
     "Order",
     "Package",
     "Person",
+    "RateLimitCounter",
     "Result",
     "SamplingLocation",
     "User",
     "UserRole",
     "UTCDateTime",
+    "WebSession",
     "package_analysis",
 ]

@@ -1,12 +1,20 @@
 """The web: one blueprint per audience, common language choice and security headers."""
 
-from flask import Flask, g, request, session
-from flask_babel import get_locale
+from datetime import timedelta
 
-from ep.extensions import babel, csrf
+from flask import Flask, Response, g, request, session
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
+
+from ep.domain.staff_input import MAX_DATABASE_ID
+from ep.extensions import babel, csrf, db
 from ep.timeutil import format_local
+from ep.web.citizen_auth import SESSION_KEY
 from ep.web.errors import init_errors
 from ep.web.formats import date_text, datetime_text, number_text, opening_hours_text
+from ep.web.ratelimit import init_limiter
+from ep.web.sessions import DatabaseSessionInterface
 
 LANGUAGES = ("sv", "en")
 # one catalogue per audience, so each part can be translated on its own; Flask-Babel
@@ -34,9 +42,29 @@ def select_locale() -> str:
     return g.get("default_language") or "sv"
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in EP's routes is a row id: 1 to the database's largest integer.
+
+    Anything else matches no route, so a huge id is a 404 rather than an overflow (a 500)
+    in the database driver; every route, present and future, gets it by default.
+    """
+
+    def __init__(self, url_map, fixed_digits=0, min=1, max=MAX_DATABASE_ID, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def init_web(app: Flask) -> None:
-    """Set up Babel, CSRF, cookies, security headers and the blueprints."""
+    """Set up Babel, CSRF, sessions, rate limits, security headers and the blueprints."""
     config = app.config["EP"]
+    app.url_map.converters["int"] = DatabaseIdConverter
+    with app.app_context():
+        app.session_interface = DatabaseSessionInterface(
+            db.engine,
+            idle=timedelta(minutes=config["SessionIdleMinutes"]),
+            lifetime=timedelta(minutes=config["SessionLifetimeMinutes"]),
+            login_key=SESSION_KEY,
+        )
+    init_limiter(app)
     app.config.update(
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -68,11 +96,21 @@ def init_web(app: Flask) -> None:
         # a same-site Referer ("The referrer header is missing"); other sites get nothing
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint != "static":
+            # every page but the style sheet may carry personal data (a resident's results,
+            # a patient's page, the audit log): no browser or proxy cache may keep a copy
+            response.headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
         return response
+
+    @app.errorhandler(429)
+    def _too_many_requests(error):
+        # Flask-Limiter adds Retry-After to this response
+        body = _("För många försök. Vänta en stund och försök igen.") + "\n"
+        return Response(body, status=429, mimetype="text/plain")
 
     # one blueprint per audience, each checking its own access in before_request
     from ep.healthcheck.views import bp as operator_bp

@@ -217,12 +217,12 @@ def _verified(cert, trust: TrustStore) -> VerifiedCertificate:
 
     The outcome depends only on the certificate, the CA and CRL files (``trust`` is a new
     object whenever they change) and the time, so a remembered success is reused only
-    within the certificate's validity period.
+    within the certificate's validity period and before the CRL's next update.
     """
     now = utcnow()
     key = (fingerprint(cert), id(trust))
     known = _verified_cache.get(key)
-    if known is not None and cert.not_valid_before_utc <= now <= known.not_after:
+    if known is not None and cert.not_valid_before_utc <= now <= known.recheck_at:
         return known
     verified = verify_client_certificate(cert, trust, now=now)
     if len(_verified_cache) >= _VERIFIED_CACHE_SIZE:

@@ -29,7 +29,14 @@ from ep.domain.catalogue import (
     save_package,
     set_location_active,
 )
-from ep.domain.staff_input import N_, InvalidInput, Problems, parse_date, start_of_local_day
+from ep.domain.staff_input import (
+    N_,
+    InvalidInput,
+    Problems,
+    parse_date,
+    row_number,
+    start_of_local_day,
+)
 from ep.extensions import db
 from ep.identity import InvalidIdentifier, format_personnummer, parse_hsa_id, parse_personnummer
 from ep.models import Analysis, Package, SamplingLocation
@@ -248,7 +255,7 @@ def audit():
     until = parse_date(problems, "until", form.get("until"))
     if since and until and since > until:
         problems.add("until", N_("Slutdatumet måste vara samma dag som startdatumet eller senare."))
-    page = int(form["page"]) if form.get("page", "").isdigit() else 1
+    page = row_number(form.get("page")) or 1
     try:
         problems.raise_any()
     except InvalidInput as error:

@@ -31,6 +31,7 @@ from wtforms.validators import InputRequired
 from ep.domain import NotFound, residents
 from ep.domain import orders as order_service
 from ep.domain.purge import AUDIT_MINIMUM_YEARS
+from ep.domain.staff_input import row_number
 from ep.extensions import db
 from ep.identity import InvalidIdentifier, format_personnummer
 from ep.models import InboxMessage, Order, Package, Person, SamplingLocation
@@ -42,12 +43,13 @@ from ep.web.citizen_auth import (
     identify_resident,
     login_mode,
     login_required,
-    safe_next,
     start_session,
 )
 from ep.web.citizen_chart import trend_chart
 from ep.web.formats import language as page_language
 from ep.web.formats import number_text
+from ep.web.ratelimit import limited, resident, typed_personnummer
+from ep.web.redirects import safe_next
 
 bp = Blueprint("citizen", __name__)
 
@@ -323,6 +325,7 @@ def cookies():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limited("Login", typed_personnummer)
 def login():
     """Log in: the dev form, or with the region's login an explanation of where to go."""
     target = safe_next(request.values.get("next"), url_for("citizen.start"))
@@ -393,7 +396,7 @@ def _order_form(item, locations) -> OrderForm:
 @login_required
 def order(package_id: int):
     """Order a package: choose a sampling location or a home kit."""
-    offer_id = request.args.get("offer", type=int)
+    offer_id = row_number(request.args.get("offer"))
     now = utcnow()
     item = _not_found(
         order_service.find_orderable, package_id=package_id, offer_id=offer_id, now=now
@@ -479,6 +482,7 @@ def cancel(order_id: int):
 
 @bp.route("/kit", methods=["GET", "POST"])
 @login_required
+@limited("KitCode", resident)
 def kit():
     """Register a home kit by the code printed on it."""
     form = KitForm()

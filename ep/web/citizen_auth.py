@@ -21,6 +21,7 @@ from ep.extensions import db
 from ep.identity import InvalidIdentifier
 from ep.models import Person
 from ep.timeutil import utcnow
+from ep.web.sessions import rotate_session
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "person_id"
@@ -69,6 +70,7 @@ def start_session(person: Person) -> None:
     """Log ``person`` in (dev mode): a fresh session keeping only the language choice."""
     language = session.get("lang")
     session.clear()
+    rotate_session(session)  # a token known before the login is worth nothing after it
     session[SESSION_KEY] = person.id
     if language:
         # chosen before logging in: remember it for next time too
@@ -77,7 +79,9 @@ def start_session(person: Person) -> None:
 
 
 def end_session() -> None:
+    """Log out: the session's row is deleted, so its token is worth nothing from now on."""
     session.clear()
+    rotate_session(session)
 
 
 def login_required(view):
@@ -90,13 +94,6 @@ def login_required(view):
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Return ``target`` if it is a path on this site, else ``default`` (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
 
 
 class DevLoginForm(FlaskForm):

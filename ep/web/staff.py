@@ -16,7 +16,14 @@ from ep.domain.manual_results import TypedResult, default_range, enter_results, 
 from ep.domain.offers import assign_offer, assignable_packages, check_offer
 from ep.domain.patient_access import lookup_patient, read_order, read_patient
 from ep.domain.sampling import mark_sampled, open_orders_for
-from ep.domain.staff_input import InvalidInput, Problems, end_of_local_day, optional_int, parse_date
+from ep.domain.staff_input import (
+    InvalidInput,
+    Problems,
+    end_of_local_day,
+    optional_int,
+    parse_date,
+    row_number,
+)
 from ep.domain.unmatched_results import attach_to_order, read_lab_message, unmatched_messages
 from ep.domain.worklist import held_orders, mark_contacted
 from ep.extensions import db
@@ -24,6 +31,7 @@ from ep.identity import InvalidIdentifier, format_personnummer
 from ep.models import LabMessage, Order, Package, Person
 from ep.timeutil import utcnow
 from ep.web.access import require_role
+from ep.web.ratelimit import limited, staff_member
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -131,6 +139,7 @@ def index():
 
 
 @bp.post("/patients")
+@limited("StaffLookup", staff_member)
 def find_patient():
     """Open the page of the patient with the personnummer typed."""
     typed = request.form.get("personnummer", "")
@@ -181,8 +190,8 @@ def assign(person_id: int):
     recurrence = optional_int(
         problems, "recurrence_months", request.form.get("recurrence_months"), high=10_000
     )
-    package_id = request.form.get("package", "")
-    package = db.session.get(Package, int(package_id)) if package_id.isdigit() else None
+    package_id = row_number(request.form.get("package"))
+    package = db.session.get(Package, package_id) if package_id else None
     offer = dict(package=package, valid_until=valid_until, recurrence_months=recurrence)
     check_offer(problems, **offer, now=now)
     try:
@@ -206,6 +215,7 @@ def sampling():
 
 
 @bp.post("/sampling")
+@limited("StaffLookup", staff_member)
 def find_open_orders():
     """Show the open orders of the resident with the personnummer typed."""
     typed = request.form.get("personnummer", "")

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ep.healthcheck.checks import (
     FAIL,
@@ -12,12 +13,13 @@ from ep.healthcheck.checks import (
     Report,
     batch_command,
     check_batch,
+    check_crl,
     check_expiry,
     check_lab_inbox,
     check_outbox,
 )
 from ep.healthcheck.formats import health_json, nagios, prometheus
-from ep.identity.certificates import make_ca
+from ep.identity.certificates import make_ca, make_crl
 from ep.models import BatchHeartbeat
 
 
@@ -125,6 +127,21 @@ def test_a_certificate_near_expiry_warns_and_keeps_ok_but_an_expired_one_fails(n
     assert expired.status == FAIL
     assert not Report([expired]).ok
     assert check_expiry("trustedCa", path, warn_days=5, now=now).status == PASS
+
+
+def test_the_crl_warns_days_before_its_next_update_and_fails_past_it(now, tmp_path):
+    path = tmp_path / "crl.pem"
+    path.write_bytes(
+        make_crl(make_ca("CRL CA", now=now), [], now=now, days=3).public_bytes(Encoding.PEM)
+    )
+    assert check_crl("crl", path, warn_days=2, now=now).status == PASS
+    soon = check_crl("crl", path, warn_days=2, now=now + timedelta(days=1, hours=12))
+    assert soon.status == WARN and Report([soon]).ok
+    assert "after that every certificate of its CA is refused" in soon.message
+    expired = check_crl("crl", path, warn_days=2, now=now + timedelta(days=3, minutes=1))
+    assert expired.status == FAIL and not Report([expired]).ok
+    assert "every certificate of its CA is refused" in expired.message
+    assert check_crl("crl", None, warn_days=2, now=now) is None
 
 
 def test_the_formats_say_the_same_thing(now):

@@ -125,3 +125,26 @@ def _write_ca(folder, ca):
     path = folder / "ca.pem"
     path.write_bytes(ca.cert_pem)
     return path
+
+
+def test_a_crl_past_its_next_update_refuses_every_certificate_of_its_ca(ca, now):
+    """As OpenSSL and nginx do ("CRL has expired"): the list may miss a recent revocation."""
+    issued = issue_client_certificate(ca, "SE2321000016-EPO1", "Olle", now=now)
+    trust = TrustStore((ca.cert,), (make_crl(ca, [], now=now, days=2),))
+    assert verify_client_certificate(issued.cert, trust, now=now + timedelta(days=1))
+    with pytest.raises(CertificateRefused, match="CRL of .* expired: its next update was due"):
+        verify_client_certificate(issued.cert, trust, now=now + timedelta(days=2, minutes=1))
+
+
+def test_a_crl_issued_in_the_future_is_not_yet_valid(ca, now):
+    issued = issue_client_certificate(ca, "SE2321000016-EPO1", "Olle", now=now)
+    trust = TrustStore((ca.cert,), (make_crl(ca, [], now=now + timedelta(hours=2)),))
+    with pytest.raises(CertificateRefused, match="not yet valid"):
+        verify_client_certificate(issued.cert, trust, now=now)
+
+
+def test_a_verdict_is_to_be_judged_again_at_the_crls_next_update(ca, now):
+    issued = issue_client_certificate(ca, "SE2321000016-EPO1", "Olle", now=now)
+    crl = make_crl(ca, [], now=now, days=2)
+    verified = verify_client_certificate(issued.cert, TrustStore((ca.cert,), (crl,)), now=now)
+    assert verified.recheck_at == crl.next_update_utc < verified.not_after

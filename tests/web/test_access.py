@@ -1,14 +1,17 @@
 """require_role: a verified certificate of an active user with the role, or 403."""
 
 import logging
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+import time_machine
+from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Blueprint, g
 
 from ep.domain.audit import Actor
 from ep.domain.users import set_active
-from ep.identity.certificates import issue_client_certificate, make_ca
+from ep.identity.certificates import issue_client_certificate, make_ca, make_crl
 from ep.timeutil import utcnow
 from ep.web.access import require_role
 from tests import pki as test_pki
@@ -117,3 +120,19 @@ def test_the_role_is_checked_for_the_blueprint_that_asks(cert_app, cert_header, 
 def _header(ca, hsa_id):
     issued = issue_client_certificate(ca, hsa_id, "Someone", now=utcnow())
     return {HEADER: quote(issued.cert_pem.decode(), safe="")}
+
+
+def test_a_crl_past_its_next_update_refuses_even_a_certificate_let_in_before(
+    make_app, app, pki, operator_user, tmp_path, caplog
+):
+    now = utcnow()
+    crl_path = tmp_path / "short-crl.pem"
+    crl_path.write_bytes(make_crl(pki.ca, [], now=now, days=1).public_bytes(Encoding.PEM))
+    client = _guarded_client(make_app(**pki.settings(CrlFile=str(crl_path))))
+    headers = pki.header(operator_user)
+    caplog.set_level(logging.WARNING, logger="ep.access")
+    with time_machine.travel(now, tick=False) as clock:
+        assert get(client, headers).status_code == 200
+        clock.shift(timedelta(days=1, minutes=1))
+        assert get(client, headers).status_code == 403
+    assert "the CRL of" in caplog.text and "expired" in caplog.text

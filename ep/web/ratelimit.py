@@ -1,0 +1,219 @@
+"""Rate limits on guessing: logins, kit codes and staff look-ups, per client and per person.
+
+Flask-Limiter does the counting; the counters live where every gunicorn worker and every
+web host sees them. By default that is EP's own database (``rate_limit_counter``, fixed
+windows), so the embedded SQLite installation needs nothing more; ``RateLimitStorage``
+may name a Redis (or Memcached) URI instead.
+
+Each limited view has two limits: per client address (loose: many residents can share
+one address behind a NAT) and per person (the resident logged in, the personnummer typed
+at a login, the staff member's HSA-ID). A refusal is 429 with Retry-After, and a warning
+in the log naming the limit and the key.
+"""
+
+import logging
+import re
+from datetime import timedelta
+from functools import wraps
+
+from flask import Flask, current_app, g, request
+from flask_limiter import RequestLimit
+from limits.storage import Storage
+from sqlalchemy import case, delete, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from ep.extensions import db, limiter
+from ep.models import RateLimitCounter
+from ep.timeutil import utcnow
+from ep.web.citizen_auth import from_trusted_proxy
+
+log = logging.getLogger("ep.ratelimit")
+
+DATABASE_STORAGE = "ep+database://"
+_counters = RateLimitCounter.__table__
+# finished windows removed whenever a new one starts, a bounded amount at a time
+_REMOVE_AT_A_TIME = 100
+
+
+class DatabaseStorage(Storage):
+    """A ``limits`` storage over EP's ``rate_limit_counter`` table (fixed windows only)."""
+
+    STORAGE_SCHEME = ["ep+database"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        self.engine: Engine = options["engine"]
+
+    @property
+    def base_exceptions(self):
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        """Count ``amount`` more in ``key``'s window, starting a new window when it ended."""
+        now = utcnow()
+        ends = now + timedelta(seconds=expiry)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        ended = _counters.c.expires_at <= now
+        statement = (
+            dialect.insert(_counters)
+            .values(key=key, count=amount, expires_at=ends)
+            .on_conflict_do_update(
+                index_elements=[_counters.c.key],
+                set_={
+                    "count": case((ended, amount), else_=_counters.c.count + amount),
+                    "expires_at": case((ended, ends), else_=_counters.c.expires_at),
+                },
+            )
+            .returning(_counters.c.count)
+        )
+        with self.engine.begin() as connection:
+            count = connection.execute(statement).scalar_one()
+            if count == amount:  # a new window: tidy away some finished ones
+                finished = (
+                    select(_counters.c.key)
+                    .where(_counters.c.expires_at <= now)
+                    .limit(_REMOVE_AT_A_TIME)
+                )
+                connection.execute(delete(_counters).where(_counters.c.key.in_(finished)))
+        return count
+
+    def _row(self, key: str):
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(_counters.c.count, _counters.c.expires_at).where(
+                    _counters.c.key == key, _counters.c.expires_at > utcnow()
+                )
+            ).one_or_none()
+
+    def get(self, key: str) -> int:
+        row = self._row(key)
+        return row.count if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._row(key)
+        return (row.expires_at if row else utcnow()).timestamp()
+
+    def check(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with self.engine.begin() as connection:
+            return connection.execute(delete(_counters)).rowcount
+
+    def clear(self, key: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(_counters).where(_counters.c.key == key))
+
+
+# -- who is counted --
+
+
+def client_address() -> str:
+    """The client's address: from X-Forwarded-For when a trusted proxy sent the request.
+
+    nginx appends the address it saw to X-Forwarded-For, so the last entry is the one a
+    client cannot choose; anything before it may be forged.
+    """
+    address = request.remote_addr
+    if from_trusted_proxy():
+        address = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip() or address
+    # an address is at most 45 characters (IPv6); the counter's key must fit its column
+    return f"address:{(address or '')[:64]}"
+
+
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def typed_personnummer() -> str:
+    """The personnummer typed at the login, digits only (the person a login guesses at)."""
+    digits = _NOT_DIGITS.sub("", request.form.get("personnummer", ""))
+    return f"personnummer:{digits[-10:]}"
+
+
+def resident() -> str:
+    person = g.get("person")
+    if person is None:
+        return client_address()
+    # the identity, not person.id: that would load the row again and start the read the
+    # limited wrapper has just ended
+    return f"person:{inspect(person).identity[0]}"
+
+
+def staff_member() -> str:
+    user = g.get("user")
+    return f"user:{user.hsa_id}" if user is not None else client_address()
+
+
+def _setting(name: str):
+    return lambda: current_app.config["EP"][name]
+
+
+def _log_breach(limit: RequestLimit) -> None:
+    log.warning(
+        "rate limit %s exceeded: %s %s, %s, %s",
+        limit.limit,
+        request.method,
+        request.path,
+        limit.key,
+        client_address(),
+    )
+
+
+def limited(kind: str, person):
+    """Limit a view's POSTs per client address and per ``person`` by the ``kind`` settings.
+
+    ``<kind>RateLimit`` per person and ``<kind>AddressRateLimit`` per client address.
+    """
+
+    def decorate(view):
+        # shared: every view of a kind (both staff look-ups) draws on the same counters
+        per_person = limiter.shared_limit(
+            _setting(f"{kind}RateLimit"),
+            scope=kind,
+            key_func=person,
+            methods=["POST"],
+            on_breach=_log_breach,
+        )
+        per_address = limiter.shared_limit(
+            _setting(f"{kind}AddressRateLimit"),
+            scope=f"{kind}-address",
+            key_func=client_address,
+            methods=["POST"],
+            on_breach=_log_breach,
+        )
+        counted = per_address(per_person(view))
+
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            # the counters are written on a connection of their own; on SQLite (WAL) a
+            # transaction that read before another connection wrote can no longer write,
+            # so the view's session ends what before_request read before they are counted
+            db.session.commit()
+            return counted(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def init_limiter(app: Flask) -> None:
+    """Count in EP's database unless ``RateLimitStorage`` names another storage."""
+    uri = app.config["EP"]["RateLimitStorage"] or DATABASE_STORAGE
+    options = {}
+    if uri == DATABASE_STORAGE:
+        with app.app_context():
+            options = {"engine": db.engine}
+    app.config.update(
+        RATELIMIT_STORAGE_URI=uri,
+        RATELIMIT_STORAGE_OPTIONS=options,
+        RATELIMIT_STRATEGY="fixed-window",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    limiter.init_app(app)
