@@ -98,7 +98,16 @@ def import_step(ctx: Context) -> StepResult | None:
             # on a transient error the runner retries this call: nothing of it was committed
             ctx.session.commit()
             for item in received:
-                file_away(item, ctx.config, now=now)
+                try:
+                    file_away(item, ctx.config, now=now)
+                except OSError as exc:
+                    # recorded, but it stays in the inbox (the next run records it as a
+                    # duplicate of itself and tries again); the files beside it go on
+                    ctx.log(
+                        f"{item.name} (lab message {item.message_id}) not moved: {exc.strerror}"
+                    )
+                    result.failed += 1
+                    continue
                 kind = OUTCOME.get(item.status, "skipped")
                 setattr(result, kind, getattr(result, kind) + 1)
     except BaseException:

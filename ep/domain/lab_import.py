@@ -273,7 +273,20 @@ def read_files(paths: list[Path], *, max_bytes: int) -> list[ReadFile | None]:
             files.append(_read(path, max_bytes))
         except FileNotFoundError:
             files.append(None)
+        except OSError as exc:  # unreadable (permissions): this file is rejected, not the run
+            files.append(_unreadable(path, exc))
     return files
+
+
+def _unreadable(path: Path, exc: OSError) -> ReadFile | None:
+    try:
+        status = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    reason = ParseError(f"the file cannot be read: {exc.strerror or type(exc).__name__}")
+    identity = (status.st_ino, status.st_size, status.st_mtime_ns)
+    empty = hashlib.sha256(b"").hexdigest()
+    return _named(ReadFile(path, b"", empty, identity=identity, error=reason))
 
 
 def still_as_read(file: ReadFile) -> bool:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ep.batches import import_results
 from ep.batches.import_results import IMPORTRESULTS
 from ep.batches.runner import run_batch
 from ep.domain import lab_import
@@ -223,3 +224,22 @@ def test_a_file_too_large_is_refused_with_a_reason_and_the_rest_imported(
     reason = (inbox / "error" / "huge.hl7.reason.txt").read_text()
     assert "too large for a lab message (at most 2,000, LabMaxFileBytes)" in reason
     assert (inbox / "error" / "huge.hl7").stat().st_size > 9000
+
+
+def test_a_file_that_cannot_be_moved_does_not_stop_the_files_beside_it(
+    session, lab_app, inbox, drop, tolvan_order, now, monkeypatch
+):
+    drop("stuck.hl7", _message(1))
+    drop("inr-2.hl7", _message(2))
+    file_away = import_results.file_away
+
+    def refuse_one(item, config, *, now):
+        if item.name == "stuck.hl7":
+            raise PermissionError(13, "Permission denied")
+        return file_away(item, config, now=now)
+
+    monkeypatch.setattr(import_results, "file_away", refuse_one)
+    outcome = _run(lab_app, now)
+
+    assert (outcome.status, outcome.succeeded, outcome.failed) == ("succeeded", 1, 1)
+    assert files_under(inbox) == ["processed/inr-2.hl7", "stuck.hl7"]
