@@ -219,7 +219,9 @@ class Received:
     ack_encoding: str = "utf-8"
 
 
-def import_file(session: Session, path: Path, config: Config, *, now: datetime) -> LabMessage:
+def import_file(
+    session: Session, path: Path, config: Config, *, now: datetime
+) -> LabMessage | None:
     """Import one inbox file: record it, COMMIT, then move it and write the ACK.
 
     Unlike other services this one commits: the file may only leave the inbox once its
