@@ -41,6 +41,14 @@ def _released(session, config, drop, order, now):
     session.commit()
 
 
+def _held_conflict(session, config, drop, order, now) -> Result:
+    """HbA1c 48 released to the resident, then 99 from another lab: the held value."""
+    _released(session, config, drop, order, now)
+    drop("second-lab.hl7", _from_another_lab(b"99"))
+    _import_all(session, config, now + timedelta(hours=1))
+    return session.scalars(select(Result).where(Result.conflict == "open")).one()
+
+
 def _notifications(session) -> int:
     return session.scalar(select(func.count()).select_from(Notification))
 
@@ -82,10 +90,7 @@ def test_a_resent_final_of_the_same_value_is_history_not_a_conflict(
 def test_staff_replacing_a_conflict_show_the_new_value_after_the_release_tells_the_resident(
     session, config, drop, resident, staff_user, tolvan_order, now
 ):
-    _released(session, config, drop, tolvan_order, now)
-    drop("second-lab.hl7", _from_another_lab(b"99"))
-    _import_all(session, config, now + timedelta(hours=1))
-    [held] = session.scalars(select(Result).where(Result.conflict == "open")).all()
+    held = _held_conflict(session, config, drop, tolvan_order, now)
     staff = Actor.for_user(staff_user)
     decided = now + timedelta(hours=3)
     notified = _notifications(session)
@@ -112,10 +117,7 @@ def test_staff_replacing_a_conflict_show_the_new_value_after_the_release_tells_t
 def test_staff_keeping_the_value_in_force_change_nothing_the_resident_sees(
     session, config, drop, resident, staff_user, tolvan_order, now
 ):
-    _released(session, config, drop, tolvan_order, now)
-    drop("second-lab.hl7", _from_another_lab(b"99"))
-    _import_all(session, config, now + timedelta(hours=1))
-    [held] = session.scalars(select(Result).where(Result.conflict == "open")).all()
+    held = _held_conflict(session, config, drop, tolvan_order, now)
     staff = Actor.for_user(staff_user)
 
     decide_conflict(session, result_id=held.id, decision="keep", actor=staff, now=now)
