@@ -117,8 +117,8 @@ def scan_inbox(config: Config, *, now: datetime, dry_run: bool = False) -> Inbox
     with os.scandir(inbox) as entries:
         for entry in entries:
             name = entry.name
-            if name.lower().endswith(IN_PROGRESS_SUFFIXES):
-                continue
+            if name in RESERVED_NAMES or name.lower().endswith(IN_PROGRESS_SUFFIXES):
+                continue  # EP's own folders (a symlink to one elsewhere is as good)
             try:
                 status = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
@@ -136,7 +136,7 @@ def scan_inbox(config: Config, *, now: datetime, dry_run: bool = False) -> Inbox
                         ),
                     )
                 )
-            elif not (kind == "folder" and name in RESERVED_NAMES):
+            else:
                 untouchable.append(Untouchable(name, kind, status.st_ino))
     ready.sort(key=lambda item: (item[0], os.fsencode(item[1])))
     return Inbox([file for _, _, file in ready], untouchable)

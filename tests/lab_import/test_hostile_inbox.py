@@ -243,3 +243,17 @@ def test_a_file_that_cannot_be_moved_does_not_stop_the_files_beside_it(
 
     assert (outcome.status, outcome.succeeded, outcome.failed) == ("succeeded", 1, 1)
     assert files_under(inbox) == ["processed/inr-2.hl7", "stuck.hl7"]
+
+
+def test_processed_linked_to_a_folder_elsewhere_is_used_and_not_reported(
+    session, lab_app, inbox, drop, tolvan_order, now, tmp_path
+):
+    elsewhere = tmp_path / "archive"
+    elsewhere.mkdir()
+    (inbox / "processed").symlink_to(elsewhere)
+    drop("inr.hl7", _message(1))
+
+    assert _run(lab_app, now).succeeded == 1
+
+    assert [p.name for p in elsewhere.iterdir()] == ["inr.hl7"]
+    assert _statuses(session) == {"inr.hl7": "imported"}
