@@ -66,7 +66,7 @@ MAX_NAME_BYTES = 200
 UNREADABLE_ORDER_STATUSES = ("cancelled", "expired")
 SOURCE_UNKNOWN = "unknown"
 SOURCE_INBOX = "inbox"
-_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\\ufffd]")
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,10 @@ def stored_name(name: str) -> tuple[str, list[str]]:
             f"the file was named {name.partition('~')[0]!r}, the name of a folder EP keeps "
             "in the inbox; it was renamed so the folder could be made"
         )
-    text = original.decode("utf-8", "replace")
-    if "\ufffd" in text and "\ufffd".encode() not in original:
+    try:
+        text = original.decode("utf-8")
+    except UnicodeDecodeError:
+        text = original.decode("utf-8", "replace").replace("\ufffd", "_")
         reasons.append(f"the name is not UTF-8; its bytes: {original!r}")
     safe = _UNSAFE_CHARACTERS.sub("_", text)
     if safe != text and not reasons:

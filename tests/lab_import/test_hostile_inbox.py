@@ -5,11 +5,14 @@ reported once; one odd name never keeps the files beside it from being imported.
 """
 
 import os
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -257,3 +260,15 @@ def test_processed_linked_to_a_folder_elsewhere_is_used_and_not_reported(
 
     assert [p.name for p in elsewhere.iterdir()] == ["inr.hl7"]
     assert _statuses(session) == {"inr.hl7": "imported"}
+
+
+@settings(database=None, derandomize=True, max_examples=500)
+@given(name=st.binary(min_size=1, max_size=255).filter(lambda b: b"/" not in b and b"\0" not in b))
+def test_any_file_name_gets_a_safe_name_and_a_reason_when_it_differs(name):
+    safe, reasons = lab_import.stored_name(os.fsdecode(name))
+
+    encoded = safe.encode("utf-8")  # strict: a safe name is always UTF-8
+    assert 0 < len(encoded) <= lab_import.MAX_NAME_BYTES
+    assert not re.search(r"[\x00-\x1f\x7f/]", safe)
+    assert bool(reasons) == (encoded != name)
+    assert all(repr(name) in reason for reason in reasons)
