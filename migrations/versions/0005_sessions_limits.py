@@ -8,7 +8,7 @@ staff look-ups, shared by every worker and host.
 Both tables are new and empty, so their indexes need no CONCURRENTLY.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-01 05:30:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
