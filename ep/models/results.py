@@ -84,7 +84,8 @@ class Result(Base):
     # set on a final value held back because the analysis had a final value already
     conflict: Mapped[str | None] = mapped_column(String(10))
     conflict_decided_at: Mapped[datetime | None]
-    conflict_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # who decided a conflict: indexed so deleting a user never scans all results
+    conflict_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
 
     order: Mapped[Order] = relationship()
     # joined: every place that shows a result shows the analysis's name beside it

@@ -21,6 +21,37 @@ depends_on = None
 
 
 def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        # result is one of the biggest tables: nothing here may hold a long lock on it
+        op.add_column("result", sa.Column("conflict", sa.String(length=10), nullable=True))
+        op.add_column(
+            "result", sa.Column("conflict_decided_at", sa.DateTime(timezone=True), nullable=True)
+        )
+        op.add_column("result", sa.Column("conflict_decided_by_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            "fk_result_conflict_decided_by_id_user",
+            "result",
+            "user",
+            ["conflict_decided_by_id"],
+            ["id"],
+            postgresql_not_valid=True,
+        )
+        with op.get_context().autocommit_block():
+            op.execute("ALTER TABLE result VALIDATE CONSTRAINT fk_result_conflict_decided_by_id_user")
+            op.create_index(
+                "ix_result_conflict_decided_by_id",
+                "result",
+                ["conflict_decided_by_id"],
+                postgresql_concurrently=True,
+            )
+            op.create_index(
+                "ix_result_open_conflict",
+                "result",
+                ["received_at"],
+                postgresql_where=sa.text("conflict = 'open'"),
+                postgresql_concurrently=True,
+            )
+        return
     with op.batch_alter_table("result", schema=None) as batch_op:
         batch_op.add_column(sa.Column("conflict", sa.String(length=10), nullable=True))
         batch_op.add_column(
@@ -33,25 +64,15 @@ def upgrade():
             ["conflict_decided_by_id"],
             ["id"],
         )
-    where = sa.text("conflict = 'open'")
-    if op.get_bind().dialect.name == "postgresql":
-        # result is one of the biggest tables: build the index without locking it
-        with op.get_context().autocommit_block():
-            op.create_index(
-                "ix_result_open_conflict",
-                "result",
-                ["received_at"],
-                postgresql_where=where,
-                postgresql_concurrently=True,
-            )
-    else:
-        op.create_index(
-            "ix_result_open_conflict", "result", ["received_at"], sqlite_where=where
-        )
+    op.create_index("ix_result_conflict_decided_by_id", "result", ["conflict_decided_by_id"])
+    op.create_index(
+        "ix_result_open_conflict", "result", ["received_at"], sqlite_where=sa.text("conflict = 'open'")
+    )
 
 
 def downgrade():
     op.drop_index("ix_result_open_conflict", table_name="result")
+    op.drop_index("ix_result_conflict_decided_by_id", table_name="result")
     with op.batch_alter_table("result", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_result_conflict_decided_by_id_user"), type_="foreignkey"
