@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from ep.config import ConfigError, load_config
-from tests.support import make_instance
+from tests.support import make_instance, run_ep
 
 
 @pytest.fixture
@@ -124,3 +124,20 @@ def test_secrets_are_masked_when_shown(ini):
     shown = "\n".join(" ".join(row) for row in config.shown())
     assert "hunter2" not in shown and "s3cret" not in shown
     assert "SmtpPassword ********" in shown
+
+
+def test_header_login_without_a_source_for_the_header_stops_ep_with_one_line(tmp_path):
+    """Any client can send X-Personnummer: with nobody named to send it, EP does not start."""
+    ini = make_instance(tmp_path, "sqlite:///ep.sqlite", CitizenIdentityProxies="")
+    with pytest.raises(ConfigError) as raised:
+        load_config(ini, environ={})
+    assert "CitizenLogin = header needs CitizenIdentityProxies" in str(raised.value)
+
+    result = run_ep("config", "show", config=ini)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "CitizenLogin = header needs CitizenIdentityProxies" in result.stderr
+
+    # a demo logs residents in on its own page and needs no such source
+    demo = load_config(ini, environ={"EP_CitizenLogin": "dev"})
+    assert demo["CitizenIdentityProxies"] == ()

@@ -5,6 +5,7 @@ from flask_babel import get_locale
 
 from ep.extensions import babel, csrf
 from ep.timeutil import format_local
+from ep.web.proxies import ForwardedFrom
 
 LANGUAGES = ("sv", "en")
 # one catalogue per audience, so each part can be translated on its own; Flask-Babel
@@ -43,6 +44,8 @@ def init_web(app: Flask) -> None:
         BABEL_DEFAULT_TIMEZONE="Europe/Stockholm",
         BABEL_TRANSLATION_DIRECTORIES=";".join(TRANSLATION_DIRECTORIES),
     )
+    # the client's address and scheme, from TrustedProxies only (ep.web.proxies)
+    app.wsgi_app = ForwardedFrom(app.wsgi_app, config["TrustedProxies"])
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     app.jinja_env.filters["localtime"] = format_local
