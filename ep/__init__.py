@@ -7,6 +7,7 @@ from flask import Flask
 from ep.config import Config, load_config
 from ep.database import configure_engine, engine_options, operator_engine
 from ep.extensions import db, migrate
+from ep.logs import configure_logging
 
 MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -19,6 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     """
     if config is None:
         config = load_config()
+    configure_logging(config["LogFormat"])
     app = Flask(
         __name__,
         instance_path=str(config.instance_path),
