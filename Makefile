@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
 
-.PHONY: run test lint format venv init clean translations browser-deps
+.PHONY: run test test-clock lint format venv init clean translations browser-deps wheel constraints
 
 venv: $(STAMP) translations
 
@@ -17,11 +17,26 @@ translations: $(STAMP)
 			-o "$${po%.po}.mo" || exit 1; \
 	done
 
-$(STAMP): setup.cfg pyproject.toml
+# the versions in constraints.txt, as CI and deployments install them
+$(STAMP): setup.cfg pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+# the wheel a region installs (dist/ep-*.whl): migrations and compiled catalogues inside
+wheel: $(STAMP)
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+
+# constraints.txt again from setup.cfg's ranges: the newest versions that fit, in a fresh venv
+constraints:
+	rm -rf .constraints-venv
+	$(PYTHON) -m venv .constraints-venv
+	.constraints-venv/bin/pip install --quiet '.[test]'
+	{ sed -n '1,3p' constraints.txt; .constraints-venv/bin/pip freeze --exclude-editable \
+		| grep -v '^ep[= @]'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .constraints-venv
 
 # axe-core for the browser tests (tests/browser), pinned by its package-lock.json
 AXE := tests/browser/node_modules/axe-core/axe.min.js

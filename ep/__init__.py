@@ -9,7 +9,14 @@ from ep.database import configure_engine, engine_options, operator_engine
 from ep.extensions import db, migrate
 from ep.logs import configure_logging
 
-MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent.parent / "migrations"
+# an installed wheel carries the migrations inside the package (setup.py); a checkout
+# keeps them beside it
+_PACKAGE = Path(__file__).resolve().parent
+MIGRATIONS_DIRECTORY = next(
+    folder
+    for folder in (_PACKAGE / "migrations", _PACKAGE.parent / "migrations")
+    if (folder / "env.py").is_file()
+)
 
 
 def create_app(config: Config | None = None) -> Flask:
