@@ -68,6 +68,21 @@ test: venv browser-deps
 		$(BIN)/pytest; \
 	fi
 
+# The date-sensitive tests again at 23:30 UTC in winter and in summer (Stockholm's day is
+# then already tomorrow) and just before both DST changes, on SQLite (tests/conftest.py
+# test_clock; CI runs this after `make test`)
+CLOCK_TESTS := tests/web tests/domain tests/models tests/healthcheck/test_checks.py \
+	tests/batches/test_notify_reminders.py tests/batches/test_expire_orders.py \
+	tests/batches/test_purge.py tests/batches/test_runner.py tests/batches/test_notify_results.py
+CLOCKS := 2026-01-15T23:30:00+00:00 2026-07-15T23:30:00+00:00 \
+	2026-03-29T00:30:00+00:00 2026-10-25T00:30:00+00:00
+test-clock: venv
+	@for clock in $(CLOCKS); do \
+		echo "== date-sensitive tests at $$clock"; \
+		env -u EP_TEST_DATABASE_URL EP_TEST_CLOCK=$$clock $(BIN)/pytest -q \
+			-m "not browser and not slow" $(CLOCK_TESTS) || exit 1; \
+	done
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
