@@ -531,7 +531,7 @@ def _check_citizen_login(values: dict[str, Any], sources: dict[str, str], path: 
     """Refuse header login with nobody named to send the header: any client could."""
     if values["CitizenLogin"] == "header" and not values["CitizenIdentityProxies"]:
         source = sources["CitizenLogin"]
-        where = path if source == str(path) else source
+        where = path if source in (str(path), "default") else source
         raise ConfigError(
             f"{where}: CitizenLogin = header needs CitizenIdentityProxies, the address of "
             "the region's login proxy (or of the nginx front), or CitizenLogin = dev for a demo"
