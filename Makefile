@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
 
-.PHONY: run test lint format venv init clean translations browser-deps
+.PHONY: run test test-clock lint format venv init clean translations browser-deps wheel constraints
 
 venv: $(STAMP) translations
 
@@ -17,11 +17,26 @@ translations: $(STAMP)
 			-o "$${po%.po}.mo" || exit 1; \
 	done
 
-$(STAMP): setup.cfg pyproject.toml
+# the versions in constraints.txt, as CI and deployments install them
+$(STAMP): setup.cfg pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+# the wheel a region installs (dist/ep-*.whl): migrations and compiled catalogues inside
+wheel: $(STAMP)
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+
+# constraints.txt again from setup.cfg's ranges: the newest versions that fit, in a fresh venv
+constraints:
+	rm -rf .constraints-venv
+	$(PYTHON) -m venv .constraints-venv
+	.constraints-venv/bin/pip install --quiet '.[test]'
+	{ sed -n '1,3p' constraints.txt; .constraints-venv/bin/pip freeze --exclude-editable \
+		| grep -v '^ep[= @]'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .constraints-venv
 
 # axe-core for the browser tests (tests/browser), pinned by its package-lock.json
 AXE := tests/browser/node_modules/axe-core/axe.min.js
@@ -52,6 +67,21 @@ test: venv browser-deps
 		echo "== the same suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; \
 		$(BIN)/pytest; \
 	fi
+
+# The date-sensitive tests again at 23:30 UTC in winter and in summer (Stockholm's day is
+# then already tomorrow) and just before both DST changes, on SQLite (tests/conftest.py
+# test_clock; CI runs this after `make test`)
+CLOCK_TESTS := tests/web tests/domain tests/models tests/healthcheck/test_checks.py \
+	tests/batches/test_notify_reminders.py tests/batches/test_expire_orders.py \
+	tests/batches/test_purge.py tests/batches/test_runner.py tests/batches/test_notify_results.py
+CLOCKS := 2026-01-15T23:30:00+00:00 2026-07-15T23:30:00+00:00 \
+	2026-03-29T00:30:00+00:00 2026-10-25T00:30:00+00:00
+test-clock: venv
+	@for clock in $(CLOCKS); do \
+		echo "== date-sensitive tests at $$clock"; \
+		env -u EP_TEST_DATABASE_URL EP_TEST_CLOCK=$$clock $(BIN)/pytest -q \
+			-m "not browser and not slow" $(CLOCK_TESTS) || exit 1; \
+	done
 
 lint: venv
 	$(BIN)/ruff check .

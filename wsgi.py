@@ -1,4 +1,7 @@
-"""The WSGI entry point for gunicorn: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`."""
+"""The WSGI entry point of a checkout: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
+
+An installed EP needs no file of its own: `gunicorn "ep:create_app()"`.
+"""
 
 from ep import create_app
 

@@ -7,8 +7,16 @@ from flask import Flask
 from ep.config import Config, load_config
 from ep.database import configure_engine, engine_options, operator_engine
 from ep.extensions import db, migrate
+from ep.logs import configure_logging
 
-MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent.parent / "migrations"
+# an installed wheel carries the migrations inside the package (setup.py); a checkout
+# keeps them beside it
+_PACKAGE = Path(__file__).resolve().parent
+MIGRATIONS_DIRECTORY = next(
+    folder
+    for folder in (_PACKAGE / "migrations", _PACKAGE.parent / "migrations")
+    if (folder / "env.py").is_file()
+)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -19,6 +27,7 @@ def create_app(config: Config | None = None) -> Flask:
     """
     if config is None:
         config = load_config()
+    configure_logging(config["LogFormat"])
     app = Flask(
         __name__,
         instance_path=str(config.instance_path),

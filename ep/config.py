@@ -204,7 +204,8 @@ SETTINGS: tuple[Setting, ...] = (
         "TrustedProxies",
         "127.0.0.1",
         _networks,
-        help="addresses or networks whose forwarded headers are honoured, comma-separated",
+        help="addresses or networks (the nginx front) whose client-certificate header, "
+        "X-Forwarded-For and X-Forwarded-Proto are honoured, comma-separated",
     ),
     Setting(
         "ClientCertificateHeader",
@@ -245,7 +246,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CitizenIdentityHeader",
         "X-Personnummer",
-        help="header with the resident's personnummer, honoured only from TrustedProxies",
+        help="header with the resident's personnummer, honoured only from CitizenIdentityProxies",
+    ),
+    Setting(
+        "CitizenIdentityProxies",
+        "",
+        _networks,
+        help="addresses or networks allowed to send CitizenIdentityHeader (the region's "
+        "login proxy, or the nginx front that passes it on only from there); required "
+        "with CitizenLogin = header, empty trusts no one",
     ),
     Setting(
         "SecretKey",
@@ -311,6 +320,12 @@ SETTINGS: tuple[Setting, ...] = (
         "3000 per hour",
         _rate_limit,
         help="patient look-ups by personnummer per client address",
+    ),
+    Setting(
+        "LogFormat",
+        "text",
+        _choice("text", "json"),
+        help="text: one line per event; json: one JSON object per line, for log shippers",
     ),
     # notifications
     Setting(
@@ -604,6 +619,7 @@ def load_config(
                 raise ConfigError(f"{where}: {setting.name}: file not found: {resolved}")
         sources[setting.name] = source
     _check_notification(values, sources, path)
+    _check_citizen_login(values, sources, path)
 
     url = database[0]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -623,6 +639,17 @@ def _check_notification(values: dict[str, Any], sources: dict[str, str], path: P
         where = path if source == str(path) else source
         raise ConfigError(
             f"{where}: NotificationChannel: sms is enabled but SmsGatewayUrl is not set"
+        )
+
+
+def _check_citizen_login(values: dict[str, Any], sources: dict[str, str], path: Path) -> None:
+    """Refuse header login with nobody named to send the header: any client could."""
+    if values["CitizenLogin"] == "header" and not values["CitizenIdentityProxies"]:
+        source = sources["CitizenLogin"]
+        where = path if source in (str(path), "default") else source
+        raise ConfigError(
+            f"{where}: CitizenLogin = header needs CitizenIdentityProxies, the address of "
+            "the region's login proxy (or of the nginx front), or CitizenLogin = dev for a demo"
         )
 
 

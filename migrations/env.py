@@ -1,13 +1,12 @@
 """Alembic environment for EP, run through Flask-Migrate (`ep db upgrade`)."""
 
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
 
 config = context.config
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# logging is EP's (ep.logs, configured by create_app): one format for everything
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db

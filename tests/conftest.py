@@ -5,9 +5,11 @@ Tests run against committed data rather than a rolled-back transaction: subproce
 of the real `ep` command and a real gunicorn must see what a test wrote.
 """
 
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -20,6 +22,23 @@ from ep.extensions import db
 from ep.models import Base, Person
 from ep.timeutil import utcnow
 from tests.support import empty_tables, make_instance, reset_schema, test_database_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_clock():
+    """EP_TEST_CLOCK=2026-01-15T23:30:00+00:00 runs the session from that instant on.
+
+    `make test-clock` runs the date-sensitive tests at 23:30 UTC in winter and summer and
+    on both DST changes: Stockholm's day is then already tomorrow, which a test that
+    builds "today" in UTC gets wrong. The clock ticks on from there; it moves this
+    process only, not the `ep` or gunicorn processes a test starts.
+    """
+    start = os.environ.get("EP_TEST_CLOCK")
+    if not start:
+        yield None
+        return
+    with time_machine.travel(datetime.fromisoformat(start), tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

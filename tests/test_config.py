@@ -1,9 +1,12 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from ep.config import ConfigError, load_config
-from tests.support import make_instance
+from tests.support import make_instance, run_ep
 
 
 @pytest.fixture
@@ -126,3 +129,33 @@ def test_secrets_are_masked_when_shown(ini):
     shown = "\n".join(" ".join(row) for row in config.shown())
     assert "hunter2" not in shown and "s3cret" not in shown
     assert "SmtpPassword ********" in shown
+
+
+def test_header_login_without_a_source_for_the_header_stops_ep_with_one_line(tmp_path):
+    """Any client can send X-Personnummer: with nobody named to send it, EP does not start."""
+    ini = make_instance(tmp_path, "sqlite:///ep.sqlite", CitizenIdentityProxies="")
+    with pytest.raises(ConfigError) as raised:
+        load_config(ini, environ={})
+    assert str(raised.value).startswith(
+        f"{ini}: CitizenLogin = header needs CitizenIdentityProxies"
+    )
+
+    result = run_ep("config", "show", config=ini)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "CitizenLogin = header needs CitizenIdentityProxies" in result.stderr
+
+    gunicorn = subprocess.run(
+        [Path(sys.executable).with_name("gunicorn"), "-c", "python:ep.gunicorn_conf", "x:y"],
+        env={"PATH": os.environ["PATH"], "EP_CONFIG": str(ini)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert gunicorn.returncode != 0
+    assert gunicorn.stderr.strip().count("\n") == 0
+    assert "CitizenLogin = header needs CitizenIdentityProxies" in gunicorn.stderr
+
+    # a demo logs residents in on its own page and needs no such source
+    demo = load_config(ini, environ={"EP_CitizenLogin": "dev"})
+    assert demo["CitizenIdentityProxies"] == ()

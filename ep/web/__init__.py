@@ -13,6 +13,7 @@ from ep.timeutil import format_local
 from ep.web.citizen_auth import SESSION_KEY
 from ep.web.errors import init_errors
 from ep.web.formats import date_text, datetime_text, number_text, opening_hours_text
+from ep.web.proxies import ForwardedFrom
 from ep.web.ratelimit import init_limiter
 from ep.web.sessions import DatabaseSessionInterface
 
@@ -73,6 +74,8 @@ def init_web(app: Flask) -> None:
         BABEL_DEFAULT_TIMEZONE="Europe/Stockholm",
         BABEL_TRANSLATION_DIRECTORIES=";".join(TRANSLATION_DIRECTORIES),
     )
+    # the client's address and scheme, from TrustedProxies only (ep.web.proxies)
+    app.wsgi_app = ForwardedFrom(app.wsgi_app, config["TrustedProxies"])
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     init_errors(app)

@@ -15,7 +15,6 @@ verified within ``OperatorAuthorizationCacheSeconds`` is still let in, so the he
 check can answer ERROR (and name the database) instead of 403.
 """
 
-import ipaddress
 import logging
 import ssl
 import time
@@ -42,6 +41,7 @@ from ep.identity.certificates import (
 )
 from ep.models import User, UserRole
 from ep.timeutil import utcnow
+from ep.web.proxies import peer_address, peer_in
 
 log = logging.getLogger("ep.access")
 
@@ -188,22 +188,14 @@ def _client_certificate(config: Config):
 
     header = config["ClientCertificateHeader"]
     value = request.headers.get(header, "")
-    if not _is_trusted_proxy(request.remote_addr, config["TrustedProxies"]):
+    if not peer_in(config["TrustedProxies"]):
         if value:
-            log.warning("ignored %s from %s: not in TrustedProxies", header, request.remote_addr)
-        raise AccessRefused(f"request not from a trusted proxy ({request.remote_addr})")
+            log.warning("ignored %s from %s: not in TrustedProxies", header, peer_address())
+        raise AccessRefused(f"request not from a trusted proxy ({peer_address()})")
     pem = unquote(value).strip()
     if not pem or pem == "(null)":
         raise AccessRefused(f"no client certificate in {header}")
     return load_certificate(pem.encode("ascii", "replace"))
-
-
-def _is_trusted_proxy(address: str | None, networks) -> bool:
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
 
 
 # -- verified certificates, remembered while the trust files stay the same --

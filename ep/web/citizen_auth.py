@@ -3,11 +3,11 @@
 ``CitizenLogin = dev``: the resident types a personnummer on /login; only for the demo
 and tests, never in production. ``CitizenLogin = header``: the region's authenticating
 proxy (1177 e-legitimation) puts the personnummer in ``CitizenIdentityHeader`` on every
-request; it is honoured only when the request comes from one of ``TrustedProxies``, and
-ignored from anyone else, since any client can send a header.
+request; it is honoured only when the direct peer is one of ``CitizenIdentityProxies``
+(a setting for exactly this, empty by default; ep.config refuses header mode without
+it), and ignored from anyone else, since any client can send a header.
 """
 
-import ipaddress
 import logging
 from functools import wraps
 
@@ -21,6 +21,7 @@ from ep.extensions import db
 from ep.identity import InvalidIdentifier
 from ep.models import Person
 from ep.timeutil import utcnow
+from ep.web.proxies import peer_address, peer_in
 from ep.web.sessions import rotate_session
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,6 @@ def login_mode() -> str:
     return current_app.config["EP"]["CitizenLogin"]
 
 
-def from_trusted_proxy() -> bool:
-    """Whether the direct peer is one of TrustedProxies."""
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return False
-    return any(address in network for network in current_app.config["EP"]["TrustedProxies"])
-
-
 def identify_resident() -> Person | None:
     """Find the logged-in resident for this request (before_request); set g.person."""
     g.person = None
@@ -48,8 +40,8 @@ def identify_resident() -> Person | None:
         value = request.headers.get(header)
         if not value:
             return None
-        if not from_trusted_proxy():
-            log.warning("ignored %s from untrusted address %s", header, request.remote_addr)
+        if not peer_in(current_app.config["EP"]["CitizenIdentityProxies"]):
+            log.warning("ignored %s from %s: not in CitizenIdentityProxies", header, peer_address())
             return None
         try:
             g.person = login_person(db.session, personnummer=value, now=utcnow())

@@ -27,7 +27,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from ep.extensions import db, limiter
 from ep.models import RateLimitCounter
 from ep.timeutil import utcnow
-from ep.web.citizen_auth import from_trusted_proxy
 
 log = logging.getLogger("ep.ratelimit")
 
@@ -116,14 +115,9 @@ class DatabaseStorage(Storage):
 
 
 def client_address() -> str:
-    """The client's address: from X-Forwarded-For when a trusted proxy sent the request.
-
-    nginx appends the address it saw to X-Forwarded-For, so the last entry is the one a
-    client cannot choose; anything before it may be forged.
-    """
+    """The client's address: REMOTE_ADDR, which ep.web.proxies.ForwardedFrom has already
+    taken from X-Forwarded-For when (and only when) a trusted proxy sent the request."""
     address = request.remote_addr
-    if from_trusted_proxy():
-        address = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip() or address
     # an address is at most 45 characters (IPv6); the counter's key must fit its column
     return f"address:{(address or '')[:64]}"
 

@@ -79,8 +79,10 @@ def test_certs_issue_gives_a_client_certificate_from_the_demo_ca(tmp_path):
 def test_certs_demo_says_what_to_set_when_ep_ini_does_not_use_them(tmp_path):
     instance = tmp_path / "instance"
     config = instance / "ep.ini"
-    assert run_ep("init", "--instance", str(instance), config=config).returncode == 0
-    made = run_ep("certs", "demo", config=config)
+    # header login (the default) needs its source named before EP does anything
+    env = {"EP_CitizenIdentityProxies": "127.0.0.1"}
+    assert run_ep("init", "--instance", str(instance), config=config, env=env).returncode == 0
+    made = run_ep("certs", "demo", config=config, env=env)
     assert made.returncode == 0, made.stderr
     assert f"to use them, set in {config} under [appSettings]:" in made.stdout
     assert "  TrustedCaFile = certs/ca.pem" in made.stdout

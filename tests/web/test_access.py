@@ -136,3 +136,26 @@ def test_a_crl_past_its_next_update_refuses_even_a_certificate_let_in_before(
         clock.shift(timedelta(days=1, minutes=1))
         assert get(client, headers).status_code == 403
     assert "the CRL of" in caplog.text and "expired" in caplog.text
+
+
+# -- the client's address: from X-Forwarded-For, believed only from TrustedProxies --
+
+
+def test_the_front_names_the_client_and_the_actor_carries_its_address(
+    guarded, cert_header, operator_user
+):
+    headers = {**cert_header(operator_user), "X-Forwarded-For": "203.0.113.9"}
+    response = get(guarded, headers)
+    assert response.text == "SE2321000016-O001 203.0.113.9"
+
+
+def test_a_forwarded_address_from_anyone_else_is_ignored_and_proves_nothing(
+    guarded, cert_header, operator_user, caplog
+):
+    """A client naming nginx's address in X-Forwarded-For does not become a trusted proxy."""
+    caplog.set_level(logging.WARNING, logger="ep.access")
+    headers = {**cert_header(operator_user), "X-Forwarded-For": "127.0.0.1"}
+    response = get(guarded, headers, remote="198.51.100.4")
+    assert response.status_code == 403
+    assert "from 198.51.100.4" in caplog.text
+    assert "request not from a trusted proxy (198.51.100.4)" in caplog.text

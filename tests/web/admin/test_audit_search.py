@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from ep.domain.audit import Actor, record
-from ep.timeutil import utcnow
+from ep.timeutil import local, utcnow
 from tests.web.staff.support import audit_events
 
 SARA = Actor("user", "SE2321000016-S001", "Sara Sjöberg", "SE2321000016-VC01", "VC Tolvåsen")
@@ -44,7 +44,8 @@ def test_an_admin_searches_by_user_and_a_time_range(admin, db_session):
     record(db_session, PER, "read:patient", now=now, patient="198112289874")
     record(db_session, SARA, "read:patient", now=now, patient="198112289874")
     db_session.commit()
-    today = now.date().isoformat()
+    # the search reads Stockholm days: "today" is Stockholm's (from 23:00 UTC, tomorrow's)
+    today = local(now).date().isoformat()
 
     page = search(admin, hsa_id="SE2321000016-S002", since=today, until=today).text
 

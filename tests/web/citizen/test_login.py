@@ -96,7 +96,7 @@ def test_the_identity_header_logs_in_from_a_trusted_proxy(app, make_app, db_sess
 
 
 def test_the_identity_header_is_ignored_from_anyone_else(app, make_app, db_session):
-    client = make_app(CitizenLogin="header", TrustedProxies="10.0.0.0/8").test_client()
+    client = make_app(CitizenLogin="header", CitizenIdentityProxies="10.0.0.0/8").test_client()
     response = client.get(
         "/orders",
         headers={"X-Personnummer": "198112289874"},
@@ -121,3 +121,17 @@ def test_a_dev_login_session_is_no_login_when_the_region_logs_residents_in(
     with header_app.test_client() as client:
         client.set_cookie("session", browser.client.get_cookie("session").value)
         assert client.get("/orders").status_code == 302
+
+
+def test_the_certificate_front_is_no_source_of_resident_identities(app, make_app, db_session):
+    """TrustedProxies may send certificates; only CitizenIdentityProxies may name a resident."""
+    client = make_app(
+        CitizenLogin="header", TrustedProxies="127.0.0.1", CitizenIdentityProxies="10.9.9.9"
+    ).test_client()
+    response = client.get(
+        "/orders",
+        headers={"X-Personnummer": "198112289874", "X-Forwarded-For": "10.9.9.9"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert response.status_code == 302
+    assert db_session.query(Person).count() == 0

@@ -1,0 +1,83 @@
+"""deploy/nginx-ep.conf, run by Debian's nginx in front of a real gunicorn: nothing a
+client sends can make EP believe who it is, and what EP refuses it says why."""
+
+import subprocess
+
+from sqlalchemy import func, select
+
+from ep.identity.certificates import issue_client_certificate, make_ca, write_issued
+from ep.models import Person
+from tests.deploy.conftest import NGINX, log_line
+from tests.healthcheck.conftest import STATUS_PATH
+from tests.pki import HEADER, ClientCert, escaped
+
+CLIENT = "127.0.0.2"  # the client's own address; nginx reaches gunicorn from 127.0.0.1
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def test_nginx_accepts_the_file(front):
+    result = subprocess.run(
+        [NGINX, "-t", "-c", str(front.main_conf), "-e", str(front.main_conf.parent / "t.log")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_an_operator_certificate_gets_ok_with_hsts(front, installed, operator_cert):
+    reply = front.nginx.get(cert=operator_cert, source=CLIENT)
+    assert (reply.status, reply.body) == (200, "OK")
+    assert reply.headers["strict-transport-security"] == HSTS
+
+
+def test_a_certificate_header_sent_by_the_client_never_reaches_ep(front, installed, operator_cert):
+    reply = front.nginx.get(headers={HEADER: escaped(operator_cert.pem)}, source=CLIENT)
+    assert (reply.status, reply.body) == (403, "403 Forbidden\n")
+    assert reply.headers["strict-transport-security"] == HSTS
+    assert "no client certificate in X-SSL-Client-Cert" in front.ep.log()
+
+
+def test_a_resident_header_sent_by_the_client_never_reaches_ep(front, resident, db_session):
+    for name in ("X-Personnummer", "X_Personnummer", "x-personnummer"):
+        reply = front.nginx.get("/results", headers={name: resident.personnummer}, source=CLIENT)
+        assert reply.status == 302, name  # to the login page: nobody is logged in
+        assert "/login" in reply.headers["location"]
+        assert "Tolvan" not in reply.body
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_a_certificate_from_another_ca_gets_eps_403_and_the_log_says_why(
+    front, installed, operator_user, tmp_path, now
+):
+    other = make_ca("EP Test CA", now=now)  # even the same name does not help
+    issued = issue_client_certificate(other, operator_user.hsa_id, operator_user.name, now=now)
+    cert = ClientCert(issued, tmp_path / "other.pem", tmp_path / "other.key")
+    write_issued(issued, cert.cert_path, cert.key_path)
+
+    reply = front.nginx.get(cert=cert, source=CLIENT)
+
+    assert (reply.status, reply.body) == (403, "403 Forbidden\n")
+    assert f"from {CLIENT}: certificate: the certificate does not verify" in front.ep.log()
+
+
+def test_an_expired_certificate_gets_eps_403_and_the_log_says_why(
+    front, installed, pki, operator_user
+):
+    reply = front.nginx.get(cert=pki.issue_expired_client_cert(operator_user.hsa_id))
+    assert (reply.status, reply.body) == (403, "403 Forbidden\n")
+    assert "not valid at validation time" in front.ep.log()
+
+
+def test_eps_access_log_names_the_client_not_the_front_nor_what_the_client_claims(
+    front, installed, operator_cert
+):
+    path = f"{STATUS_PATH}?client-address-test"
+    reply = front.nginx.get(
+        path, cert=operator_cert, headers={"X-Forwarded-For": "203.0.113.66"}, source=CLIENT
+    )
+    assert reply.status == 200
+    line = log_line(front.ep, "client-address-test")  # written just after the response
+    assert f'gunicorn.access: {CLIENT} "GET {path} HTTP/1.1" 200' in line
+    assert "203.0.113.66" not in front.ep.log()
