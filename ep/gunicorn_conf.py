@@ -44,8 +44,8 @@ worker_class = "gthread"
 threads = int(os.environ.get("EP_THREADS", "256"))
 # the thread pool's limit, and the connections a worker holds (idle ones cost a socket)
 worker_connections = 1000
-# seconds a worker may be busy before the arbiter restarts it; a request that runs this
-# long is stuck (the slowest page, the audit search, takes well under a second)
+# seconds a worker's main loop may go silent before the arbiter restarts it (gthread
+# keeps beating while its threads serve, so this catches a hung worker, not a slow page)
 timeout = 30
 graceful_timeout = 20
 # an idle connection between requests is closed after this many seconds
