@@ -1,6 +1,7 @@
 """EXPIREORDERS: `ep batch expire-orders`, daily."""
 
 from ep.batches.runner import Batch, Context, StepResult, register
+from ep.batches.spine import spec_of
 from ep.domain.expiry import expire_offers, expire_orders, overdue_counts
 
 
@@ -28,9 +29,7 @@ def preview(ctx: Context) -> list[str]:
 
 EXPIREORDERS = register(
     Batch(
-        name="EXPIREORDERS",
-        command="expire-orders",
-        help="Close unsampled orders past their expiry date and offers past their end date.",
+        spec_of("EXPIREORDERS"),
         steps=(expire_orders_step, expire_offers_step),
         preview=preview,
     )

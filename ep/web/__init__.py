@@ -5,6 +5,11 @@ from flask_babel import get_locale
 
 from ep.extensions import babel, csrf
 from ep.timeutil import format_local
+from ep.web.admin import bp as admin_bp
+from ep.web.admin_catalogue import bp as admin_catalogue_bp
+from ep.web.citizen import bp as citizen_bp
+from ep.web.operator import bp as operator_bp
+from ep.web.staff import bp as staff_bp
 
 LANGUAGES = ("sv", "en")
 # one catalogue per audience, so each part can be translated on its own; Flask-Babel
@@ -67,11 +72,5 @@ def init_web(app: Flask) -> None:
         return response
 
     # one blueprint per audience, each checking its own access in before_request
-    from ep.healthcheck.views import bp as operator_bp
-    from ep.web.admin import bp as admin_bp
-    from ep.web.admin_catalogue import bp as admin_catalogue_bp
-    from ep.web.citizen import bp as citizen_bp
-    from ep.web.staff import bp as staff_bp
-
     for blueprint in (citizen_bp, staff_bp, admin_bp, admin_catalogue_bp, operator_bp):
         app.register_blueprint(blueprint)

@@ -21,6 +21,7 @@ from ep.batches.runner import (
 )
 from ep.models import BatchHeartbeat, BatchRun
 from ep.timeutil import utcnow
+from tests.batches import factories
 
 
 class Work:
@@ -31,9 +32,7 @@ class Work:
         self.done = []
         self.fail_with, self.failures, self.on_item = fail_with, failures, on_item
         self.batch = Batch(
-            name=name,
-            command=name.lower(),
-            help="A test batch.",
+            factories.spec(name),
             steps=(self.step,),
             preview=lambda ctx: [f"would do {len(self.items)} items"],
         )
@@ -144,8 +143,11 @@ def test_a_run_silent_longer_than_the_lease_is_taken_over(run, read, batch_app):
 
     assert outcome.status == "succeeded" and outcome.processed == 3
     by_id = {r.id: r for r in runs(read)}
-    assert by_id[dead_id].status == "failed" and by_id[dead_id].error_type == "Abandoned"
+    assert by_id[dead_id].status == "stopped"
+    assert by_id[dead_id].error_type == "StoppedWithoutFinishing"
     assert "taken over by run" in by_id[dead_id].error_message
+    # the killed run ended at its last heartbeat, not when the next run noticed
+    assert by_id[dead_id].finished_at.replace(tzinfo=None) == long_ago.replace(tzinfo=None)
     assert heartbeat(read).running_run_id is None
 
 
@@ -175,7 +177,7 @@ def test_a_run_whose_process_on_this_host_has_exited_is_taken_over_at_once(run, 
         release.set()
         thread.join(10)
     abandoned = [r for r in runs(read) if r.pid == dead_pid]
-    assert abandoned[0].error_type == "Abandoned", abandoned[0].error_message
+    assert abandoned[0].error_type == "StoppedWithoutFinishing", abandoned[0].error_message
     assert "its process has exited" in abandoned[0].error_message
 
 

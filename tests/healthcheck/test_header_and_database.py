@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ep.healthcheck.checks import PASS, evaluate
 from ep.identity.certificates import issue_client_certificate, make_ca
 from ep.models import BatchHeartbeat
+from ep.web.access import AUTHORIZATION_CACHE_FILE
 from tests.healthcheck.conftest import (
     STATUS_PATH,
     TcpProxy,
@@ -72,7 +73,8 @@ def test_a_pooled_connection_the_database_dropped_gives_a_cold_operator_ok_not_4
     headers = pki.header(operator_user)
     assert client.get(STATUS_PATH, headers=headers).text == "OK"  # a connection in the pool
     end_every_other_database_session(db_session)
-    app.extensions["ep_operator_authorizations"].clear()  # cold: no cache to fall back on
+    # cold: no cache to fall back on
+    (app.config["EP"].instance_path / AUTHORIZATION_CACHE_FILE).unlink(missing_ok=True)
 
     reply = client.get(STATUS_PATH, headers=headers)
     assert (reply.status_code, reply.text) == (200, "OK")
