@@ -308,7 +308,7 @@ def check_expiry(
         return result
     days = (expires - now).total_seconds() / 86400
     result.observed_value = round(days, 1)
-    when = format_local(expires)
+    when = _when(expires)
     if what == "crl":
         # CRLs are reissued every few days; only one past its next update is news, and
         # even then it still lists what it lists
