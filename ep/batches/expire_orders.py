@@ -8,14 +8,12 @@ from ep.domain.expiry import expire_offers, expire_orders, overdue_counts
 def expire_orders_step(ctx: Context) -> StepResult | None:
     """Expire one chunk of unsampled orders past their expiry."""
     done = expire_orders(ctx.session, now=ctx.now(), limit=ctx.chunk_size())
-    ctx.session.commit()
     return StepResult(succeeded=done) if done else None
 
 
 def expire_offers_step(ctx: Context) -> StepResult | None:
     """Expire one chunk of active offers past their end date."""
     done = expire_offers(ctx.session, now=ctx.now(), limit=ctx.chunk_size())
-    ctx.session.commit()
     return StepResult(succeeded=done) if done else None
 
 

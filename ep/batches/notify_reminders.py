@@ -23,7 +23,6 @@ def queue_step(kind: str, find):
             ctx.session.rollback()
             return None
         queued, existing = queue_reminders(ctx.session, found, now=ctx.now())
-        ctx.session.commit()
         ctx.state["after"] = found[-1].cursor
         return StepResult(queued=queued, skipped=existing)
 

@@ -17,7 +17,6 @@ def release_step(ctx: Context) -> StepResult | None:
     if not settled.total:
         ctx.session.rollback()
         return None
-    ctx.session.commit()
     return StepResult(queued=settled.released, skipped=settled.held)
 
 

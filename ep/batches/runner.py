@@ -79,7 +79,9 @@ class StepResult:
 class Context:
     """What a step gets: the session, configuration, clock, its run and the run's wishes.
 
-    A step owns its transactions: it commits each unit of work it finishes. It may keep
+    The runner commits after each call of a step (a step's work is one chunk, committed
+    as one); a step commits only where it must before something outside the database
+    happens (the lab import files a message away only once it is recorded). It may keep
     its own cursor between calls in ``state`` (a fresh dict per step), check ``stopping``
     between items, announce how much work it sees with ``expect(n)`` (the progress bar) and
     size its chunks with ``chunk_size()``, which honours ``--limit``.
