@@ -1,5 +1,6 @@
 """Header mode behind a proxy, the database going away, and `ep check`."""
 
+import json
 import os
 from datetime import timedelta
 
@@ -170,3 +171,20 @@ def test_ep_check_is_unknown_when_the_configuration_is_wrong(config_path):
     assert broken.returncode == 3
     assert broken.stdout.startswith("EP UNKNOWN - configuration: ")
     assert "HealthCheckErrorStatusCode" in broken.stdout
+
+
+def test_without_an_installation_the_json_says_fail_with_the_error_status_code(
+    header_server, pki, operator_user
+):
+    # the tables are there, the installation record is not (`ep db upgrade` on a new database)
+    headers = {**pki.header(operator_user), "Accept": "application/health+json"}
+    reply = header_server.get("/OmniqOperator/", headers=headers)
+    status = header_server.get(headers=pki.header(operator_user))
+
+    assert (status.status, status.body) == (503, "ERROR")
+    assert reply.status == 503  # HealthCheckErrorStatusCode, as for the plain status
+    body = json.loads(reply.body)
+    assert body["status"] == "fail"
+    [installation] = body["checks"]["installation:installed"]
+    assert installation["output"] == "EP is not installed in this database: run `ep init`."
+    assert "output" not in body["checks"]["database:responseTime"][0]  # passing: no output
