@@ -191,7 +191,8 @@ def registered() -> list[Batch]:
 
 
 def load_batches() -> list[Batch]:
-    """Import every batch module of the spine (each registers itself); return the batches."""
+    """Import every batch module of the spine (each registers itself); return the batches,
+    in the spine's order."""
     for spec in SPINE:
         try:
             importlib.import_module(spec.module)
@@ -199,7 +200,8 @@ def load_batches() -> list[Batch]:
             # a batch whose module is not in this build yet (branches land one by one)
             if exc.name != spec.module:
                 raise
-    return registered()
+    by_name = {batch.name: batch for batch in registered()}
+    return [by_name[spec.name] for spec in SPINE if spec.name in by_name]
 
 
 # -- transient errors --------------------------------------------------------------------
