@@ -7,7 +7,9 @@ from flask import Flask
 from ep.config import Config, load_config
 from ep.database import configure_engine, engine_options, operator_engine
 from ep.extensions import db, migrate
+from ep.healthcheck.checks import DATABASE_TIMEOUT_SECONDS
 from ep.logs import configure_logging
+from ep.web import init_web
 
 # an installed wheel carries the migrations inside the package (setup.py); a checkout
 # keeps them beside it
@@ -43,17 +45,14 @@ def create_app(config: Config | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIRECTORY))
-    from ep.healthcheck.checks import DATABASE_TIMEOUT_SECONDS
 
     with app.app_context():
         configure_engine(db.engine)
         # the operator pages' engine: on PostgreSQL its own, with fewer round trips per
-        # request (ep.healthcheck.views.operator_session)
+        # request (ep.web.operator.operator_session)
         app.extensions["ep_operator_engine"] = operator_engine(
             db.engine, statement_timeout_seconds=DATABASE_TIMEOUT_SECONDS
         )
-
-    from ep.web import init_web
 
     init_web(app)
     return app

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ep.config import default_config_path
+from ep.console import fail
 from ep.domain.demo import DEMO_USERS
 from ep.identity import InvalidIdentifier, parse_hsa_id
 from ep.identity.certificates import (
@@ -121,8 +122,6 @@ def _is_set(ini_text: str, key: str) -> bool:
 )
 def certs_issue(hsa_id: str, name: str, out: Path | None) -> None:
     """Issue a client certificate for HSA_ID from the demo CA (run `ep certs demo` first)."""
-    from ep.cli import fail
-
     try:
         hsa_id = parse_hsa_id(hsa_id)
     except InvalidIdentifier as exc:

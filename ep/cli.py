@@ -1,12 +1,11 @@
 """The `ep` command: setup, users, configuration and (from ep.batches) the batches.
 
-Scripts, schedulers and runbooks depend on these names and exit codes: 0 done, 1 failed,
-2 usage or configuration error, 75 another run holds the lock.
+Scripts, schedulers and runbooks depend on these names and on the exit codes of
+ep.console: 0 done, 1 failed, 2 usage or configuration error, 75 another run holds the lock.
 """
 
 import getpass
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -14,33 +13,69 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 from flask_migrate import upgrade
 from flask_migrate.cli import db as db_group
+from sqlalchemy.exc import SQLAlchemyError
 
 from ep import create_app
 from ep.backup.cli import backup_command, restore_command
 from ep.batches.cli import batch_cli
+from ep.certs import DEMO_CERT_SETTINGS, ensure_demo_certs
 from ep.certs import certs as certs_group
 from ep.config import ConfigError, default_config_path, load_config
+from ep.console import EXIT_FAILED, fail, missing_sqlite_file, no_database_message
 from ep.domain import DomainError
 from ep.domain.audit import Actor
+from ep.domain.demo import load_demo
+from ep.domain.installation import ensure_installation
+from ep.domain.users import (
+    add_user,
+    get_user,
+    grant_role,
+    list_users,
+    revoke_role,
+    set_active,
+)
 from ep.extensions import db
+from ep.healthcheck.checks import one_line
 from ep.healthcheck.cli import check as check_command
 from ep.identity import InvalidIdentifier
+from ep.instance import ensure_folders, write_ini
 from ep.timeutil import utcnow
 
-EXIT_USAGE = 2
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> None:
-    """Print one line to stderr and exit."""
-    click.echo(f"ep: {message}", err=True)
-    sys.exit(code)
+# the commands that may create the database; every other one refuses a missing SQLite file
+CREATES_DATABASE = (("db", "upgrade"),)
 
 
 def _load_app():
     try:
-        return create_app()
+        config = load_config()
     except ConfigError as exc:
         fail(str(exc))
+    missing = missing_sqlite_file(config.database_url)
+    if missing is not None and _command_names() not in CREATES_DATABASE:
+        fail(no_database_message(missing))
+    return create_app(config)
+
+
+def _command_names() -> tuple[str, ...]:
+    """The subcommand being run, as names below `ep`: ("db", "upgrade")."""
+    names = []
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.invoked_subcommand:  # a group that loads the app (`ep db`)
+        names.append(ctx.invoked_subcommand)
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return tuple(reversed(names))
+
+
+class EpGroup(AppGroup):
+    """`ep`: a database that cannot be reached is one line and exit 1 for every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            fail(f"the database is unavailable: {one_line(exc)}", EXIT_FAILED)
 
 
 def cli_actor() -> Actor:
@@ -52,7 +87,7 @@ def cli_actor() -> Actor:
     return Actor.system(f"cli:{who}")
 
 
-@click.group(cls=AppGroup)
+@click.group(cls=EpGroup)
 @click.version_option(package_name="ep", prog_name="ep")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -85,15 +120,10 @@ def init(demo: bool, instance_dir: Path | None) -> None:
 
     Safe to run again: what exists is kept and only what is missing is added.
     """
-    from ep.domain.installation import ensure_installation
-    from ep.instance import ensure_folders, write_ini
-
     path = (instance_dir / "ep.ini") if instance_dir else default_config_path()
     path = path.absolute()
     values = {"CitizenLogin": "dev"} if demo else {}
     if demo:
-        from ep.certs import DEMO_CERT_SETTINGS, ensure_demo_certs
-
         for line in ensure_demo_certs(path.parent / "certs"):
             click.echo(line)
         values.update(DEMO_CERT_SETTINGS)
@@ -113,8 +143,6 @@ def init(demo: bool, instance_dir: Path | None) -> None:
         if ensure_installation(db.session, now=now, demo=demo):
             click.echo("recorded the installation")
         if demo:
-            from ep.domain.demo import load_demo
-
             for line in load_demo(db.session, now=now, history=True):
                 click.echo(f"added {line}")
         db.session.commit()
@@ -149,8 +177,6 @@ def _change_user(hsa_id: str | None, change) -> None:
 
     With ``hsa_id`` None the change finds or makes its own user. Bad input is one line, exit 2.
     """
-    from ep.domain.users import get_user
-
     try:
         found = get_user(db.session, hsa_id) if hsa_id is not None else None
         message = change(found, cli_actor(), utcnow())
@@ -172,7 +198,6 @@ ROLE_HELP = "staff | admin | operator | integration"
 @click.option("--care-unit-name", help="Name of the care unit.")
 def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
     """Add the user with HSA_ID (e.g. SE2321000016-1234)."""
-    from ep.domain.users import add_user
 
     def change(_, actor, now):
         added = add_user(
@@ -195,7 +220,6 @@ def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
 @click.argument("role", metavar="ROLE")
 def user_grant(hsa_id, role) -> None:
     """Give the user with HSA_ID the role ROLE (staff | admin | operator | integration)."""
-    from ep.domain.users import grant_role
 
     def change(found, actor, now):
         done = grant_role(db.session, found, role, actor=actor, now=now)
@@ -209,7 +233,6 @@ def user_grant(hsa_id, role) -> None:
 @click.argument("role", metavar="ROLE")
 def user_revoke(hsa_id, role) -> None:
     """Take the role ROLE from the user with HSA_ID."""
-    from ep.domain.users import revoke_role
 
     def change(found, actor, now):
         done = revoke_role(db.session, found, role, actor=actor, now=now)
@@ -233,8 +256,6 @@ def user_activate(hsa_id) -> None:
 
 
 def _set_active(hsa_id: str, active: bool) -> None:
-    from ep.domain.users import set_active
-
     def change(found, actor, now):
         if set_active(db.session, found, active, actor=actor, now=now):
             return f"{found.hsa_id} {'activated' if active else 'deactivated'}"
@@ -246,8 +267,6 @@ def _set_active(hsa_id: str, active: bool) -> None:
 @user.command("list")
 def user_list() -> None:
     """List every user with roles and whether it is active."""
-    from ep.domain.users import list_users
-
     users = list_users(db.session)
     if not users:
         click.echo("no users")

@@ -20,7 +20,8 @@ from typing import Any
 
 from limits import parse_many
 
-BATCHES = ("NOTIFYREMINDERS", "IMPORTRESULTS", "NOTIFYRESULTS", "EXPIREORDERS", "PURGE")
+from ep.batches.spine import BATCHES, SPINE
+
 SECTION_CONNECTIONS = "connectionStrings"
 SECTION_SETTINGS = "appSettings"
 
@@ -136,32 +137,14 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # the health check (operations manual section 2 and 3)
-    Setting(
-        "NOTIFYREMINDERSWarnAfterMinutesInactivity",
-        "1500",
-        _positive_int,
-        help="the health check turns ERROR when NOTIFYREMINDERS has been inactive this long",
-    ),
-    Setting(
-        "IMPORTRESULTSWarnAfterMinutesInactivity",
-        "30",
-        _positive_int,
-        help="... likewise for IMPORTRESULTS",
-    ),
-    Setting(
-        "NOTIFYRESULTSWarnAfterMinutesInactivity",
-        "30",
-        _positive_int,
-        help="... likewise for NOTIFYRESULTS",
-    ),
-    Setting(
-        "EXPIREORDERSWarnAfterMinutesInactivity",
-        "1500",
-        _positive_int,
-        help="... likewise for EXPIREORDERS",
-    ),
-    Setting(
-        "PURGEWarnAfterMinutesInactivity", "10200", _positive_int, help="... likewise for PURGE"
+    *(
+        Setting(
+            f"{spec.name}WarnAfterMinutesInactivity",
+            str(spec.warn_after_minutes),
+            _positive_int,
+            help=f"the health check turns ERROR when {spec.name} has been inactive this long",
+        )
+        for spec in SPINE
     ),
     Setting(
         "BACKUPWarnAfterMinutesInactivity",

@@ -4,8 +4,10 @@ Exit codes (DESIGN.md section 13): 0 succeeded, 1 failed (the health check turns
 2 usage or configuration error, 75 another live run of the same batch holds the lock.
 """
 
+import contextlib
 import getpass
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -15,7 +17,6 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ep.batches import COMMANDS, batch_name, load_batches
 from ep.batches.runner import (
     EXIT_FAILED,
     EXIT_LOCKED,
@@ -24,15 +25,26 @@ from ep.batches.runner import (
     Reporter,
     RunOutcome,
     batch_session,
-    error_message_of,
-    error_type_of,
+    load_batches,
     run_batch,
 )
-from ep.batches.schedule import RENDERERS, entries
-from ep.config import BATCHES
+from ep.batches.schedule import (
+    RENDERERS,
+    Install,
+    enable_command,
+    entries,
+    write_systemd,
+)
+from ep.batches.spine import SPINE, find_spec
 from ep.domain.installation import installed_at
 from ep.extensions import db
-from ep.healthcheck.checks import FAIL, check_batch
+from ep.healthcheck.checks import (
+    FAIL,
+    batch_checks,
+    check_installation,
+    one_line,
+    stalled_because,
+)
 from ep.models import BatchHeartbeat, BatchRun
 from ep.timeutil import format_local, utcnow
 
@@ -88,7 +100,8 @@ class TerminalReporter(Reporter):
 
 
 class LogReporter(Reporter):
-    """Plain timestamped lines on stderr, for cron mail and journald."""
+    """Plain timestamped lines on stderr (journald), or appended to a --log-file (cron:
+    a run that succeeds then mails nothing)."""
 
     def __init__(self, batch: Batch, stream=None):
         self.batch, self.stream = batch, stream or sys.stderr
@@ -110,8 +123,10 @@ def summary_line(batch: Batch, outcome: RunOutcome) -> str:
     """The one line a run ends with."""
     if outcome.status == "dry-run":
         return f"{batch.name}: dry run, nothing was changed"
+    # notifications queued are counted apart from those sent (succeeded)
+    queued = f"{outcome.queued:,} queued, " if outcome.queued else ""
     counts = (
-        f"{outcome.processed:,} items ({outcome.succeeded:,} succeeded, "
+        f"{outcome.processed:,} items ({queued}{outcome.succeeded:,} succeeded, "
         f"{outcome.failed:,} failed, {outcome.skipped:,} skipped)"
     )
     head = f"{batch.name} run {outcome.run_id} {outcome.status} in {outcome.seconds:.1f} s"
@@ -131,33 +146,60 @@ def _run_command(batch: Batch):
         metavar="N",
         help="Do at most N items in each step, then stop (the rest waits for the next run).",
     )
-    def command(dry_run: bool, limit: int | None) -> None:
+    @click.option(
+        "--log-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Append the run's log here; only a failure's one line goes to stderr (cron).",
+    )
+    def command(dry_run: bool, limit: int | None, log_file: Path | None) -> None:
         config = current_app.config["EP"]
-        interactive = sys.stderr.isatty()
-        reporter = TerminalReporter(batch) if interactive else LogReporter(batch)
-        with batch_session(db.engine) as session:
+        with contextlib.ExitStack() as stack:
+            if log_file is not None:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                stream = stack.enter_context(log_file.open("a", encoding="utf-8"))
+                reporter: Reporter = LogReporter(batch, stream)
+            elif sys.stderr.isatty():
+                stream, reporter = sys.stderr, TerminalReporter(batch)
+            else:
+                stream, reporter = sys.stderr, LogReporter(batch)
             try:
-                outcome = run_batch(
-                    batch,
-                    session=session,
-                    config=config,
-                    limit=limit,
-                    dry_run=dry_run,
-                    reporter=reporter,
-                )
-            except BatchLocked as exc:
-                click.echo(f"ep: {exc}", err=True)
+                outcome = _run(batch, config, dry_run=dry_run, limit=limit, reporter=reporter)
+            except BatchLocked as exc:  # not a failure: with a log file, cron mails nothing
+                click.echo(f"ep: {exc}", file=stream if log_file else sys.stderr)
                 sys.exit(EXIT_LOCKED)
-            except Exception as exc:  # the database is down, say: nothing was started
-                problem = f"{error_type_of(exc)}: {error_message_of(exc)}"
-                click.echo(f"ep: {batch.name} could not start: {problem}", err=True)
-                sys.exit(EXIT_FAILED)
-        for line in outcome.preview:
-            click.echo(line)
-        click.echo(summary_line(batch, outcome))
+            for line in outcome.preview:
+                click.echo(line)
+            line = summary_line(batch, outcome)
+            if log_file is None:
+                click.echo(line)
+            else:
+                reporter.log(line)
+                if outcome.exit_code:
+                    click.echo(f"ep: {line}", err=True)
         sys.exit(outcome.exit_code)
 
     return batch_cli.command(batch.command, help=batch.help)(command)
+
+
+def _run(batch: Batch, config, *, dry_run: bool, limit: int | None, reporter) -> RunOutcome:
+    """Run ``batch``; raise BatchLocked if a live run holds it; a start the database
+    refuses exits 1 with its one line."""
+    with batch_session(db.engine) as session:
+        try:
+            outcome = run_batch(
+                batch,
+                session=session,
+                config=config,
+                limit=limit,
+                dry_run=dry_run,
+                reporter=reporter,
+            )
+        except BatchLocked:
+            raise
+        except Exception as exc:  # the database is down, say: nothing was started
+            click.echo(f"ep: {batch.name} could not start: {one_line(exc)}", err=True)
+            sys.exit(EXIT_FAILED)
+    return outcome
 
 
 for _batch in load_batches():
@@ -175,21 +217,18 @@ def status() -> None:
     now = utcnow()
     heartbeats = {hb.batch: hb for hb in db.session.scalars(select(BatchHeartbeat))}
     installed = installed_at(db.session)
-    click.echo(f"{'BATCH':<16} {'LAST ACTIVITY':<17} {'WARN AFTER':>10}  HEALTH")
-    healthy = True
-    for name in BATCHES:
-        health = check_batch(
-            name,
-            heartbeats.get(name),
-            warn_after_minutes=config.warn_after_minutes(name),
-            installed_at=installed,
-            now=now,
-        )
+    installation = check_installation(installed)
+    if installation.status == FAIL:
+        click.echo(f"ERROR: {installation.message}")
+    click.echo(f"{'BATCH':<16} {'LAST ACTIVITY':<25} {'WARN AFTER':>10}  HEALTH")
+    healthy = installation.status != FAIL
+    for health in batch_checks(config, heartbeats, installed_at=installed, now=now):
         healthy = healthy and health.status != FAIL
-        last = format_local(health.last_activity) or "never"
+        last = format_local(health.last_activity, "%Y-%m-%d %H:%M:%S %z") or "never"
         word = HEALTH_WORDS[health.status]
-        minutes = config.warn_after_minutes(name)
-        click.echo(f"{name:<16} {last:<17} {minutes:>6} min  {word}: {health.message}")
+        click.echo(
+            f"{health.component:<16} {last:<25} {health.threshold:>10}  {word}: {health.message}"
+        )
     sys.exit(0 if healthy else EXIT_FAILED)
 
 
@@ -197,32 +236,44 @@ def status() -> None:
 @click.argument("name")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, metavar="N")
 def history(name: str, limit: int) -> None:
-    """Show the latest runs of batch NAME (NOTIFYREMINDERS or notify-reminders), newest first."""
-    found = batch_name(name)
-    if found is None:
-        known = ", ".join(COMMANDS.values())
+    """Show the latest runs of batch NAME (NOTIFYREMINDERS or notify-reminders), newest first.
+
+    A run still marked running whose heartbeat is older than BatchLeaseSeconds (or whose
+    process on this host is gone) shows as stopped?, ending at its last heartbeat.
+    """
+    spec = find_spec(name)
+    if spec is None:
+        known = ", ".join(known.command for known in SPINE)
         raise click.BadParameter(f"no batch {name!r} (known: {known})", param_hint="NAME")
     runs = db.session.scalars(
         select(BatchRun)
-        .where(BatchRun.batch == found)
+        .where(BatchRun.batch == spec.name)
         .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
         .limit(limit)
     ).all()
     if not runs:
-        click.echo(f"{found} has not run yet")
+        click.echo(f"{spec.name} has not run yet")
         return
+    heartbeat = db.session.get(BatchHeartbeat, spec.name)
+    config = current_app.config["EP"]
+    stalled = heartbeat is not None and stalled_because(
+        heartbeat, config["BatchLeaseSeconds"], now=utcnow(), host=socket.gethostname()
+    )
     click.echo(
-        f"{'RUN':>6}  {'STARTED':<16}  {'SECONDS':>8}  {'STATUS':<9}  {'DONE':>8}  "
-        f"{'OK':>8}  {'FAILED':>6}  {'SKIPPED':>7}  HOST (PID)  ERROR"
+        f"{'RUN':>6}  {'STARTED':<24}  {'SECONDS':>8}  {'STATUS':<9}  {'QUEUED':>8}  "
+        f"{'SUCCEEDED':>9}  {'FAILED':>6}  {'SKIPPED':>7}  HOST (PID)  ERROR"
     )
     for run in runs:
-        seconds = (
-            f"{(run.finished_at - run.started_at).total_seconds():.1f}" if run.finished_at else "-"
-        )
+        state, ended = run.status, run.finished_at
         error = f"{run.error_type}: {run.error_message}" if run.error_type else ""
+        if stalled and run.status == "running" and heartbeat.running_run_id == run.id:
+            # not yet taken over, but dead: it ended at its last heartbeat
+            state, ended, error = "stopped?", heartbeat.last_activity_at, stalled
+        seconds = f"{(ended - run.started_at).total_seconds():.1f}" if ended else "-"
+        started = format_local(run.started_at, "%Y-%m-%d %H:%M:%S %z")
         click.echo(
-            f"{run.id:>6}  {format_local(run.started_at):<16}  {seconds:>8}  {run.status:<9}  "
-            f"{run.processed:>8}  {run.succeeded:>8}  {run.failed:>6}  {run.skipped:>7}  "
+            f"{run.id:>6}  {started:<24}  {seconds:>8}  {state:<9}  {run.queued:>8}  "
+            f"{run.succeeded:>9}  {run.failed:>6}  {run.skipped:>7}  "
             f"{run.host} ({run.pid})  {error}".rstrip()
         )
 
@@ -251,13 +302,25 @@ def service_account() -> str:
     show_default=True,
     help="Which scheduler to print entries for.",
 )
-def schedule(fmt: str) -> None:
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --format systemd: write the unit files into this folder instead.",
+)
+def schedule(fmt: str, out: Path | None) -> None:
     """Print ready-to-paste scheduler entries for every batch, with this installation's paths."""
     config = current_app.config["EP"]
-    text = RENDERERS[fmt](
-        entries(),
+    install = Install(
         ep=ep_executable(),
         config=str(config.path),
         user=service_account(),
+        log=str(config.instance_path / "log" / "batches.log"),
     )
-    click.echo(text, nl=False)
+    if out is None:
+        click.echo(RENDERERS[fmt](entries(), install), nl=False)
+        return
+    if fmt != "systemd":
+        raise click.BadParameter("only --format systemd writes files", param_hint="--out")
+    for path in write_systemd(entries(), install, out):
+        click.echo(f"wrote {path}")
+    click.echo(f"then: {enable_command(entries())}")

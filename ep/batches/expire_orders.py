@@ -1,20 +1,19 @@
 """EXPIREORDERS: `ep batch expire-orders`, daily."""
 
 from ep.batches.runner import Batch, Context, StepResult, register
+from ep.batches.spine import spec_of
 from ep.domain.expiry import expire_offers, expire_orders, overdue_counts
 
 
 def expire_orders_step(ctx: Context) -> StepResult | None:
     """Expire one chunk of unsampled orders past their expiry."""
     done = expire_orders(ctx.session, now=ctx.now(), limit=ctx.chunk_size())
-    ctx.session.commit()
     return StepResult(succeeded=done) if done else None
 
 
 def expire_offers_step(ctx: Context) -> StepResult | None:
     """Expire one chunk of active offers past their end date."""
     done = expire_offers(ctx.session, now=ctx.now(), limit=ctx.chunk_size())
-    ctx.session.commit()
     return StepResult(succeeded=done) if done else None
 
 
@@ -28,9 +27,7 @@ def preview(ctx: Context) -> list[str]:
 
 EXPIREORDERS = register(
     Batch(
-        name="EXPIREORDERS",
-        command="expire-orders",
-        help="Close unsampled orders past their expiry date and offers past their end date.",
+        spec_of("EXPIREORDERS"),
         steps=(expire_orders_step, expire_offers_step),
         preview=preview,
     )

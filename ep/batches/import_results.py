@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from ep.batches.runner import Batch, Context, StepResult, register
+from ep.batches.spine import spec_of
 from ep.domain.lab_import import (
     ReadFile,
     file_away,
@@ -224,9 +225,7 @@ def preview(ctx: Context) -> list[str]:
 
 IMPORTRESULTS = register(
     Batch(
-        name="IMPORTRESULTS",
-        command="import-results",
-        help="Import lab result files (HL7 v2 ORU^R01, FHIR R4 JSON) from the lab inbox.",
+        spec_of("IMPORTRESULTS"),
         steps=(import_step,),
         preview=preview,
     )

@@ -8,6 +8,7 @@ is missing and sends what is still pending — it takes over where the last run 
 
 from ep.batches.runner import Batch, Context, StepResult, register
 from ep.batches.sending import preview_sending, send_pending
+from ep.batches.spine import spec_of
 from ep.domain.reminders import RULES, due_counts, queue_reminders
 
 
@@ -22,9 +23,8 @@ def queue_step(kind: str, find):
             ctx.session.rollback()
             return None
         queued, existing = queue_reminders(ctx.session, found, now=ctx.now())
-        ctx.session.commit()
         ctx.state["after"] = found[-1].cursor
-        return StepResult(succeeded=queued, skipped=existing)
+        return StepResult(queued=queued, skipped=existing)
 
     return step
 
@@ -39,14 +39,7 @@ def preview(ctx: Context) -> list[str]:
 
 NOTIFYREMINDERS = register(
     Batch(
-        name="NOTIFYREMINDERS",
-        command="notify-reminders",
-        help=(
-            "Remind residents of what is pending, then send every notification due.\n\n"
-            "Offers not ordered, orders about to expire unsampled, home kits not registered "
-            "and recurring offers due again, by each package's reminder rules. Run it again "
-            "after a failure: it takes over where the last run stopped."
-        ),
+        spec_of("NOTIFYREMINDERS"),
         steps=(*(queue_step(kind, find) for kind, find in RULES), send_pending),
         preview=preview,
     )

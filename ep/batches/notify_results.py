@@ -7,6 +7,7 @@ them in the order they were queued.
 
 from ep.batches.runner import Batch, Context, StepResult, register
 from ep.batches.sending import preview_sending, send_pending
+from ep.batches.spine import spec_of
 from ep.domain.release import due_count, settle_due
 
 
@@ -16,8 +17,7 @@ def release_step(ctx: Context) -> StepResult | None:
     if not settled.total:
         ctx.session.rollback()
         return None
-    ctx.session.commit()
-    return StepResult(succeeded=settled.released, skipped=settled.held)
+    return StepResult(queued=settled.released, skipped=settled.held)
 
 
 def preview(ctx: Context) -> list[str]:
@@ -29,13 +29,7 @@ def preview(ctx: Context) -> list[str]:
 
 NOTIFYRESULTS = register(
     Batch(
-        name="NOTIFYRESULTS",
-        command="notify-results",
-        help=(
-            "Release results by each package's policy and tell the residents.\n\n"
-            "immediate, delay:<hours>, or contact-positive (a positive STI result waits on "
-            "the staff worklist; negatives are released). Then every notification due is sent."
-        ),
+        spec_of("NOTIFYRESULTS"),
         steps=(release_step, send_pending),
         preview=preview,
     )

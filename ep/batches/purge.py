@@ -1,6 +1,7 @@
 """PURGE: `ep batch purge`, weekly. Retention periods are the Retain*Days keys in ep.ini."""
 
 from ep.batches.runner import Batch, Context, StepResult, register
+from ep.batches.spine import spec_of
 from ep.domain.purge import PURGERS, purge_counts
 
 
@@ -25,14 +26,7 @@ def preview(ctx: Context) -> list[str]:
 
 PURGE = register(
     Batch(
-        name="PURGE",
-        command="purge",
-        help=(
-            "Delete what has outlived its retention period (gallring).\n\n"
-            "Closed orders with their results, sent notifications, processed lab messages, "
-            "batch history and audit events, by the Retain*Days keys in ep.ini. Open orders "
-            "are never deleted; audit events are kept at least five years."
-        ),
+        spec_of("PURGE"),
         steps=tuple(purge_step(purge) for _what, purge, _rows in PURGERS),
         preview=preview,
     )

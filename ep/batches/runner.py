@@ -5,10 +5,13 @@ step does one chunk of work, derived from durable state, and commits it. The run
 the steps in what the operators rely on:
 
 - a ``BatchRun`` row per run and the one ``BatchHeartbeat`` row per batch the health check
-  reads, stamped at the start, after each chunk, at least every 30 s and at the end;
+  reads, stamped at the start, after each chunk, at the end, and by a pulse thread on a
+  connection of its own at least every 10 s, however long a step waits (a slow provider);
 - a lock with a lease on that heartbeat row (an atomic conditional UPDATE): a second start
   while a run is alive is refused (exit 75), a run silent longer than ``BatchLeaseSeconds``
-  has died and is taken over;
+  (or, on the same host, whose process has exited) stopped without finishing and is taken
+  over; it is recorded as stopped at its last heartbeat. A run that finds its lease taken,
+  or cannot renew it, stops before it sends anything more (``Context.stopping``);
 - transient errors (deadlock, lock or statement timeout, lost connection, a provider's 5xx
   or timeout) retried with backoff, then the run ends failed and the rest stays pending
   for the next run, which takes over where this one stopped;
@@ -16,6 +19,7 @@ the steps in what the operators rely on:
 - ``--dry-run`` (the batch's preview, nothing changed) and ``--limit N``.
 """
 
+import importlib
 import os
 import signal
 import socket
@@ -28,20 +32,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from ep.batches.spine import SPINE, BatchSpec
 from ep.config import Config
 from ep.models import BatchHeartbeat, BatchRun
-from ep.timeutil import utcnow
+from ep.notify import TransientDeliveryError
+from ep.timeutil import format_local, utcnow
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another live run holds the lock; try again later
 
+# a run that ended without recording it (killed, OOM, power loss), as taken over
+STOPPED, STOPPED_ERROR = "stopped", "StoppedWithoutFinishing"
 HEARTBEAT_SECONDS = 10  # well inside the promised 30 s, far inside the lease
 MAX_BACKOFF_SECONDS = 30
 ERROR_MESSAGE_LENGTH = 2000
@@ -52,23 +61,27 @@ ERROR_MESSAGE_LENGTH = 2000
 
 @dataclass
 class StepResult:
-    """What one call of a step did: items that succeeded, failed (recorded on the item) or
-    were skipped."""
+    """What one call of a step did: notifications queued (to be sent by a later step), and
+    items that succeeded (a notification sent), failed (recorded on the item) or were
+    skipped."""
 
     succeeded: int = 0
     failed: int = 0
     skipped: int = 0
+    queued: int = 0
 
     @property
     def total(self) -> int:
-        return self.succeeded + self.failed + self.skipped
+        return self.queued + self.succeeded + self.failed + self.skipped
 
 
 @dataclass
 class Context:
     """What a step gets: the session, configuration, clock, its run and the run's wishes.
 
-    A step owns its transactions: it commits each unit of work it finishes. It may keep
+    The runner commits after each call of a step (a step's work is one chunk, committed
+    as one); a step commits only where it must before something outside the database
+    happens (the lab import files a message away only once it is recorded). It may keep
     its own cursor between calls in ``state`` (a fresh dict per step), check ``stopping``
     between items, announce how much work it sees with ``expect(n)`` (the progress bar) and
     size its chunks with ``chunk_size()``, which honours ``--limit``.
@@ -87,11 +100,13 @@ class Context:
     stop_event: threading.Event = field(default_factory=threading.Event)
     done_in_step: int = 0
     expected: int | None = None
+    lease: "Lease | None" = None
 
     @property
     def stopping(self) -> bool:
-        """True once SIGTERM asked the run to stop: finish the item in hand, take no more."""
-        return self.stop_event.is_set()
+        """True once SIGTERM asked the run to stop, or the run no longer surely holds its
+        lease: finish the item in hand, take (and send) no more."""
+        return self.stop_event.is_set() or (self.lease is not None and not self.lease.held())
 
     def remaining(self) -> int | None:
         """Items this step may still do under ``--limit``; None when unlimited."""
@@ -113,13 +128,24 @@ Step = Callable[[Context], "StepResult | None"]
 
 @dataclass(frozen=True)
 class Batch:
-    """A batch: its configuration name, its `ep batch` command, help, steps and preview."""
+    """A batch: its name in the spine (which holds its command, help and schedule), its
+    steps and its preview."""
 
-    name: str  # "NOTIFYREMINDERS": configuration and operator page name
-    command: str  # "notify-reminders": the `ep batch` subcommand
-    help: str  # first line is the --help summary
+    spec: BatchSpec  # from ep.batches.spine
     steps: tuple[Step, ...]
     preview: Callable[[Context], list[str]]  # what --dry-run prints; changes nothing
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def command(self) -> str:
+        return self.spec.command
+
+    @property
+    def help(self) -> str:
+        return self.spec.help
 
 
 class TransientError(Exception):
@@ -164,6 +190,20 @@ def registered() -> list[Batch]:
     return list(_REGISTRY.values())
 
 
+def load_batches() -> list[Batch]:
+    """Import every batch module of the spine (each registers itself); return the batches,
+    in the spine's order."""
+    for spec in SPINE:
+        try:
+            importlib.import_module(spec.module)
+        except ModuleNotFoundError as exc:
+            # a batch whose module is not in this build yet (branches land one by one)
+            if exc.name != spec.module:
+                raise
+    by_name = {batch.name: batch for batch in registered()}
+    return [by_name[spec.name] for spec in SPINE if spec.name in by_name]
+
+
 # -- transient errors --------------------------------------------------------------------
 
 # SQLSTATEs worth a retry: serialization failure, deadlock, lock not available, statement
@@ -176,11 +216,7 @@ def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is worth retrying: it says nothing about the item, only the moment."""
     if isinstance(exc, TransientError | DisconnectionError | PoolTimeoutError):
         return True
-    try:
-        from ep.notify import TransientDeliveryError
-    except ImportError:  # pragma: no cover - ep.notify always ships with EP
-        TransientDeliveryError = None  # noqa: N806
-    if TransientDeliveryError is not None and isinstance(exc, TransientDeliveryError):
+    if isinstance(exc, TransientDeliveryError):
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
@@ -197,10 +233,6 @@ def _transient_driver_error(orig: BaseException | None) -> bool:
         return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith("08")
     if isinstance(orig, sqlite3.OperationalError):
         return any(text in str(orig).lower() for text in SQLITE_TRANSIENT)
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return False
     # a connection that broke before any SQLSTATE came back
     return isinstance(orig, psycopg.OperationalError) and getattr(orig, "sqlstate", None) is None
 
@@ -236,6 +268,7 @@ class RunOutcome:
     error_type: str | None = None
     error_message: str | None = None
     preview: list[str] = field(default_factory=list)  # a dry run's lines
+    queued: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -243,7 +276,7 @@ class RunOutcome:
 
     @property
     def processed(self) -> int:
-        return self.succeeded + self.failed + self.skipped
+        return self.queued + self.succeeded + self.failed + self.skipped
 
 
 class Reporter:
@@ -306,11 +339,12 @@ def run_batch(
 
     ctx.run, run_id = _acquire(batch, session, config, clock, host, pid, reporter)
     ctx.claimant = f"{run_id}@{host}:{pid}"
+    ctx.lease = Lease(batch.name, run_id, session.get_bind(), config["BatchLeaseSeconds"], clock)
     loop = _Loop(batch, ctx, run_id, reporter)
     started = time.monotonic()
     reporter.log(f"{batch.name} run {run_id} started on {host} (pid {pid})")
     error: Exception | None = None
-    with _stop_on_signals(stop_event):
+    with _stop_on_signals(stop_event), ctx.lease:
         try:
             loop.run()
         except KeyboardInterrupt as exc:  # a second Ctrl-C: record it, then stop at once
@@ -342,6 +376,8 @@ class _Loop:
             ctx.state, ctx.done_in_step, ctx.expected = {}, 0, None
             attempts = 0
             while True:
+                if ctx.lease is not None and not ctx.lease.held():
+                    raise LeaseLost(ctx.lease.why_lost())
                 if ctx.stopping:
                     raise Interrupted(
                         f"stopped by a signal after {self.totals.total} items; "
@@ -377,6 +413,7 @@ class _Loop:
         self.beat(force=True)
 
     def _count(self, result: StepResult) -> None:
+        self.totals.queued += result.queued
         self.totals.succeeded += result.succeeded
         self.totals.failed += result.failed
         self.totals.skipped += result.skipped
@@ -391,6 +428,8 @@ class _Loop:
             return
         _heartbeat(self.ctx.session, self.batch, self.run_id, self.totals, self.ctx.now())
         self.since_beat, self.last_beat = 0, time.monotonic()
+        if self.ctx.lease is not None:
+            self.ctx.lease.renew()
 
     def _wait(self, seconds: float) -> None:
         """Back off for ``seconds``, still beating, and waking at once on SIGTERM."""
@@ -407,6 +446,73 @@ class _Exhausted(Exception):
     def __init__(self, cause: BaseException, attempts: int):
         self.cause, self.attempts = cause, attempts
         super().__init__(str(cause))
+
+
+class Lease:
+    """Keeps a run's lease: a thread stamps the heartbeat every few seconds on a connection
+    of its own, so a step waiting on a slow provider or a long statement never looks dead.
+
+    ``held()`` says whether the run surely still holds the lease: false once a stamp found
+    another run in its place, or when no stamp has succeeded for three quarters of the
+    lease (the database unreachable, say) — no other run can take over before the whole
+    lease has passed.
+    """
+
+    def __init__(self, batch: str, run_id: int, bind, lease_seconds: int, clock):
+        self.batch, self.run_id, self.bind, self.clock = batch, run_id, bind, clock
+        self.lease_seconds = lease_seconds
+        self.interval = min(HEARTBEAT_SECONDS, lease_seconds / 4)
+        self.renewed = time.monotonic()
+        self.lost = threading.Event()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._pulse, name=f"{batch}-lease", daemon=True)
+
+    def __enter__(self) -> "Lease":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> bool:
+        self.done.set()
+        self.thread.join()
+        return False
+
+    def held(self) -> bool:
+        if self.lost.is_set():
+            return False
+        return time.monotonic() - self.renewed < self.lease_seconds * 3 / 4
+
+    def why_lost(self) -> str:
+        if self.lost.is_set():
+            return f"run {self.run_id} lost its lease: another run took over"
+        return (
+            f"run {self.run_id} could not renew its lease for "
+            f"{time.monotonic() - self.renewed:.0f} s; stopped before another run may take over"
+        )
+
+    def renew(self) -> None:
+        """Stamp the heartbeat once (also the main thread's stamp: it proves the lease)."""
+        self.renewed = time.monotonic()
+
+    def _pulse(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                with self.bind.connect() as connection, connection.begin():
+                    stamped = connection.execute(_stamp(self.batch, self.run_id, self.clock()))
+            except Exception:  # the database is away: held() turns false in time
+                continue
+            if stamped.rowcount != 1:
+                self.lost.set()
+                return
+            self.renew()
+
+
+def _stamp(batch: str, run_id: int, now: datetime):
+    return (
+        update(BatchHeartbeat)
+        .where(BatchHeartbeat.batch == batch, BatchHeartbeat.running_run_id == run_id)
+        .values(last_activity_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _backoff(config: Config, attempt: int) -> float:
@@ -446,23 +552,44 @@ def _acquire(batch, session, config, clock, host, pid, reporter) -> tuple[BatchR
         BatchHeartbeat.last_activity_at.is_(None),
         BatchHeartbeat.last_activity_at < stale_before,
     ]
-    gone = holder.running_run_id is not None and _process_gone(
+    gone = holder.running_run_id is not None and process_gone(
         holder.running_host, holder.running_pid, host
     )
     if gone:  # a holder on this host whose process has exited: no need to wait out the lease
         free.append(BatchHeartbeat.running_run_id == holder.running_run_id)
+    taking: dict[str, Any] = dict(
+        running_run_id=run.id,
+        running_host=host[:255],
+        running_pid=pid,
+        running_since=now,
+        last_activity_at=now,
+    )
+    message = ""
+    if holder.running_run_id is not None:
+        why = (
+            "its process has exited"
+            if gone
+            else f"no heartbeat since {_iso(holder.last_activity_at)} "
+            f"(lease {config['BatchLeaseSeconds']} s)"
+        )
+        message = (
+            f"run {holder.running_run_id} on {holder.running_host} (pid {holder.running_pid}) "
+            f"stopped without finishing: {why}; taken over by run {run.id}"
+        )
+        # the health check stays red until a run succeeds, not merely until one starts
+        taking.update(
+            last_run_id=holder.running_run_id,
+            last_outcome=STOPPED,
+            last_failure_at=holder.last_activity_at or now,
+            last_error_type=STOPPED_ERROR,
+            last_error_message=message,
+        )
     # the lock: one atomic conditional UPDATE; on PostgreSQL a concurrent starter waits
     # for this row and then sees it taken, so exactly one of them gets rowcount 1
     taken = session.execute(
         update(BatchHeartbeat)
         .where(BatchHeartbeat.batch == batch.name, or_(*free))
-        .values(
-            running_run_id=run.id,
-            running_host=host[:255],
-            running_pid=pid,
-            running_since=now,
-            last_activity_at=now,
-        )
+        .values(**taking)
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:
@@ -471,29 +598,25 @@ def _acquire(batch, session, config, clock, host, pid, reporter) -> tuple[BatchR
         session.rollback()
         raise BatchLocked(batch.name, *live)
     if holder.running_run_id is not None:
-        why = (
-            "its process has exited"
-            if gone
-            else f"no heartbeat since {_iso(holder.last_activity_at)} "
-            f"(lease {config['BatchLeaseSeconds']} s)"
-        )
-        message = f"{why}: presumed dead, taken over by run {run.id}"
+        # a killed run ended at its last heartbeat, not when someone noticed
         session.execute(
             update(BatchRun)
             .where(BatchRun.id == holder.running_run_id, BatchRun.status == "running")
-            .values(status="failed", finished_at=now, error_type="Abandoned", error_message=message)
+            .values(
+                status=STOPPED,
+                finished_at=holder.last_activity_at or now,
+                error_type=STOPPED_ERROR,
+                error_message=message,
+            )
             .execution_options(synchronize_session=False)
         )
-        reporter.log(
-            f"{batch.name}: run {holder.running_run_id} on {holder.running_host} "
-            f"(pid {holder.running_pid}) {message}"
-        )
+        reporter.log(f"{batch.name}: {message}")
     run_id = run.id
     session.commit()
     return run, run_id
 
 
-def _process_gone(holder_host: str | None, holder_pid: int | None, host: str) -> bool:
+def process_gone(holder_host: str | None, holder_pid: int | None, host: str) -> bool:
     """Whether the holder ran on this host and its process no longer exists."""
     if os.name != "posix" or holder_host != host or not holder_pid:
         return False
@@ -508,12 +631,7 @@ def _process_gone(holder_host: str | None, holder_pid: int | None, host: str) ->
 
 def _heartbeat(session: Session, batch: Batch, run_id: int, totals: StepResult, now) -> None:
     """Stamp the heartbeat row (raise LeaseLost if another run took it) and the counts."""
-    stamped = session.execute(
-        update(BatchHeartbeat)
-        .where(BatchHeartbeat.batch == batch.name, BatchHeartbeat.running_run_id == run_id)
-        .values(last_activity_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    stamped = session.execute(_stamp(batch.name, run_id, now))
     if stamped.rowcount != 1:
         session.rollback()
         raise LeaseLost(f"run {run_id} was silent longer than the lease and another run took over")
@@ -527,6 +645,7 @@ def _counts_update(run_id: int, totals: StepResult):
         .where(BatchRun.id == run_id)
         .values(
             processed=totals.total,
+            queued=totals.queued,
             succeeded=totals.succeeded,
             failed=totals.failed,
             skipped=totals.skipped,
@@ -544,6 +663,7 @@ def _finish(session, batch, run_id, totals, now, *, error) -> RunOutcome:
         succeeded=totals.succeeded,
         failed=totals.failed,
         skipped=totals.skipped,
+        queued=totals.queued,
     )
     if error is not None:
         cause = error.cause if isinstance(error, _Exhausted) else error
@@ -636,7 +756,8 @@ class _stop_on_signals:
 
 
 def _iso(value: datetime | None) -> str:
-    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    # the one way operator messages show a time: Stockholm, with its offset
+    return "never" if value is None else format_local(value, "%Y-%m-%d %H:%M:%S %z")
 
 
 __all__ = [
@@ -652,6 +773,8 @@ __all__ = [
     "RunOutcome",
     "Step",
     "batch_session",
+    "load_batches",
+    "process_gone",
     "StepResult",
     "TransientError",
     "error_type_of",

@@ -7,16 +7,28 @@ or two turns the health check red, not a normal day.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ep.batches import COMMANDS
+from ep.batches.spine import DAY_NAMES, SPINE, WEEKDAYS, BatchSpec, Schedule
+from ep.unit_hardening import SYSTEMD_HARDENING
 
 EXIT_CODES = "Exit 1 = failed, 75 = another run holds the lock."
 
 
 @dataclass(frozen=True)
+class Install:
+    """Where this installation's pieces are, as the scheduler entries name them."""
+
+    ep: str  # the `ep` executable
+    config: str  # ep.ini
+    user: str  # the service account
+    log: str  # the batches' log file (cron and Task Scheduler; systemd has the journal)
+
+
+@dataclass(frozen=True)
 class When:
-    """One batch's schedule, said three ways (the schedulers' own syntax)."""
+    """One batch's schedule, said in each scheduler's own syntax."""
 
     cron: str  # crontab time fields
     on_calendar: str  # systemd OnCalendar=
@@ -25,12 +37,13 @@ class When:
     what: str  # in words, for the comments
 
 
-EVERY_5_MINUTES_XML = """<TimeTrigger>
+def _repeating_xml(every: int, offset: int) -> str:
+    return f"""<TimeTrigger>
       <Repetition>
-        <Interval>PT5M</Interval>
+        <Interval>PT{every}M</Interval>
         <StopAtDurationEnd>false</StopAtDurationEnd>
       </Repetition>
-      <StartBoundary>2026-01-01T00:00:00</StartBoundary>
+      <StartBoundary>2026-01-01T00:{offset:02d}:00</StartBoundary>
       <Enabled>true</Enabled>
     </TimeTrigger>"""
 
@@ -45,53 +58,50 @@ def _daily_xml(time: str) -> str:
     </CalendarTrigger>"""
 
 
-SCHEDULES = {
-    # once a day, in the morning, as the operations manual describes it
-    "NOTIFYREMINDERS": When(
-        "0 7 * * *",
-        "*-*-* 07:00:00",
-        ("/SC", "DAILY", "/ST", "07:00"),
-        _daily_xml("07:00"),
-        "daily at 07:00",
-    ),
-    "IMPORTRESULTS": When(
-        "*/5 * * * *",
-        "*:0/5",
-        ("/SC", "MINUTE", "/MO", "5"),
-        EVERY_5_MINUTES_XML,
-        "every 5 minutes",
-    ),
-    "NOTIFYRESULTS": When(
-        "2-59/5 * * * *",
-        "*:2/5",
-        ("/SC", "MINUTE", "/MO", "5"),
-        EVERY_5_MINUTES_XML,
-        "every 5 minutes, 2 minutes after the import",
-    ),
-    "EXPIREORDERS": When(
-        "30 1 * * *",
-        "*-*-* 01:30:00",
-        ("/SC", "DAILY", "/ST", "01:30"),
-        _daily_xml("01:30"),
-        "daily at 01:30",
-    ),
-    "PURGE": When(
-        "0 3 * * 0",
-        "Sun *-*-* 03:00:00",
-        ("/SC", "WEEKLY", "/D", "SUN", "/ST", "03:00"),
-        """<CalendarTrigger>
-      <StartBoundary>2026-01-04T03:00:00</StartBoundary>
+def _weekly_xml(day: str, time: str) -> str:
+    # 2026-01-05 is a Monday: the first boundary falls on the wanted day
+    first = 5 + WEEKDAYS.index(day)
+    name = DAY_NAMES[WEEKDAYS.index(day)]
+    return f"""<CalendarTrigger>
+      <StartBoundary>2026-01-{first:02d}T{time}:00</StartBoundary>
       <Enabled>true</Enabled>
       <ScheduleByWeek>
         <DaysOfWeek>
-          <Sunday />
+          <{name} />
         </DaysOfWeek>
         <WeeksInterval>1</WeeksInterval>
       </ScheduleByWeek>
-    </CalendarTrigger>""",
-        "weekly, Sunday at 03:00",
-    ),
-}
+    </CalendarTrigger>"""
+
+
+def when(schedule: Schedule) -> When:
+    """The spine's schedule in cron, systemd and Task Scheduler terms."""
+    if schedule.every_minutes:
+        every, offset = schedule.every_minutes, schedule.offset
+        return When(
+            f"{offset}-59/{every} * * * *" if offset else f"*/{every} * * * *",
+            f"*:{offset}/{every}",
+            ("/SC", "MINUTE", "/MO", str(every), "/ST", f"00:{offset:02d}"),
+            _repeating_xml(every, offset),
+            schedule.words,
+        )
+    hour, minute = (int(part) for part in schedule.at.split(":"))
+    if schedule.weekday:
+        day = schedule.weekday
+        return When(
+            f"{minute} {hour} * * {(WEEKDAYS.index(day) + 1) % 7}",
+            f"{day.title()} *-*-* {schedule.at}:00",
+            ("/SC", "WEEKLY", "/D", day, "/ST", schedule.at),
+            _weekly_xml(day, schedule.at),
+            schedule.words,
+        )
+    return When(
+        f"{minute} {hour} * * *",
+        f"*-*-* {schedule.at}:00",
+        ("/SC", "DAILY", "/ST", schedule.at),
+        _daily_xml(schedule.at),
+        schedule.words,
+    )
 
 
 @dataclass(frozen=True)
@@ -100,24 +110,29 @@ class Entry:
     command: str  # notify-reminders
     when: When
 
+    @classmethod
+    def of(cls, spec: BatchSpec) -> "Entry":
+        return cls(spec.name, spec.command, when(spec.schedule))
+
 
 def entries() -> list[Entry]:
     """The scheduler entry of every batch EP has."""
-    return [Entry(name, command, SCHEDULES[name]) for name, command in COMMANDS.items()]
+    return [Entry.of(spec) for spec in SPINE]
 
 
-def render_cron(items: list[Entry], *, ep: str, config: str, user: str) -> str:
+def render_cron(items: list[Entry], install: Install) -> str:
     """A crontab for the service account (install with `crontab -u USER file`)."""
     lines = [
-        f"# EP batches, crontab of {user} (crontab -u {user} this-file).",
-        "# Times are the server's local time. Each run logs to stderr, which cron mails;",
-        "# exit 1 = failed (the health check turns red), 75 = a live run holds the lock.",
-        f"EP_CONFIG={config}",
+        f"# EP batches, crontab of {install.user} (crontab -u {install.user} this-file).",
+        "# Times are the server's local time. A run logs to the --log-file; cron mails only",
+        "# a failure's one line: exit 1 = failed (the health check turns red),",
+        "# 75 = a live run holds the lock.",
+        f"EP_CONFIG={install.config}",
         "",
     ]
     for item in items:
         lines.append(f"# {item.name}: {item.when.what}")
-        lines.append(f"{item.when.cron} {ep} batch {item.command}")
+        lines.append(f"{item.when.cron} {install.ep} batch {item.command} --log-file {install.log}")
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +140,9 @@ def unit_name(item: Entry) -> str:
     return f"ep-{item.command}"
 
 
-def render_systemd_service(item: Entry, *, ep: str, config: str, user: str) -> str:
+def render_systemd_service(item: Entry, install: Install) -> str:
+    # the hardening every EP unit ends with (ep.unit_hardening), so the checked-in units in
+    # deploy/systemd and `ep batch schedule --format systemd` agree
     return f"""[Unit]
 Description=EP batch {item.name}
 Wants=network-online.target
@@ -133,12 +150,12 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-User={user}
-Environment=EP_CONFIG={config}
-ExecStart={ep} batch {item.command}
+User={install.user}
+Environment=EP_CONFIG={install.config}
+ExecStart={install.ep} batch {item.command}
 # 75: another live run holds the lock (say, on another host); not this unit's failure
 SuccessExitStatus=75
-"""
+{SYSTEMD_HARDENING}"""
 
 
 def render_systemd_timer(item: Entry) -> str:
@@ -155,45 +172,69 @@ WantedBy=timers.target
 """
 
 
-def render_systemd(items: list[Entry], *, ep: str, config: str, user: str) -> str:
+def systemd_units(items: list[Entry], install: Install) -> dict[str, str]:
+    """Each unit file's name and text: a service and a timer per batch."""
+    units = {}
+    for item in items:
+        units[f"{unit_name(item)}.service"] = render_systemd_service(item, install)
+        units[f"{unit_name(item)}.timer"] = render_systemd_timer(item)
+    return units
+
+
+def enable_command(items: list[Entry]) -> str:
+    names = " ".join(f"{unit_name(item)}.timer" for item in items)
+    return f"systemctl daemon-reload && systemctl enable --now {names}"
+
+
+def render_systemd(items: list[Entry], install: Install) -> str:
     """Service and timer units, each headed by the file it belongs in."""
     parts = []
-    for item in items:
-        name = unit_name(item)
-        parts.append(f"# /etc/systemd/system/{name}.service")
-        parts.append(render_systemd_service(item, ep=ep, config=config, user=user))
-        parts.append(f"# /etc/systemd/system/{name}.timer")
-        parts.append(render_systemd_timer(item))
-    names = " ".join(f"{unit_name(item)}.timer" for item in items)
-    parts.append(f"# then: systemctl daemon-reload && systemctl enable --now {names}")
+    for name, text in systemd_units(items, install).items():
+        parts.append(f"# /etc/systemd/system/{name}")
+        parts.append(text)
+    parts.append(f"# then: {enable_command(items)}")
     return "\n".join(parts) + "\n"
+
+
+def write_systemd(items: list[Entry], install: Install, folder: Path) -> list[Path]:
+    """Write the unit files into ``folder`` (made if missing); return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in systemd_units(items, install).items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def task_name(item: Entry) -> str:
     return f"\\EP\\{item.name}"
 
 
-def render_schtasks(items: list[Entry], *, ep: str, config: str, user: str) -> str:
+def render_schtasks(items: list[Entry], install: Install) -> str:
     """schtasks.exe commands (cmd.exe, as an administrator); /RU asks for the password."""
     lines = [
         "REM EP batches for Windows Task Scheduler. Paste into cmd.exe run as administrator.",
         "REM The tasks find ep.ini through EP_CONFIG, set here for the whole machine;",
         "REM to set it per task instead, import the XML files from deploy\\windows.",
-        f'setx /M EP_CONFIG "{config}"',
+        f'setx /M EP_CONFIG "{install.config}"',
     ]
     for item in items:
         trigger = " ".join(item.when.schtasks)
         lines.append(f"REM {item.name}: {item.when.what}. {EXIT_CODES}")
         lines.append(
-            f'schtasks /Create /F /TN "{task_name(item)}" /RU "{user}" {trigger} '
-            f'/TR "\\"{ep}\\" batch {item.command}"'
+            f'schtasks /Create /F /TN "{task_name(item)}" /RU "{install.user}" {trigger} '
+            f'/TR "\\"{install.ep}\\" batch {item.command} --log-file \\"{install.log}\\""'
         )
     return "\r\n".join(lines) + "\r\n"
 
 
-def render_task_xml(item: Entry, *, ep: str, config: str, user: str) -> str:
+def render_task_xml(item: Entry, install: Install) -> str:
     """A Task Scheduler task definition (import with schtasks /Create /XML file /TN name)."""
-    arguments = escape(f'/c "set EP_CONFIG={config}&& "{ep}" batch {item.command}"')
+    arguments = escape(
+        f'/c "set EP_CONFIG={install.config}&& "{install.ep}" batch {item.command} '
+        f'--log-file "{install.log}""'
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <RegistrationInfo>
@@ -205,7 +246,7 @@ def render_task_xml(item: Entry, *, ep: str, config: str, user: str) -> str:
   </Triggers>
   <Principals>
     <Principal id="Author">
-      <UserId>{escape(user)}</UserId>
+      <UserId>{escape(install.user)}</UserId>
       <LogonType>Password</LogonType>
       <RunLevel>LeastPrivilege</RunLevel>
     </Principal>
@@ -229,3 +270,13 @@ def render_task_xml(item: Entry, *, ep: str, config: str, user: str) -> str:
 
 
 RENDERERS = {"cron": render_cron, "systemd": render_systemd, "schtasks": render_schtasks}
+# the example installations the files in deploy/ are rendered for
+EXAMPLE_LINUX = Install(
+    ep="/opt/ep/venv/bin/ep", config="/etc/ep/ep.ini", user="ep", log="/var/log/ep/batches.log"
+)
+EXAMPLE_WINDOWS = Install(
+    ep=r"C:\EP\venv\Scripts\ep.exe",
+    config=r"C:\EP\instance\ep.ini",
+    user=r"REGION\svc-ep",
+    log=r"C:\EP\instance\log\batches.log",
+)

@@ -1,5 +1,11 @@
 """The health checks: pure evaluation of what the database and the files say.
 
+A batch is in one of these states (DESIGN.md section 15), shown alike everywhere it is
+shown: never run (graced from the installation), running, stopped without finishing (a
+running run whose heartbeat is older than BatchLeaseSeconds, or whose process on this host
+is gone; ERROR until a run succeeds), failed (ERROR until a run succeeds), late (the
+manual's inactivity message), ok; and unknown when the database cannot be read.
+
 Each check gives a CheckResult: ``pass``, ``warn`` or ``fail`` (the IETF health-check
 draft's words), a message for the operator, the last activity and the threshold. The plain
 HealthCheckStatus answers ``ERROR`` when any check fails; a warning keeps it ``OK``.
@@ -9,16 +15,19 @@ the installation row and the certificate files (parsed again only when they chan
 outbox and lab-inbox counts are warnings only, so they are read for the detail page alone.
 """
 
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, text, true
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ep.config import BATCHES, Config
+from ep.batches.runner import STOPPED, process_gone
+from ep.batches.spine import BATCHES, SPINE, spec_of
+from ep.config import Config
 from ep.database import execute_retrying_once
 from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
@@ -32,8 +41,8 @@ INACTIVITY_MESSAGE = (
     "Configured to warn after {minutes} minutes inactivity. Time is NOT within warning "
     "limits defined in ep.ini. Check task scheduler to see if batch is running."
 )
-# the `ep batch` subcommand is the batch name with a hyphen after its verb
-_BATCH_VERBS = ("NOTIFY", "IMPORT", "EXPIRE")
+NOT_INSTALLED_MESSAGE = "EP is not installed in this database: run `ep init`."
+DATABASE_UNAVAILABLE = "not checked: the database is unavailable"
 
 
 @dataclass
@@ -44,7 +53,7 @@ class CheckResult:
     measurement: str  # responseTime, inactivity, failed, expiry …
     status: str  # pass | warn | fail
     message: str
-    component_type: str = "component"
+    component_type: str = "component"  # the draft's: component, datastore or system
     last_activity: datetime | None = None
     last_success: datetime | None = None
     threshold: str | None = None
@@ -55,6 +64,10 @@ class CheckResult:
     @property
     def key(self) -> str:
         return f"{self.component}:{self.measurement}"
+
+    @property
+    def is_batch(self) -> bool:
+        return self.component in BATCHES
 
 
 @dataclass
@@ -77,14 +90,12 @@ class Report:
 
 def batch_command(batch: str) -> str:
     """The shell command that runs ``batch``: NOTIFYREMINDERS -> ep batch notify-reminders."""
-    for verb in _BATCH_VERBS:
-        if batch.startswith(verb) and len(batch) > len(verb):
-            return f"ep batch {verb.lower()}-{batch[len(verb) :].lower()}"
-    return f"ep batch {batch.lower()}"
+    return spec_of(batch).shell_command
 
 
 def _when(value: datetime | None) -> str:
-    return f"{format_local(value)} (Europe/Stockholm)" if value else "never"
+    """A time as the operator pages and messages show it: Stockholm, with its offset."""
+    return format_local(value, "%Y-%m-%d %H:%M:%S %z") if value else "never"
 
 
 # -- the checks, each a pure function of what was read --
@@ -95,10 +106,12 @@ def check_batch(
     heartbeat: BatchHeartbeat | None,  # the model or a row of its table
     *,
     warn_after_minutes: int,
+    lease_seconds: int,
     installed_at: datetime | None,
     now: datetime,
+    host: str | None = None,  # this host, to see whether a run here still has its process
 ) -> CheckResult:
-    """One batch: inactivity, a failed latest run, a run that went silent, or never run."""
+    """One batch: never run, running, stopped without finishing, failed, late, or ok."""
     threshold = timedelta(minutes=warn_after_minutes)
     command = batch_command(batch)
     result = CheckResult(
@@ -106,7 +119,6 @@ def check_batch(
         "inactivity",
         PASS,
         "",
-        component_type="batch",
         threshold=f"{warn_after_minutes} min",
         observed_unit="min",
         command=command,
@@ -133,24 +145,27 @@ def check_batch(
 
     silent_for = now - last
     result.observed_value = _minutes(silent_for)
+    running = heartbeat.running_run_id is not None
     messages = []
-    if heartbeat.running_run_id is not None and silent_for > threshold:
+    stalled = running and stalled_because(heartbeat, lease_seconds, now=now, host=host)
+    if stalled:
         result.status = FAIL
-        where = f"{heartbeat.running_host or '?'} pid {heartbeat.running_pid or '?'}"
         messages.append(
-            f"{inactivity} Last activity: {_when(last)}. Run {heartbeat.running_run_id} on "
-            f"{where} is marked running since {_when(heartbeat.running_since)} but has been "
-            f"silent since; if that process is gone it died without finishing. "
-            f"Run it again: {command}"
+            f"{batch} run {heartbeat.running_run_id} on {heartbeat.running_host or '?'} "
+            f"(pid {heartbeat.running_pid or '?'}) stopped without finishing: {stalled}; "
+            f"last heartbeat {_when(last)}. Run it again: {command}"
         )
-    elif heartbeat.running_run_id is None and heartbeat.last_outcome == "failed":
+    elif heartbeat.last_outcome in ("failed", STOPPED):
         result.status = FAIL
         error = ": ".join(
             part for part in (heartbeat.last_error_type, heartbeat.last_error_message) if part
         )
+        what = "stopped without finishing" if heartbeat.last_outcome == STOPPED else "failed"
+        now_running = f" Run {heartbeat.running_run_id} is running now." if running else ""
         messages.append(
-            f"The latest run failed at {_when(heartbeat.last_failure_at or last)}: "
-            f"{error or 'no error recorded'}. Run it again: {command}"
+            f"The latest run {what} at {_when(heartbeat.last_failure_at or last)}: "
+            f"{error or 'no error recorded'}.{now_running} ERROR until a run succeeds. "
+            f"Run it again: {command}"
         )
         if silent_for > threshold:
             messages.append(f"{inactivity} Last activity: {_when(last)}.")
@@ -158,10 +173,47 @@ def check_batch(
         result.status = FAIL
         messages.append(f"{inactivity} Last activity: {_when(last)}.")
     else:
-        state = "running now" if heartbeat.running_run_id is not None else "last run succeeded"
+        state = "running now" if running else "last run succeeded"
         messages.append(f"Last activity {_when(last)}; {state}.")
     result.message = " ".join(messages)
     return result
+
+
+def stalled_because(heartbeat, lease_seconds: int, *, now: datetime, host: str | None) -> str:
+    """Why the running run of ``heartbeat`` has stopped without finishing; "" if alive."""
+    if heartbeat.last_activity_at is None or heartbeat.running_run_id is None:
+        return ""
+    if host is not None and process_gone(heartbeat.running_host, heartbeat.running_pid, host):
+        return "its process no longer exists"
+    if now - heartbeat.last_activity_at > timedelta(seconds=lease_seconds):
+        return f"no heartbeat for longer than BatchLeaseSeconds ({lease_seconds} s)"
+    return ""
+
+
+def check_installation(installed_at: datetime | None) -> CheckResult:
+    """The installation record `ep init` writes: without it nothing here can be judged."""
+    if installed_at is None:
+        return CheckResult(
+            "installation", "installed", FAIL, NOT_INSTALLED_MESSAGE, command="ep init"
+        )
+    return CheckResult(
+        "installation", "installed", PASS, f"EP was installed {_when(installed_at)}."
+    )
+
+
+def unknown_batches(config: Config) -> list[CheckResult]:
+    """Every batch as unknown: the database that says how they are could not be read."""
+    return [
+        CheckResult(
+            spec.name,
+            "inactivity",
+            WARN,
+            DATABASE_UNAVAILABLE,
+            threshold=f"{config.warn_after_minutes(spec.name)} min",
+            command=spec.shell_command,
+        )
+        for spec in SPINE
+    ]
 
 
 _SET_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
@@ -187,7 +239,7 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
             "database",
             "responseTime",
             FAIL,
-            f"The database cannot be reached: {_one_line(exc)}",
+            f"The database cannot be reached: {one_line(exc)}",
             component_type="datastore",
             threshold=f"{timeout_seconds} s",
         )
@@ -249,7 +301,7 @@ def _days_left(component: str, path: Path, what: str, *, warn_days: int, now: da
         due = _expiry_of(path, what)
     except (OSError, ValueError) as exc:
         result.status = FAIL
-        result.message = f"{path} cannot be read: {_one_line(exc)}"
+        result.message = f"{path} cannot be read: {one_line(exc)}"
         return result, None
     result.observed_value = round((due - now).total_seconds() / 86400, 1)
     return result, due
@@ -265,7 +317,7 @@ def check_expiry(
     if expires is None:
         return result
     days = result.observed_value
-    when = format_local(expires)
+    when = _when(expires)
     if expires < now:
         result.status = FAIL
         result.message = f"The {what} in {path.name} expired {when}. Renew it."
@@ -290,7 +342,7 @@ def check_crl(
     if next_update is None:
         return result
     days = result.observed_value
-    when = format_local(next_update)
+    when = _when(next_update)
     if next_update < now:
         result.status = FAIL
         result.message = (
@@ -338,25 +390,16 @@ def evaluate(
     database_check = check_database(session, timeout_seconds=DATABASE_TIMEOUT_SECONDS)
     report.checks.append(database_check)
     if database_check.status == FAIL:
-        for batch in BATCHES:
-            report.checks.append(
-                CheckResult(
-                    batch,
-                    "inactivity",
-                    WARN,
-                    "Not checked: the database cannot be reached.",
-                    component_type="batch",
-                    threshold=f"{config.warn_after_minutes(batch)} min",
-                    command=batch_command(batch),
-                )
-            )
+        report.checks.extend(unknown_batches(config))
     else:
         try:
-            report.checks.extend(_database_checks(session, config, now=now, detail=detail))
+            # all or nothing: a read that breaks half-way leaves no batch out
+            report.checks.extend(list(_database_checks(session, config, now=now, detail=detail)))
         except SQLAlchemyError as exc:
             session.rollback()
             database_check.status = FAIL
-            database_check.message = f"The database cannot be read: {_one_line(exc)}"
+            database_check.message = f"The database cannot be read: {one_line(exc)}"
+            report.checks.extend(unknown_batches(config))
     warn_days = config["CertificateExpiryWarnDays"]
     for component, key, what in (
         ("serverCertificate", "ServerCertificateFile", "certificate"),
@@ -397,14 +440,8 @@ def _database_checks(session: Session, config: Config, *, now: datetime, detail:
     rows = session.execute(_HEARTBEATS).all()
     installed_at = rows[0].installed_at
     heartbeats = {row.batch: row for row in rows if row.batch is not None}
-    for batch in BATCHES:
-        yield check_batch(
-            batch,
-            heartbeats.get(batch),
-            warn_after_minutes=config.warn_after_minutes(batch),
-            installed_at=installed_at,
-            now=now,
-        )
+    yield check_installation(installed_at)
+    yield from batch_checks(config, heartbeats, installed_at=installed_at, now=now)
     if detail:
         yield check_outbox(failing_count(session))
         quarantined = session.scalar(
@@ -417,11 +454,33 @@ def _database_checks(session: Session, config: Config, *, now: datetime, detail:
         yield check_lab_inbox(quarantined or 0)
 
 
+def batch_checks(config: Config, heartbeats, *, installed_at, now: datetime) -> list[CheckResult]:
+    """Every batch's check from its heartbeat row (``heartbeats`` by batch name)."""
+    host = socket.gethostname()
+    return [
+        check_batch(
+            spec.name,
+            heartbeats.get(spec.name),
+            warn_after_minutes=config.warn_after_minutes(spec.name),
+            lease_seconds=config["BatchLeaseSeconds"],
+            installed_at=installed_at,
+            now=now,
+            host=host,
+        )
+        for spec in SPINE
+    ]
+
+
 def _minutes(delta: timedelta) -> float:
     return round(delta.total_seconds() / 60, 1)
 
 
-def _one_line(exc: Exception) -> str:
-    text_ = " ".join(str(exc).split())
-    # SQLAlchemy appends a link to its docs; the operator needs the driver's words
-    return text_.split(" (Background on this error")[0][:500]
+def one_line(exc: BaseException) -> str:
+    """An error as one line for the operator: the driver's first line, never SQL text."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    # SQLAlchemy appends its statement and a link to its docs; neither helps the operator
+    first = first.split("[SQL:")[0].split("(Background on this error")[0].strip()
+    return f"{type(exc).__name__}: {first}"[:300]

@@ -4,6 +4,14 @@ import sys
 
 import click
 
+from ep import create_app
+from ep.config import ConfigError, load_config
+from ep.console import missing_sqlite_file, no_database_message
+from ep.extensions import db
+from ep.healthcheck.checks import FAIL, evaluate, one_line
+from ep.healthcheck.formats import NAGIOS_EXIT, NAGIOS_WORD, nagios
+from ep.timeutil import utcnow
+
 NAGIOS_UNKNOWN = 3
 
 
@@ -12,24 +20,24 @@ def check() -> None:
     """The health check as a Nagios plugin: one status line with perfdata.
 
     Exit 0 OK, 1 WARNING (e.g. a certificate expires soon), 2 CRITICAL (what makes
-    HealthCheckStatus say ERROR, the database unreachable included), 3 UNKNOWN (the
-    configuration cannot be read, or the check itself broke).
+    HealthCheckStatus say ERROR: the database unreachable, EP not installed in it, a batch
+    late, failed or stopped without finishing), 3 UNKNOWN (the configuration cannot be
+    read, or the check itself broke).
     """
-    from ep import create_app
-    from ep.config import ConfigError, load_config
-    from ep.extensions import db
-    from ep.healthcheck.checks import evaluate
-    from ep.healthcheck.formats import nagios
-    from ep.timeutil import utcnow
-
     try:
-        app = create_app(load_config())
-        with app.app_context():
-            line, code = nagios(evaluate(db.session, app.config["EP"], now=utcnow()))
-            db.session.rollback()
+        config = load_config()
+        missing = missing_sqlite_file(config.database_url)
+        if missing is not None:  # never create an empty database just to look at it
+            line = f"EP {NAGIOS_WORD[FAIL]} - {no_database_message(missing)}"
+            code = NAGIOS_EXIT[FAIL]
+        else:
+            app = create_app(config)
+            with app.app_context():
+                line, code = nagios(evaluate(db.session, config, now=utcnow()))
+                db.session.rollback()
     except ConfigError as exc:
         line, code = f"EP UNKNOWN - configuration: {exc}", NAGIOS_UNKNOWN
     except Exception as exc:  # a plugin must answer UNKNOWN, never a traceback
-        line, code = f"EP UNKNOWN - {type(exc).__name__}: {exc}", NAGIOS_UNKNOWN
+        line, code = f"EP UNKNOWN - {one_line(exc)}", NAGIOS_UNKNOWN
     click.echo(line)
     sys.exit(code)

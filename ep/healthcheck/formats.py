@@ -21,9 +21,10 @@ def health_json(report: Report, *, now: datetime) -> dict:
             "componentId": check.component,
             "componentType": check.component_type,
             "status": check.status,
-            "output": check.message,
             "time": _iso(check.last_activity) or _iso(now),
         }
+        if check.status != PASS:  # the draft: no output for a passing check
+            entry["output"] = check.message
         if check.observed_value is not None:
             entry["observedValue"] = check.observed_value
             entry["observedUnit"] = check.observed_unit
@@ -32,15 +33,17 @@ def health_json(report: Report, *, now: datetime) -> dict:
         if check.command:
             entry["command"] = check.command
         checks.setdefault(check.key, []).append(entry)
-    problems = report.failing()
-    return {
+    body = {
         "status": report.status,
         "version": "1",
         "serviceId": "ep",
         "description": "EP (Egen Provhantering) health check",
-        "output": " ".join(f"{c.key}: {c.message}" for c in problems) if problems else "",
         "checks": checks,
     }
+    problems = report.failing()
+    if problems:
+        body["output"] = " ".join(f"{c.key}: {c.message}" for c in problems)
+    return body
 
 
 def _label(value: str) -> str:
@@ -61,7 +64,7 @@ def prometheus(report: Report) -> str:
             f'ep_check_status{{component="{_label(check.component)}",'
             f'measurement="{_label(check.measurement)}"}} {_PROMETHEUS_VALUE[check.status]}'
         )
-    batches = [c for c in report.checks if c.component_type == "batch"]
+    batches = [c for c in report.checks if c.is_batch]
     for metric, attribute, help_text in (
         ("ep_batch_last_success_timestamp_seconds", "last_success", "last successful run"),
         ("ep_batch_last_activity_timestamp_seconds", "last_activity", "last heartbeat"),
@@ -96,7 +99,7 @@ def nagios(report: Report) -> tuple[str, int]:
             continue
         unit = {"ms": "ms"}.get(check.observed_unit or "", "")
         warn = ""
-        if check.component_type == "batch" and check.threshold:
+        if check.is_batch and check.threshold:
             warn = check.threshold.split()[0]
         perfdata.append(f"'{_perf_label(check.key)}'={check.observed_value}{unit};{warn};{warn}")
     line = f"EP {NAGIOS_WORD[report.status]} - {summary}"

@@ -25,9 +25,12 @@ class BatchRun(Base):
     pid: Mapped[int]
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # running | succeeded | failed | stopped (ended without finishing: killed, taken over)
     status: Mapped[str] = mapped_column(String(10), default="running")
     dry_run: Mapped[bool] = mapped_column(default=False)
     processed: Mapped[int] = mapped_column(default=0)
+    # notifications queued for sending, counted apart from what was sent (succeeded)
+    queued: Mapped[int] = mapped_column(default=0, server_default="0")
     succeeded: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)

@@ -10,12 +10,17 @@ from werkzeug.routing import IntegerConverter
 from ep.domain.staff_input import MAX_DATABASE_ID
 from ep.extensions import babel, csrf, db
 from ep.timeutil import format_local
+from ep.web.admin import bp as admin_bp
+from ep.web.admin_catalogue import bp as admin_catalogue_bp
+from ep.web.citizen import bp as citizen_bp
 from ep.web.citizen_auth import SESSION_KEY
 from ep.web.errors import init_errors
 from ep.web.formats import date_text, datetime_text, number_text, opening_hours_text
+from ep.web.operator import bp as operator_bp
 from ep.web.proxies import ForwardedFrom
 from ep.web.ratelimit import init_limiter
 from ep.web.sessions import DatabaseSessionInterface
+from ep.web.staff import bp as staff_bp
 
 LANGUAGES = ("sv", "en")
 # one catalogue per audience, so each part can be translated on its own; Flask-Babel
@@ -116,11 +121,5 @@ def init_web(app: Flask) -> None:
         return Response(body, status=429, mimetype="text/plain")
 
     # one blueprint per audience, each checking its own access in before_request
-    from ep.healthcheck.views import bp as operator_bp
-    from ep.web.admin import bp as admin_bp
-    from ep.web.admin_catalogue import bp as admin_catalogue_bp
-    from ep.web.citizen import bp as citizen_bp
-    from ep.web.staff import bp as staff_bp
-
     for blueprint in (citizen_bp, staff_bp, admin_bp, admin_catalogue_bp, operator_bp):
         app.register_blueprint(blueprint)

@@ -12,13 +12,17 @@ Everything else is 403 with a generic body; the reason goes to the log, never to
 
 When the database cannot be reached, an operator whose HSA-ID and certificate were
 verified within ``OperatorAuthorizationCacheSeconds`` is still let in, so the health
-check can answer ERROR (and name the database) instead of 403.
+check can answer ERROR (and name the database) instead of 403. The verifications are kept
+in one file under the instance folder (written atomically), so every worker and every
+server process on the host gives the same answer.
 """
 
+import json
 import logging
+import os
 import ssl
+import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -53,12 +57,6 @@ class AccessRefused(Exception):
     """Why a request is refused; logged, never shown."""
 
 
-@dataclass(frozen=True)
-class _CachedOperator:
-    name: str
-    verified_at: float  # time.monotonic()
-
-
 def require_role(role: str, *, session: Session | None = None) -> None:
     """Let the request through only for a verified certificate of an active user with ``role``.
 
@@ -81,7 +79,8 @@ def require_role(role: str, *, session: Session | None = None) -> None:
     try:
         user = _user_with_role(session, certificate.hsa_id, role)
     except AccessRefused as exc:
-        _authorization_cache().pop(key, None)
+        if role == OPERATOR_ROLE:
+            _forget_operator(config, key)
         _refuse(role, str(exc))
     except SQLAlchemyError as exc:
         session.rollback()
@@ -96,7 +95,7 @@ def require_role(role: str, *, session: Session | None = None) -> None:
         g.database_unreachable = True
     else:
         if role == OPERATOR_ROLE:
-            _authorization_cache()[key] = _CachedOperator(user.name, time.monotonic())
+            _remember_operator(config, key, user.name)
     g.user = user
     g.certificate = certificate
     g.actor = Actor.for_user(user, client_addr=client_addr)
@@ -156,20 +155,74 @@ def _refuse(role: str, reason: str):
     abort(Response(FORBIDDEN_BODY, status=403, mimetype="text/plain"))
 
 
-def _authorization_cache() -> dict:
-    # per application (so per gunicorn worker): a restart forgets every operator
-    return current_app.extensions.setdefault("ep_operator_authorizations", {})
+# -- the operators verified lately, shared by every process on the host --
+
+AUTHORIZATION_CACHE_FILE = "operator-authorizations.json"
+# a verification is written again only when the stored one is this much of the cache
+# period old: a health check polled every few seconds does not rewrite the file each time
+_REFRESH_FRACTION = 10
+# what this process last wrote or read, by cache key: seconds since the epoch
+_refreshed: dict[str, float] = {}
+
+
+def _cache_path(config: Config) -> Path:
+    return config.instance_path / AUTHORIZATION_CACHE_FILE
+
+
+def _cache_key(key: tuple) -> str:
+    return "|".join(key)
+
+
+def _read_authorizations(config: Config) -> dict:
+    try:
+        return json.loads(_cache_path(config).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or unreadable: nobody is vouched for
+        return {}
+
+
+def _write_authorizations(config: Config, entries: dict) -> None:
+    """Replace the file in one step (a reader sees the old or the new file, never half)."""
+    path = _cache_path(config)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".operator-", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(entries, stream)
+        os.replace(temporary, path)
+    except OSError:
+        log.warning("cannot write the operator authorization cache %s", path, exc_info=True)
+
+
+def _remember_operator(config: Config, key: tuple, name: str) -> None:
+    cache_key, now = _cache_key(key), time.time()
+    period = config["OperatorAuthorizationCacheSeconds"]
+    recent = now - _refreshed.get(cache_key, 0) < period / _REFRESH_FRACTION
+    if recent and _cache_path(config).exists():
+        return
+    entries = _read_authorizations(config)
+    entries = {k: v for k, v in entries.items() if now - v.get("verified_at", 0) <= period}
+    entries[cache_key] = {"name": name, "verified_at": now}
+    _write_authorizations(config, entries)
+    _refreshed[cache_key] = now
+
+
+def _forget_operator(config: Config, key: tuple) -> None:
+    cache_key = _cache_key(key)
+    _refreshed.pop(cache_key, None)
+    entries = _read_authorizations(config)
+    if entries.pop(cache_key, None) is not None:
+        _write_authorizations(config, entries)
 
 
 def _from_cache(config: Config, role: str, key, certificate: VerifiedCertificate) -> User | None:
     if role != OPERATOR_ROLE:
         return None
-    cached = _authorization_cache().get(key)
-    if cached is None:
+    cached = _read_authorizations(config).get(_cache_key(key))
+    if not isinstance(cached, dict):
         return None
-    if time.monotonic() - cached.verified_at > config["OperatorAuthorizationCacheSeconds"]:
+    age = time.time() - cached.get("verified_at", 0)
+    if not 0 <= age <= config["OperatorAuthorizationCacheSeconds"]:
         return None
-    return User(hsa_id=certificate.hsa_id, name=cached.name, active=True)
+    return User(hsa_id=certificate.hsa_id, name=str(cached.get("name", "")), active=True)
 
 
 # -- where the certificate comes from --

@@ -6,7 +6,7 @@ stored held back (superseded by the value the resident sees) with conflict = 'op
 until staff keep the earlier value or let the new one replace it.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 05:30:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

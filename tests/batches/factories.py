@@ -3,6 +3,7 @@
 from datetime import timedelta
 from itertools import count
 
+from ep.batches.spine import BatchSpec, Schedule
 from ep.identity import new_order_number
 from ep.models import Offer, Order, Package, Person, Result
 
@@ -82,3 +83,8 @@ def expiring_orders(session, now, count, *, people=1, **person_values) -> set[st
     ]
     session.commit()
     return {f"reminder:order-expiring:{made.id}" for made in orders}
+
+
+def spec(name: str) -> BatchSpec:
+    """A spine entry for a test batch (not one of EP's: no configuration key, no schedule)."""
+    return BatchSpec(name, name.lower(), 30, Schedule(every_minutes=5), "A test batch.", __name__)

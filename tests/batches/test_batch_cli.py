@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 
 from ep.batches.schedule import (
+    EXAMPLE_LINUX,
+    EXAMPLE_WINDOWS,
     RENDERERS,
     entries,
-    render_systemd_service,
-    render_systemd_timer,
     render_task_xml,
+    systemd_units,
 )
 from ep.models import BatchHeartbeat, BatchRun, Installation
-from ep.unit_hardening import SYSTEMD_HARDENING
 from tests.support import EP_COMMAND, run_ep
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -63,9 +63,12 @@ def test_a_run_silent_longer_than_the_lease_is_taken_over_by_the_next_start(
     done = run_ep("batch", "expire-orders", config=config_path)
 
     assert done.returncode == 0, done.stderr
-    assert f"run {dead.id} on otherhost (pid 4321) no heartbeat since" in done.stderr
+    assert (
+        f"run {dead.id} on otherhost (pid 4321) stopped without finishing: no heartbeat since"
+        in done.stderr
+    )
     db_session.rollback()  # a fresh snapshot: see what the command wrote
-    assert db_session.get(BatchRun, dead.id).status == "failed"
+    assert db_session.get(BatchRun, dead.id).status == "stopped"
     assert db_session.get(BatchHeartbeat, "EXPIREORDERS").last_outcome == "succeeded"
 
 
@@ -171,19 +174,13 @@ def test_the_cron_entries_run_each_batch_inside_its_warning_threshold(config_pat
 
 
 def test_the_files_in_deploy_are_the_schedule_with_example_paths():
-    paths = {"ep": "/opt/ep/venv/bin/ep", "config": "/etc/ep/ep.ini", "user": "ep"}
     items = entries()
-    assert (DEPLOY / "cron" / "ep.crontab").read_text() == RENDERERS["cron"](items, **paths)
-    windows = {"ep": r"C:\EP\venv\Scripts\ep.exe", "config": r"C:\EP\instance\ep.ini"}
+    assert (DEPLOY / "cron" / "ep.crontab").read_text() == RENDERERS["cron"](items, EXAMPLE_LINUX)
+    for name, text in systemd_units(items, EXAMPLE_LINUX).items():
+        assert (DEPLOY / "systemd" / name).read_text() == text
     for item in items:
-        unit = DEPLOY / "systemd" / f"ep-{item.command}"
-        service = render_systemd_service(item, **paths)
-        if SYSTEMD_HARDENING not in service:  # every EP unit ends with the same hardening
-            service += SYSTEMD_HARDENING
-        assert unit.with_suffix(".service").read_text() == service
-        assert unit.with_suffix(".timer").read_text() == render_systemd_timer(item)
         xml = DEPLOY / "windows" / f"EP-{item.name}.xml"
-        assert xml.read_text() == render_task_xml(item, **windows, user=r"REGION\svc-ep")
+        assert xml.read_text() == render_task_xml(item, EXAMPLE_WINDOWS)
 
 
 @pytest.mark.parametrize(

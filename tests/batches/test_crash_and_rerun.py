@@ -64,7 +64,7 @@ def test_killed_again_and_again_then_rerun_every_reminder_arrives_and_at_most_on
     rerun = run_ep("batch", "notify-reminders", config=config_path, env=env)
 
     assert rerun.returncode == 0, rerun.stderr
-    assert "its process has exited: presumed dead, taken over by run" in rerun.stderr
+    assert "stopped without finishing: its process has exited; taken over by run" in rerun.stderr
     delivered = Counter(request.headers["idempotency-key"] for request in sms_gateway.requests)
     assert set(delivered) == expected  # every due reminder arrived
     repeats = sum(times - 1 for times in delivered.values())

@@ -142,7 +142,8 @@ def test_a_second_run_queues_and_sends_nothing_again(db_session, run, read, now,
     files = sent_files(outbox)
     second = run(NOTIFYREMINDERS, clock=lambda: now + timedelta(hours=1))
 
-    assert (first.succeeded, second.processed) == (10, 0)  # 5 queued + 5 sent, then nothing
+    # 5 queued and 5 sent, counted apart; then nothing
+    assert (first.queued, first.succeeded, second.processed) == (5, 5, 0)
     assert len(files) == 5 and sent_files(outbox) == files
     assert len(keys(read)) == 5
 
@@ -176,7 +177,9 @@ def test_the_real_command_reminds_and_prints_a_one_line_summary(
     assert "would queue 1 reminder:order-expiring reminders" in preview.stdout
     assert done.returncode == 0, done.stderr
     [summary] = done.stdout.splitlines()
-    assert summary.startswith("NOTIFYREMINDERS run ") and "2 items (2 succeeded" in summary
+    assert (
+        summary.startswith("NOTIFYREMINDERS run ") and "2 items (1 queued, 1 succeeded" in summary
+    )
     assert "started on" in done.stderr  # a plain log line (no terminal here)
     assert len(list((tmp_path / "out").glob("*.txt"))) == 1
 

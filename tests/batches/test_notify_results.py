@@ -54,7 +54,8 @@ def test_immediate_releases_the_results_and_tells_the_resident_once(
     [key] = notified(read)
     assert key.startswith(f"result:{order.id}:")
     assert read(select(InboxMessage.subject)) == [("Dina provsvar är klara",)]
-    assert (first.succeeded, second.processed) == (2, 0)  # released + sent, then nothing
+    # released (queued) and sent, counted apart; then nothing
+    assert (first.queued, first.succeeded, second.processed) == (1, 1, 0)
     assert len(list(outbox.glob("*.txt"))) == 1
 
 
@@ -161,4 +162,4 @@ def test_the_real_command_releases_and_summarises(db_session, config_path, now, 
 
     assert "would release or hold 2 orders with results due" in preview.stdout
     assert done.returncode == 0, done.stderr
-    assert "3 items (2 succeeded, 0 failed, 1 skipped)" in done.stdout  # 1 held
+    assert "3 items (1 queued, 1 succeeded, 0 failed, 1 skipped)" in done.stdout  # 1 held

@@ -6,11 +6,13 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from ep.batches.runner import (
     Batch,
@@ -21,6 +23,7 @@ from ep.batches.runner import (
 )
 from ep.models import BatchHeartbeat, BatchRun
 from ep.timeutil import utcnow
+from tests.batches import factories
 
 
 class Work:
@@ -31,9 +34,7 @@ class Work:
         self.done = []
         self.fail_with, self.failures, self.on_item = fail_with, failures, on_item
         self.batch = Batch(
-            name=name,
-            command=name.lower(),
-            help="A test batch.",
+            factories.spec(name),
             steps=(self.step,),
             preview=lambda ctx: [f"would do {len(self.items)} items"],
         )
@@ -144,8 +145,11 @@ def test_a_run_silent_longer_than_the_lease_is_taken_over(run, read, batch_app):
 
     assert outcome.status == "succeeded" and outcome.processed == 3
     by_id = {r.id: r for r in runs(read)}
-    assert by_id[dead_id].status == "failed" and by_id[dead_id].error_type == "Abandoned"
+    assert by_id[dead_id].status == "stopped"
+    assert by_id[dead_id].error_type == "StoppedWithoutFinishing"
     assert "taken over by run" in by_id[dead_id].error_message
+    # the killed run ended at its last heartbeat, not when the next run noticed
+    assert by_id[dead_id].finished_at.replace(tzinfo=None) == long_ago.replace(tzinfo=None)
     assert heartbeat(read).running_run_id is None
 
 
@@ -175,7 +179,7 @@ def test_a_run_whose_process_on_this_host_has_exited_is_taken_over_at_once(run, 
         release.set()
         thread.join(10)
     abandoned = [r for r in runs(read) if r.pid == dead_pid]
-    assert abandoned[0].error_type == "Abandoned", abandoned[0].error_message
+    assert abandoned[0].error_type == "StoppedWithoutFinishing", abandoned[0].error_message
     assert "its process has exited" in abandoned[0].error_message
 
 
@@ -264,3 +268,51 @@ def test_database_errors_are_told_apart_transient_from_permanent():
     assert not is_transient(duplicate)
     assert not is_transient(broken)
     assert is_transient(TransientError("x")) and not is_transient(ValueError("x"))
+
+
+def test_a_slow_item_keeps_the_lease_by_the_pulse_and_no_takeover_happens(make_app, run, read):
+    # one item waits four leases; the pulse thread keeps the heartbeat fresh meanwhile
+    app = make_app(BatchLeaseSeconds="1", BatchChunkSize="1", BatchRetryDelayMilliseconds="0")
+    started, stamps = threading.Event(), []
+
+    def slow(ctx, item):
+        started.set()
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            # what a second starter would see: a heartbeat younger than the lease
+            stamps.append(heartbeat(read).last_activity_at)
+            ctx.stop_event.wait(0.2)
+
+    work = Work(1, on_item=slow)
+    outcome = run(work.batch, app=app)
+
+    assert outcome.status == "succeeded" and work.done == [0]
+    assert len(set(stamps)) >= 8  # renewed again and again while the item was in hand
+
+
+def test_a_run_whose_lease_was_taken_stops_before_it_does_anything_more(
+    make_app, run, read, db_session, now
+):
+    app = make_app(BatchLeaseSeconds="2", BatchChunkSize="1", BatchRetryDelayMilliseconds="0")
+    rival = BatchRun(batch="TESTBATCH", host="otherhost", pid=1, started_at=now)
+    db_session.add(rival)
+    db_session.commit()
+    rival_id = rival.id
+
+    def taken_over(ctx, item):
+        if item == 0:  # another run takes the lock while this one works
+            with Session(ctx.session.get_bind()) as other:
+                other.execute(
+                    update(BatchHeartbeat)
+                    .where(BatchHeartbeat.batch == "TESTBATCH")
+                    .values(running_run_id=rival_id)
+                )
+                other.commit()
+            assert ctx.lease.lost.wait(10)  # the pulse notices at its next stamp
+            assert ctx.stopping
+
+    work = Work(5, on_item=taken_over)
+    outcome = run(work.batch, app=app)
+
+    assert outcome.status == "failed" and outcome.error_type == "LeaseLost"
+    assert work.done == [0]  # the item in hand, nothing after it

@@ -1,5 +1,7 @@
 """The checks as pure evaluation: a heartbeat row, the thresholds and the clock."""
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -43,13 +45,15 @@ def heartbeat(now, minutes_ago, **values):
     )
 
 
-def check(hb, now, installed_minutes_ago=10_000):
+def check(hb, now, installed_minutes_ago=10_000, host=None):
     return check_batch(
         "NOTIFYREMINDERS",
         hb,
         warn_after_minutes=1500,
+        lease_seconds=300,
         installed_at=now - timedelta(minutes=installed_minutes_ago),
         now=now,
+        host=host,
     )
 
 
@@ -68,23 +72,56 @@ def test_a_batch_inactive_beyond_its_limit_fails_with_the_manuals_words(now):
     )
 
 
-def test_a_running_batch_that_went_silent_fails_and_names_the_run(now):
-    hb = heartbeat(
+def running(now, minutes_ago, **values):
+    return heartbeat(
         now,
-        1600,
+        minutes_ago,
         running_run_id=42,
         running_host="batch01",
         running_pid=777,
-        running_since=now - timedelta(minutes=1700),
+        running_since=now - timedelta(minutes=minutes_ago + 1),
+        **values,
     )
-    result = check(hb, now)
+
+
+def test_a_running_batch_silent_longer_than_the_lease_stopped_without_finishing(now):
+    # 6 minutes: far inside the daily threshold, but past the 300 s lease
+    result = check(running(now, 6), now)
     assert result.status == FAIL
-    assert "Run 42 on batch01 pid 777 is marked running" in result.message
+    assert result.message.startswith(
+        "NOTIFYREMINDERS run 42 on batch01 (pid 777) stopped without finishing: no heartbeat "
+        "for longer than BatchLeaseSeconds (300 s); last heartbeat "
+    )
     assert result.message.endswith("Run it again: ep batch notify-reminders")
 
 
-def test_a_running_batch_that_keeps_its_heartbeat_passes_even_after_a_failure(now):
+def test_a_running_batch_inside_its_lease_is_running(now):
+    result = check(running(now, 4), now)
+    assert result.status == PASS and result.message.endswith("running now.")
+
+
+def test_a_run_on_this_host_whose_process_is_gone_stopped_at_once(now):
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    hb = running(now, 0)
+    hb.running_pid = int(exited.stdout)
+    result = check(hb, now, host="batch01")
+    assert result.status == FAIL
+    assert "stopped without finishing: its process no longer exists" in result.message
+    # another host's pid says nothing here: only the lease counts there
+    assert check(hb, now, host="batch02").status == PASS
+
+
+def test_after_a_failure_a_run_in_progress_keeps_it_red_until_one_succeeds(now):
     hb = heartbeat(now, 1, running_run_id=43, last_outcome="failed", last_error_type="X")
+    result = check(hb, now)
+    assert result.status == FAIL
+    assert "Run 43 is running now. ERROR until a run succeeds." in result.message
+    hb.running_run_id, hb.last_outcome = None, "succeeded"
     assert check(hb, now).status == PASS
 
 
@@ -156,6 +193,11 @@ def test_the_formats_say_the_same_thing(now):
     body = health_json(report, now=now)
     assert body["status"] == "fail"
     assert body["checks"]["NOTIFYREMINDERS:inactivity"][0]["status"] == "fail"
+    assert body["checks"]["NOTIFYREMINDERS:inactivity"][0]["output"].startswith("Configured")
+    # the IETF draft: no output on a passing check, only the component types it defines
+    assert "output" not in body["checks"]["database:responseTime"][0]
+    types = {entry["componentType"] for group in body["checks"].values() for entry in group}
+    assert types <= {"component", "datastore", "system"}
     line, code = nagios(report)
     assert code == 2 and line.startswith("EP CRITICAL - NOTIFYREMINDERS: Configured")
     assert "'NOTIFYREMINDERS_inactivity'=2000.0;1500;1500" in line

@@ -1,5 +1,6 @@
 """Header mode behind a proxy, the database going away, and `ep check`."""
 
+import json
 import os
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from ep.healthcheck.checks import PASS, evaluate
 from ep.identity.certificates import issue_client_certificate, make_ca
 from ep.models import BatchHeartbeat
+from ep.web.access import AUTHORIZATION_CACHE_FILE
 from tests.healthcheck.conftest import (
     STATUS_PATH,
     TcpProxy,
@@ -72,7 +74,8 @@ def test_a_pooled_connection_the_database_dropped_gives_a_cold_operator_ok_not_4
     headers = pki.header(operator_user)
     assert client.get(STATUS_PATH, headers=headers).text == "OK"  # a connection in the pool
     end_every_other_database_session(db_session)
-    app.extensions["ep_operator_authorizations"].clear()  # cold: no cache to fall back on
+    # cold: no cache to fall back on
+    (app.config["EP"].instance_path / AUTHORIZATION_CACHE_FILE).unlink(missing_ok=True)
 
     reply = client.get(STATUS_PATH, headers=headers)
     assert (reply.status_code, reply.text) == (200, "OK")
@@ -168,3 +171,20 @@ def test_ep_check_is_unknown_when_the_configuration_is_wrong(config_path):
     assert broken.returncode == 3
     assert broken.stdout.startswith("EP UNKNOWN - configuration: ")
     assert "HealthCheckErrorStatusCode" in broken.stdout
+
+
+def test_without_an_installation_the_json_says_fail_with_the_error_status_code(
+    header_server, pki, operator_user
+):
+    # the tables are there, the installation record is not (`ep db upgrade` on a new database)
+    headers = {**pki.header(operator_user), "Accept": "application/health+json"}
+    reply = header_server.get("/OmniqOperator/", headers=headers)
+    status = header_server.get(headers=pki.header(operator_user))
+
+    assert (status.status, status.body) == (503, "ERROR")
+    assert reply.status == 503  # HealthCheckErrorStatusCode, as for the plain status
+    body = json.loads(reply.body)
+    assert body["status"] == "fail"
+    [installation] = body["checks"]["installation:installed"]
+    assert installation["output"] == "EP is not installed in this database: run `ep init`."
+    assert "output" not in body["checks"]["database:responseTime"][0]  # passing: no output

@@ -5,7 +5,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from ep.models import AuditEvent, User
+from ep.models import AuditEvent, Installation, User
+from ep.timeutil import utcnow
 from tests import pki as test_pki
 
 HTTPS = "https://localhost"  # the session cookie is Secure
@@ -116,6 +117,9 @@ def test_a_deactivated_user_is_refused_from_then_on(
     admin, operator_user, cert_client, cert_header, db_session, admin_user
 ):
     status = "/OmniqOperator/Operator/HealthCheckStatus"
+    # an installed EP, so the operator's answer is OK (without one it is ERROR)
+    db_session.add(Installation(created_at=utcnow()))
+    db_session.commit()
     assert cert_client.get(status, headers=cert_header(operator_user)).status_code == 200
     path = f"/EP.Admin/users/{operator_user.hsa_id}"
     page = admin.post_form(path, f"{path}/active", {"active": "0"})

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from ep.config import BATCHES
-from ep.healthcheck.checks import Report, batch_command, evaluate
+from ep.batches.spine import SPINE
+from ep.healthcheck.checks import Report, evaluate
 from ep.healthcheck.formats import health_json, prometheus
 from ep.models import BatchRun
 from ep.timeutil import utcnow
@@ -78,6 +78,8 @@ def detail():
     if wanted in (HEALTH_JSON, "application/json"):
         response = jsonify(health_json(report, now=now))
         response.mimetype = HEALTH_JSON
+        if not report.ok:  # a monitor reading the JSON sees the same status code
+            response.status_code = current_app.config["EP"]["HealthCheckErrorStatusCode"]
         return response
     runs = _recent_runs()
     operator_session().rollback()
@@ -85,7 +87,7 @@ def detail():
         "operator/detail.html",
         report=report,
         runs=runs,
-        batches=[(batch, batch_command(batch)) for batch in BATCHES],
+        batches=SPINE,
         now=now,
         database_unreachable=g.get("database_unreachable", False),
     )
@@ -105,15 +107,15 @@ def _recent_runs() -> dict[str, list[BatchRun]] | None:
     """The latest runs of each batch (an indexed LIMIT query each); None without a database."""
     try:
         return {
-            batch: list(
+            spec.name: list(
                 operator_session().scalars(
                     select(BatchRun)
-                    .where(BatchRun.batch == batch)
+                    .where(BatchRun.batch == spec.name)
                     .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
                     .limit(RECENT_RUNS)
                 )
             )
-            for batch in BATCHES
+            for spec in SPINE
         }
     except SQLAlchemyError:
         operator_session().rollback()
