@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import NotFound
 from ep.domain.audit import Actor, record
@@ -112,12 +112,19 @@ def read_patient(session: Session, *, person_id: int, actor: Actor, now: datetim
         raise NotFound(f"no resident {person_id}")
     offers = list(
         session.scalars(
-            select(Offer).where(Offer.person_id == person.id).order_by(Offer.created_at.desc())
+            select(Offer)
+            .where(Offer.person_id == person.id)
+            .order_by(Offer.created_at.desc())
+            .options(selectinload(Offer.package))
         )
     )
     orders = list(
         session.scalars(
-            select(Order).where(Order.person_id == person.id).order_by(Order.ordered_at.desc())
+            select(Order)
+            .where(Order.person_id == person.id)
+            .order_by(Order.ordered_at.desc())
+            # the page shows each order's package and sampling location: one query each
+            .options(selectinload(Order.package), selectinload(Order.location))
         )
     )
     results = current_results(session, [order.id for order in orders])

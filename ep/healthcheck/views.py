@@ -102,17 +102,21 @@ def metrics():
 
 
 def _recent_runs() -> dict[str, list[BatchRun]] | None:
-    """The latest runs of each batch (an indexed LIMIT query each); None without a database."""
+    """The latest runs of each batch (an indexed LIMIT query each); None without a database.
+
+    Plain rows with the model's attribute names, not ORM objects: the view rolls back
+    before rendering, which would expire objects and reload each run one by one.
+    """
     try:
         return {
-            batch: list(
-                operator_session().scalars(
-                    select(BatchRun)
-                    .where(BatchRun.batch == batch)
-                    .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
-                    .limit(RECENT_RUNS)
-                )
+            batch: operator_session()
+            .execute(
+                select(*BatchRun.__table__.columns)
+                .where(BatchRun.batch == batch)
+                .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
+                .limit(RECENT_RUNS)
             )
+            .all()
             for batch in BATCHES
         }
     except SQLAlchemyError:
