@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, record, record_many
 from ep.domain.users import find_user
 from ep.identity import parse_personnummer
 from ep.models import Offer, Order, Person, Result, User
@@ -46,17 +46,21 @@ def log_list_reads(
     now: datetime,
 ) -> None:
     """Log a list page as one read per patient it shows (personnummer -> the ids shown)."""
-    for personnummer, ids in shown.items():
-        record(
-            session,
-            actor,
-            action,
-            now=now,
-            patient=personnummer,
-            object_type=object_type,
-            object_id=ids[0] if len(ids) == 1 else None,
-            details=", ".join(ids),
-        )
+    record_many(
+        session,
+        actor,
+        action,
+        [
+            dict(
+                patient=personnummer,
+                object_type=object_type,
+                object_id=ids[0] if len(ids) == 1 else None,
+                details=", ".join(ids),
+            )
+            for personnummer, ids in shown.items()
+        ],
+        now=now,
+    )
 
 
 @dataclass
