@@ -21,6 +21,7 @@ deletes the oldest week each run, so every run purges the next week of history.
 """
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -64,6 +65,7 @@ UNMATCHED = 40  # unmatched lab messages waiting for staff
 REJECTED = 40  # rejected lab messages (quarantined)
 STAFF = 2000
 SEQ_SCAN_ROWS = 100_000
+COMPLETE = "EP bench/scale.py: generated"
 
 
 # -- generation --------------------------------------------------------------------------
@@ -149,6 +151,7 @@ def generate(url: str, scale: float) -> None:
             print(f"  {step}: {time.perf_counter() - begun:.0f} s", flush=True)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
+        conn.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{COMPLETE}'"))
     engine.dispose()
     print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -637,7 +640,7 @@ def _reset_work(url: str, since) -> None:
     engine.dispose()
 
 
-def measure_batches(url: str, folder: Path) -> dict:
+def measure_batches(url: str, folder: Path, purge_limit: int | None = None) -> dict:
     ini = folder / "batch.ini"
     days = _retention_days(url)
     write_ini(
@@ -665,7 +668,7 @@ def measure_batches(url: str, folder: Path) -> dict:
         ("EXPIREORDERS", ["expire-orders"]),
         ("IMPORTRESULTS (empty inbox)", ["import-results"]),
         ("PURGE dry run", ["purge", "--dry-run"]),
-        ("PURGE (a week)", ["purge"]),
+        ("PURGE (a week)", ["purge", *(["--limit", str(purge_limit)] if purge_limit else [])]),
         ("ep check", None),
     ]
     since = utcnow() - timedelta(seconds=5)
@@ -682,21 +685,20 @@ def measure_batches(url: str, folder: Path) -> dict:
 
 
 def _exists(url: str) -> bool:
+    """Whether the database is there and complete; one being generated is never touched."""
+    name = make_url(url).database
     admin = create_engine(make_url(url).set(database="postgres"))
     with admin.connect() as conn:
-        found = conn.scalar(
-            text("SELECT count(*) FROM pg_database WHERE datname = :n"),
-            {"n": make_url(url).database},
-        )
+        found = conn.execute(
+            text(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :n"
+            ),
+            {"n": name},
+        ).all()
     admin.dispose()
-    if not found:
-        return False
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        done = conn.scalar(text("SELECT to_regclass('audit_event') IS NOT NULL"))
-        done = done and conn.scalar(text("SELECT EXISTS (SELECT 1 FROM batch_run)"))
-    engine.dispose()
-    return bool(done)
+    if found and found[0][0] != COMPLETE:
+        sys.exit(f"{name} exists but is not complete (being generated?); --generate redoes it")
+    return bool(found)
 
 
 def _row_counts(url: str) -> dict[str, int]:
@@ -723,6 +725,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-batches", action="store_true")
+    parser.add_argument(
+        "--purge-limit", type=int, help="PURGE at most this many rows a kind (the old code)"
+    )
+    parser.add_argument("--only", choices=("small", "big"), help="measure one database")
+    parser.add_argument("--save", type=Path, help="write the measurements here as JSON")
     args = parser.parse_args()
     began = time.perf_counter()
     print(f"load average {os.getloadavg()} on {os.cpu_count()} CPUs", flush=True)
@@ -741,6 +748,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         pki = PKI(Path(folder) / "pki")
         for label, url, _scale in databases:
+            if args.only and label != args.only:
+                continue
             measured[label] = {}
             if not args.skip_pages:
                 print(f"pages on {label} …", flush=True)
@@ -749,8 +758,11 @@ def main() -> None:
                 print(f"batches on {label} …", flush=True)
                 sub = Path(folder) / label
                 sub.mkdir()
-                measured[label]["batches"] = measure_batches(url, sub)
-    report(measured)
+                measured[label]["batches"] = measure_batches(url, sub, args.purge_limit)
+    if args.save:
+        args.save.write_text(json.dumps(measured, indent=1, default=str))
+    if len(measured) == 2:
+        report(measured)
     print(f"\ntotal {time.perf_counter() - began:.0f} s; load average {os.getloadavg()}")
 
 
