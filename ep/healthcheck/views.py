@@ -6,7 +6,7 @@ carry the messages, for the same verified operators.
 """
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -101,7 +101,7 @@ def metrics():
     )
 
 
-def _recent_runs() -> dict[str, list[BatchRun]] | None:
+def _recent_runs() -> dict[str, list[Row]] | None:
     """The latest runs of each batch (an indexed LIMIT query each); None without a database.
 
     Plain rows with the model's attribute names, not ORM objects: the view rolls back
