@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, record, record_many
 from ep.domain.users import find_user
 from ep.identity import parse_personnummer
 from ep.models import Offer, Order, Person, Result, User
@@ -46,17 +46,21 @@ def log_list_reads(
     now: datetime,
 ) -> None:
     """Log a list page as one read per patient it shows (personnummer -> the ids shown)."""
-    for personnummer, ids in shown.items():
-        record(
-            session,
-            actor,
-            action,
-            now=now,
-            patient=personnummer,
-            object_type=object_type,
-            object_id=ids[0] if len(ids) == 1 else None,
-            details=", ".join(ids),
-        )
+    record_many(
+        session,
+        actor,
+        action,
+        [
+            dict(
+                patient=personnummer,
+                object_type=object_type,
+                object_id=ids[0] if len(ids) == 1 else None,
+                details=", ".join(ids),
+            )
+            for personnummer, ids in shown.items()
+        ],
+        now=now,
+    )
 
 
 @dataclass
@@ -112,12 +116,19 @@ def read_patient(session: Session, *, person_id: int, actor: Actor, now: datetim
         raise NotFound(f"no resident {person_id}")
     offers = list(
         session.scalars(
-            select(Offer).where(Offer.person_id == person.id).order_by(Offer.created_at.desc())
+            select(Offer)
+            .where(Offer.person_id == person.id)
+            .order_by(Offer.created_at.desc())
+            .options(selectinload(Offer.package))
         )
     )
     orders = list(
         session.scalars(
-            select(Order).where(Order.person_id == person.id).order_by(Order.ordered_at.desc())
+            select(Order)
+            .where(Order.person_id == person.id)
+            .order_by(Order.ordered_at.desc())
+            # the page shows each order's package and sampling location: one query each
+            .options(selectinload(Order.package), selectinload(Order.location))
         )
     )
     results = current_results(session, [order.id for order in orders])

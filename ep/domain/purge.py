@@ -40,7 +40,6 @@ from ep.models import (
 
 AUDIT_MINIMUM_YEARS = 5
 CLOSED_ORDER_STATUSES = ("released", "cancelled", "expired")
-CLOSED_OFFER_STATUSES = ("ordered", "expired", "withdrawn")
 
 
 def _days_ago(now: datetime, config, key: str) -> datetime:
@@ -54,17 +53,21 @@ def audit_cutoff(now: datetime, config) -> datetime:
 
 
 def _closed_orders(now, config):
+    cutoff = _days_ago(now, config, "RetainOrdersDays")
     closed_at = func.coalesce(Order.released_at, Order.cancelled_at, Order.expires_at)
     return (
+        # an order is closed after it was ordered: this bound lets the database look only
+        # at the orders older than the cutoff (ix_order_ordered_at), not all of history
+        Order.ordered_at < cutoff,
         Order.status.in_(CLOSED_ORDER_STATUSES),
-        closed_at < _days_ago(now, config, "RetainOrdersDays"),
+        closed_at < cutoff,
     )
 
 
 def _old_offers(now, config):
     referenced = select(Order.id).where(Order.offer_id == Offer.id).exists()
+    # ended before the cutoff, so no longer valid whatever its status (ix_offer_valid_until)
     return (
-        or_(Offer.status.in_(CLOSED_OFFER_STATUSES), Offer.valid_until < now),
         Offer.valid_until < _days_ago(now, config, "RetainOrdersDays"),
         ~referenced,
     )

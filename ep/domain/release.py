@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ep.domain.notifications import queue_notification
@@ -70,8 +70,10 @@ def is_negative(result: Result) -> bool:
 
 
 def _unreleased_results():
-    return exists().where(
-        Result.order_id == Order.id, Result.superseded_at.is_(None), Result.released_at.is_(None)
+    # read from the partial index of results not yet released (ix_result_unreleased_order_id):
+    # the few orders waiting, never the millions already released
+    return Order.id.in_(
+        select(Result.order_id).where(Result.released_at.is_(None), Result.superseded_at.is_(None))
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, and_, cast, exists, false, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ep.database import unindexed
 from ep.domain.notifications import NotificationRequest, queue_notifications
@@ -131,13 +131,17 @@ def kits_not_registered(session: Session, *, now: datetime, after: int, limit: i
 
 def offers_due_again(session: Session, *, now: datetime, after: int, limit: int):
     """Recurring offers whose latest order is ``recurrence_months`` old, none open now."""
+    # the latest order is looked up per offer shown (by the order.offer_id index), after
+    # the page is chosen: joined on a correlated subquery instead, PostgreSQL read the
+    # whole order table for each page
     latest = (
-        select(func.max(Order.id))
+        select(Order.id)
         .where(Order.offer_id == Offer.id, Order.status != "cancelled")
+        .order_by(Order.id.desc())
+        .limit(1)
         .correlate(Offer)
         .scalar_subquery()
     )
-    last = aliased(Order)
     open_order = exists().where(Order.offer_id == Offer.id, Order.status.in_(OPEN_ORDER_STATUSES))
     found: list[Reminder] = []
     cursor = after
@@ -145,16 +149,10 @@ def offers_due_again(session: Session, *, now: datetime, after: int, limit: int)
     # page may hold offers not due yet: read on until the page is full or nothing is left
     while len(found) < limit:
         rows = session.execute(
-            select(
-                Offer.id,
-                Offer.person_id,
-                Offer.recurrence_months,
-                last.id,
-                func.coalesce(last.sampled_at, last.ordered_at),
-            )
-            .join(last, last.id == latest)
+            select(Offer.id, Offer.person_id, Offer.recurrence_months, latest)
             .where(
                 Offer.id > cursor,
+                # walked by the partial index of recurring offers (ix_offer_recurring_id)
                 Offer.recurrence_months.is_not(None),
                 Offer.recurrence_months > 0,
                 unindexed(Offer.status).in_(("active", "ordered")),
@@ -166,10 +164,17 @@ def offers_due_again(session: Session, *, now: datetime, after: int, limit: int)
         ).all()
         if not rows:
             break
+        since = dict(
+            session.execute(
+                select(Order.id, func.coalesce(Order.sampled_at, Order.ordered_at)).where(
+                    Order.id.in_({row[3] for row in rows if row[3] is not None})
+                )
+            ).all()
+        )
         due = {
             f"{OFFER_DUE_AGAIN}:{offer_id}:{order_id}": (offer_id, person_id, order_id)
-            for offer_id, person_id, months, order_id, since in rows
-            if add_months(since, months) <= now
+            for offer_id, person_id, months, order_id in rows
+            if order_id is not None and add_months(since[order_id], months) <= now
         }
         queued = set(
             session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(due)))

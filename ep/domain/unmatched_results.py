@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ep.domain import NotFound
 from ep.domain.audit import Actor, record
@@ -23,8 +23,11 @@ def unmatched_messages(session: Session, *, actor: Actor, now: datetime) -> list
     messages = list(
         session.scalars(
             select(LabMessage)
+            # a few rows of the partial index ix_lab_message_quarantined, not every message
             .where(LabMessage.status == "unmatched", LabMessage.resolved_at.is_(None))
             .order_by(LabMessage.received_at, LabMessage.id)
+            # the list shows what the message said, not the message itself
+            .options(defer(LabMessage.payload))
         )
     )
     by_patient: dict[str, list[str]] = {}

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
@@ -130,3 +130,27 @@ def set_active(session: Session, user: User, active: bool, *, actor: Actor, now:
 def list_users(session: Session) -> list[User]:
     """Return every user, by HSA-ID."""
     return list(session.scalars(select(User).order_by(User.hsa_id)))
+
+
+USERS_PAGE_SIZE = 50
+
+
+def find_users(
+    session: Session, *, text: str = "", after: str = "", limit: int = USERS_PAGE_SIZE
+) -> tuple[list[User], bool]:
+    """Return up to ``limit`` users by HSA-ID after ``after`` whose HSA-ID or name contains
+    ``text`` (any case), and whether more follow. A region has thousands of users: the
+    list is read a page at a time, by the HSA-ID's unique index."""
+    query = select(User).order_by(User.hsa_id).limit(limit + 1)
+    if after:
+        query = query.where(User.hsa_id > after)
+    words = text.strip()
+    if words:
+        query = query.where(
+            or_(
+                User.hsa_id.icontains(words, autoescape=True),
+                User.name.icontains(words, autoescape=True),
+            )
+        )
+    users = list(session.scalars(query))
+    return users[:limit], len(users) > limit

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import DomainError
 from ep.domain.audit import Actor
@@ -34,8 +34,11 @@ def held_orders(session: Session, *, actor: Actor, now: datetime) -> list[Workli
     orders = list(
         session.scalars(
             select(Order)
+            # the partial index ix_order_held_resulted_at holds exactly these, in this order
             .where(Order.held_for_contact.is_(True), Order.contacted_at.is_(None))
             .order_by(Order.resulted_at, Order.id)
+            # the page shows each order's resident and package: one query each, not per row
+            .options(selectinload(Order.person), selectinload(Order.package))
         )
     )
     results = current_results(session, [order.id for order in orders])

@@ -17,6 +17,8 @@ class BatchRun(Base):
     __table_args__ = (
         # `ep batch history NAME` and the operator page: latest runs of a batch
         Index("ix_batch_run_batch_started_at", "batch", "started_at"),
+        # PURGE: runs finished before the retention cutoff
+        Index("ix_batch_run_finished_at", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,13 +51,14 @@ class BatchHeartbeat(Base):
 
     batch: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_activity_at: Mapped[datetime | None]
-    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("batch_run.id"))
+    # indexed, as every foreign key: PURGE deletes batch runs
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("batch_run.id"), index=True)
     last_outcome: Mapped[str | None] = mapped_column(String(10))
     last_success_at: Mapped[datetime | None]
     last_failure_at: Mapped[datetime | None]
     last_error_type: Mapped[str | None] = mapped_column(String(200))
     last_error_message: Mapped[str | None] = mapped_column(Text)
-    running_run_id: Mapped[int | None] = mapped_column(ForeignKey("batch_run.id"))
+    running_run_id: Mapped[int | None] = mapped_column(ForeignKey("batch_run.id"), index=True)
     running_host: Mapped[str | None] = mapped_column(String(255))
     running_pid: Mapped[int | None]
     running_since: Mapped[datetime | None]

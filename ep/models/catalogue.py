@@ -15,7 +15,9 @@ package_analysis = Table(
     "package_analysis",
     Base.metadata,
     Column("package_id", ForeignKey("package.id", ondelete="CASCADE"), primary_key=True),
-    Column("analysis_id", ForeignKey("analysis.id"), primary_key=True),
+    # indexed on its own too (the primary key leads with package_id): deleting an
+    # analysis looks up the packages that hold it
+    Column("analysis_id", ForeignKey("analysis.id"), primary_key=True, index=True),
     Column("position", Integer, nullable=False, default=0),
 )
 

@@ -23,6 +23,8 @@ class Notification(Base):
     __table_args__ = (
         # the sender's work query: pending rows due now, oldest first
         Index("ix_notification_status_next_attempt_at", "status", "next_attempt_at"),
+        # PURGE: notifications created before the retention cutoff
+        Index("ix_notification_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +57,8 @@ class InboxMessage(Base):
     __table_args__ = (
         # the resident's inbox, newest first
         Index("ix_inbox_message_person_id_created_at", "person_id", "created_at"),
+        # PURGE: inbox messages created before the retention cutoff
+        Index("ix_inbox_message_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,7 +66,8 @@ class InboxMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"))
+    # indexed: PURGE unlinks and deletes orders, each looked up here
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 

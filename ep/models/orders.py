@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, and_, column, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ep.models.base import Base
+from ep.models.base import Base, partial_index
 from ep.models.catalogue import Package, SamplingLocation
 from ep.models.people import Person, User
 from ep.timeutil import utcnow
@@ -31,12 +31,21 @@ class Offer(Base):
     __table_args__ = (
         # NOTIFYREMINDERS and EXPIREORDERS: active offers by validity
         Index("ix_offer_status_valid_until", "status", "valid_until"),
+        # NOTIFYREMINDERS' offer-not-ordered finder walks the active offers by id
+        partial_index("ix_offer_active_id", "id", where=column("status") == "active"),
+        # NOTIFYREMINDERS' offer-due-again finder walks the recurring offers by id
+        partial_index(
+            "ix_offer_recurring_id", "id", where=column("recurrence_months").is_not(None)
+        ),
+        # PURGE: offers ended before the retention cutoff
+        Index("ix_offer_valid_until", "valid_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"))
-    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # indexed, as every foreign key: deleting a package or user must not scan offers
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime]
     # months between recurring samplings (e.g. 3 for quarterly); None = once
@@ -56,7 +65,8 @@ class Kit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
-    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"))
+    # indexed: deleting a package must not scan every kit
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     registered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -74,21 +84,40 @@ class Order(Base):
         Index("ix_order_status_expires_at", "status", "expires_at"),
         # NOTIFYRESULTS: orders with results waiting for release
         Index("ix_order_status_resulted_at", "status", "resulted_at"),
+        # the reminder finders walk the orders still waiting for sampling by id
+        partial_index("ix_order_open_id", "id", where=column("status") == "ordered"),
+        # the STI worklist: orders held for staff contact, oldest result first
+        partial_index(
+            "ix_order_held_resulted_at",
+            "resulted_at",
+            "id",
+            where=and_(column("held_for_contact").is_(true()), column("contacted_at").is_(None)),
+        ),
+        # PURGE: an order closed before the cutoff was ordered before it, so the closed
+        # orders past retention are found among the old ones, not the whole history
+        Index("ix_order_ordered_at", "ordered_at"),
+        # the rarely set user references, indexed for the foreign key without their NULLs
+        partial_index(
+            "ix_order_contacted_by_id",
+            "contacted_by_id",
+            where=column("contacted_by_id").is_not(None),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"))
+    # indexed, as every foreign key: deleting a package or location must not scan orders
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"), index=True)
-    location_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_location.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_location.id"), index=True)
     kit_id: Mapped[int | None] = mapped_column(ForeignKey("kit.id"), unique=True)
     home_kit: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="ordered")
     ordered_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     sampled_at: Mapped[datetime | None]
-    sampled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    sampled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     resulted_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]

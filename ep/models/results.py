@@ -2,15 +2,17 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, and_, column, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ep.models.base import Base
+from ep.models.base import Base, partial_index
 from ep.models.catalogue import Analysis
 from ep.models.orders import Order
 from ep.timeutil import utcnow
 
 LAB_MESSAGE_STATUSES = ("imported", "duplicate", "unmatched", "rejected")
+# what the operator sees as quarantined: waiting for a person, until resolved
+QUARANTINED_STATUSES = ("rejected", "unmatched")
 RESULT_STATUSES = ("P", "F", "C")  # preliminary, final, corrected (HL7 table 0085)
 # a second final value for an analysis that has one is held back for staff to decide:
 # open (waiting), kept (the earlier value stays), replaced (the held value became current)
@@ -21,6 +23,24 @@ class LabMessage(Base):
     """One message a lab delivered, kept whole whatever became of it."""
 
     __tablename__ = "lab_message"
+    __table_args__ = (
+        # the quarantined count (operator page, /metrics, ep check) and the unmatched
+        # worklist read only the few messages waiting for a person, not millions imported
+        partial_index(
+            "ix_lab_message_quarantined",
+            "status",
+            "received_at",
+            where=and_(column("status").in_(QUARANTINED_STATUSES), column("resolved_at").is_(None)),
+        ),
+        # PURGE: lab messages received before the retention cutoff
+        Index("ix_lab_message_received_at", "received_at"),
+        # the foreign key to the rarely set resolving user, without its NULLs
+        partial_index(
+            "ix_lab_message_resolved_by_id",
+            "resolved_by_id",
+            where=column("resolved_by_id").is_not(None),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(100))  # sending facility or file name origin
@@ -58,12 +78,32 @@ class Result(Base):
             postgresql_where=text("conflict = 'open'"),
             sqlite_where=text("conflict = 'open'"),
         ),
+        # NOTIFYRESULTS starts from the results not yet released, not from every order
+        partial_index(
+            "ix_result_unreleased_order_id",
+            "order_id",
+            where=and_(column("released_at").is_(None), column("superseded_at").is_(None)),
+        ),
+        # PURGE deletes results: each deleted row is looked up here by its correction,
+        # which without an index meant a scan of the whole table per deleted result
+        partial_index(
+            "ix_result_superseded_by_id",
+            "superseded_by_id",
+            where=column("superseded_by_id").is_not(None),
+        ),
+        # the foreign key to the user who typed a result in, without its NULLs
+        partial_index(
+            "ix_result_entered_by_id",
+            "entered_by_id",
+            where=column("entered_by_id").is_not(None),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("order.id"))
     analysis_code: Mapped[str] = mapped_column(String(20))
-    analysis_id: Mapped[int | None] = mapped_column(ForeignKey("analysis.id"))
+    # indexed: deleting an analysis must not scan every result
+    analysis_id: Mapped[int | None] = mapped_column(ForeignKey("analysis.id"), index=True)
     value_text: Mapped[str] = mapped_column(String(200))
     value_numeric: Mapped[float | None]
     unit: Mapped[str | None] = mapped_column(String(30))
@@ -79,7 +119,8 @@ class Result(Base):
     released_at: Mapped[datetime | None]
     superseded_at: Mapped[datetime | None]
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("result.id"))
-    lab_message_id: Mapped[int | None] = mapped_column(ForeignKey("lab_message.id"))
+    # indexed: PURGE's "no kept result refers to it" and the delete of a lab message
+    lab_message_id: Mapped[int | None] = mapped_column(ForeignKey("lab_message.id"), index=True)
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     # set on a final value held back because the analysis had a final value already
     conflict: Mapped[str | None] = mapped_column(String(10))

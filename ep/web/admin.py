@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from ep.domain import DomainError
-from ep.domain.users import add_user, find_user, grant_role, list_users, revoke_role, set_active
+from ep.domain.users import add_user, find_user, find_users, grant_role, revoke_role, set_active
 from ep.extensions import db
 from ep.identity import InvalidIdentifier, parse_hsa_id
 from ep.models.people import ROLES
@@ -57,8 +57,17 @@ def role_label(role: str) -> str:
 
 @bp.get("/")
 def users():
-    """Every user with roles and whether it is active."""
-    return render_template("admin/users/list.html", users=list_users(db.session))
+    """The users with roles and whether active, a page at a time, searched by HSA-ID or name."""
+    text = request.args.get("q", "").strip()[:200]
+    after = request.args.get("after", "")[:40]
+    found, more = find_users(db.session, text=text, after=after)
+    return render_template(
+        "admin/users/list.html",
+        users=found,
+        text=text,
+        after=after,
+        next_after=found[-1].hsa_id if more else None,
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -19,7 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from ep.domain.audit_search import search_audit
+from ep.domain.audit_search import parse_cursor, search_audit
 from ep.domain.catalogue import (
     all_analyses,
     all_locations,
@@ -268,6 +268,8 @@ def audit():
         since=start_of_local_day(since) if since else None,
         until=start_of_local_day(until + timedelta(days=1)) if until else None,
         page=page,
+        after=parse_cursor(form.get("after")),
+        before=parse_cursor(form.get("before")),
         actor=g.actor,
         now=utcnow(),
     )

@@ -6,7 +6,7 @@ carry the messages, for the same verified operators.
 """
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -103,18 +103,22 @@ def metrics():
     )
 
 
-def _recent_runs() -> dict[str, list[BatchRun]] | None:
-    """The latest runs of each batch (an indexed LIMIT query each); None without a database."""
+def _recent_runs() -> dict[str, list[Row]] | None:
+    """The latest runs of each batch (an indexed LIMIT query each); None without a database.
+
+    Plain rows with the model's attribute names, not ORM objects: the view rolls back
+    before rendering, which would expire objects and reload each run one by one.
+    """
     try:
         return {
-            spec.name: list(
-                operator_session().scalars(
-                    select(BatchRun)
-                    .where(BatchRun.batch == spec.name)
-                    .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
-                    .limit(RECENT_RUNS)
-                )
+            spec.name: operator_session()
+            .execute(
+                select(*BatchRun.__table__.columns)
+                .where(BatchRun.batch == spec.name)
+                .order_by(BatchRun.started_at.desc(), BatchRun.id.desc())
+                .limit(RECENT_RUNS)
             )
+            .all()
             for spec in SPINE
         }
     except SQLAlchemyError:

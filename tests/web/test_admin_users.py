@@ -63,6 +63,30 @@ def test_the_admin_sees_every_user_with_roles_and_status(admin, operator_user, s
     assert "SE2321000016-S001" in page.text and "Vårdpersonal" in page.text
 
 
+def test_the_user_list_comes_a_page_at_a_time_and_finds_users_by_hsa_id_or_name(
+    admin, admin_user, db_session, now
+):
+    for number in range(60):
+        db_session.add(User(hsa_id=f"SE2321000016-P{number:03d}", name=f"Person {number:03d}"))
+    db_session.add(User(hsa_id="SE2321000016-X001", name="Åsa 100%_Öberg"))
+    db_session.commit()
+
+    first = admin.get("/EP.Admin/").text
+    assert first.count('href="/EP.Admin/users/SE2321000016-') == 50
+    assert "SE2321000016-P048" in first and "SE2321000016-P049" not in first
+    following = re.search(r'href="([^"]*after=[^"]+)"', first)[1].replace("&amp;", "&")
+    second = admin.get(following).text
+    assert "SE2321000016-P049" in second and "SE2321000016-X001" in second
+    assert "/users/SE2321000016-P048" not in second and "Nästa sida" not in second
+
+    by_name = admin.get("/EP.Admin/?q=%C3%85sa 100%25_%C3%96").text
+    assert "SE2321000016-X001" in by_name
+    assert by_name.count('href="/EP.Admin/users/SE2321000016-') == 1
+    by_hsa_id = admin.get("/EP.Admin/?q=p05").text
+    assert by_hsa_id.count('href="/EP.Admin/users/SE2321000016-') == 10
+    assert "Ingen användare matchar sökningen." in admin.get("/EP.Admin/?q=nobody").text
+
+
 def test_an_operator_is_added_as_the_manual_says_and_the_change_is_audited(
     admin, admin_user, db_session
 ):

@@ -1,7 +1,9 @@
 """EP.Admin searches the PDL access log by patient, user and time; the search is logged too."""
 
+import re
 from datetime import timedelta
 
+from ep.domain import audit_search
 from ep.domain.audit import Actor, record
 from ep.timeutil import local, utcnow
 from tests.web.staff.support import audit_events
@@ -68,15 +70,41 @@ def test_the_log_is_shown_a_page_at_a_time(admin, db_session):
 
     first = search(admin, personnummer="191212121212").text
     assert "120 händelser, sida 1 av 3" in first
-    assert 'name="page" value="2"' in first
-    token = admin.token("/EP.Admin/audit")
-    third = admin.post(
-        "/EP.Admin/audit", {"personnummer": "191212121212", "page": "3"}, token=token
+    assert 'name="page" value="2"' in first and "Föregående sida" not in first
+    second = search(admin, personnummer="191212121212", page="2", after=_cursor(first, "after"))
+    third = search(
+        admin, personnummer="191212121212", page="3", after=_cursor(second.text, "after")
     ).text
-    # the first search is in the log now too: the newest event, on page 1
-    assert "121 händelser, sida 3 av 3" in third
-    assert third.count("read:patient") == 21
-    assert 'name="page" value="2"' in third and 'value="4"' not in third
+    # the searches are in the log now too, newer than the page boundaries: the pages
+    # keep to their events (keyset), however much is logged meanwhile
+    assert "122 händelser, sida 3 av 3" in third
+    assert third.count("read:patient") == 20
+    assert 'name="page" value="2"' in third and "Nästa sida" not in third
+    back = search(
+        admin, personnummer="191212121212", page="2", before=_cursor(third, "before")
+    ).text
+    assert "sida 2 av 3" in back and back.count("read:patient") == 50
+    assert _cursor(back, "after") == _cursor(second.text, "after")
+
+
+def _cursor(page: str, name: str) -> str:
+    """The page boundary the Previous or Next button sends."""
+    return re.search(rf'name="{name}" value="([^"]+)"', page)[1]
+
+
+def test_a_search_matching_more_than_ten_thousand_events_says_so_without_counting_all(
+    admin, db_session, monkeypatch
+):
+    monkeypatch.setattr(audit_search, "COUNT_CAP", 30)
+    now = utcnow()
+    for minute in range(40):
+        record(db_session, SARA, "read:patient", now=now - timedelta(minutes=minute))
+    db_session.commit()
+
+    page = search(admin, hsa_id="SE2321000016-S001").text
+
+    assert "Fler än 30 händelser, sida 1" in page and " av " not in page.split("händelser")[1][:9]
+    assert page.count("read:patient") == 40
 
 
 def test_bad_search_criteria_are_explained_and_nothing_is_searched(admin, admin_user, db_session):
