@@ -44,7 +44,9 @@ def create_app(config: Config | None = None) -> Flask:
             db.engine, statement_timeout_seconds=DATABASE_TIMEOUT_SECONDS
         )
 
+    from ep.api import init_api
     from ep.web import init_web
 
     init_web(app)
+    init_api(app)
     return app

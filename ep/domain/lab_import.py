@@ -229,12 +229,21 @@ def _read(path: Path) -> ReadFile:
             )
             return ReadFile(path, b"", digest, error=ParseError(reason))
         data = stream.read()
+    return read_message(data, path=path)
+
+
+def read_message(data: bytes, *, path: Path) -> ReadFile:
+    """Parse one message as if it were an inbox file; touches no database.
+
+    What the API and the MLLP receiver hand to record_files, so their messages take the
+    inbox's road: ``path`` names where it came from (its name is kept as the filename).
+    """
     file = ReadFile(path, data, hashlib.sha256(data).hexdigest())
     try:
         file.report = parse_lab_message(data)
     except ParseError as exc:
         file.error = exc
-    except Exception as exc:  # a parser bug must quarantine one file, not stop the batch
+    except Exception as exc:  # a parser bug must quarantine one message, not stop the rest
         log.exception("unexpected error reading %s", path)
         file.error = ParseError(f"cannot be read: {type(exc).__name__}: {exc}")
     return file
