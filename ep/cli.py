@@ -24,6 +24,7 @@ from ep.domain.audit import Actor
 from ep.extensions import db
 from ep.healthcheck.cli import check as check_command
 from ep.identity import InvalidIdentifier
+from ep.mllp.cli import mllp_cli
 from ep.timeutil import utcnow
 
 EXIT_USAGE = 2
@@ -67,6 +68,7 @@ cli.add_command(db_group)
 cli.add_command(batch_cli)
 cli.add_command(certs_group)
 cli.add_command(check_command)
+cli.add_command(mllp_cli)
 
 
 @cli.command(with_appcontext=False)
