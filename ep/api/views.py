@@ -172,9 +172,9 @@ def _replay(earlier, fingerprint: str) -> Response:
 
 @blp.route("/orders")
 @_problem_responses(400, 401, 403, 422)
+@answered
 @blp.arguments(schemas.OrdersQuery, location="query")
 @blp.response(200, schemas.OrderList)
-@answered
 def orders(args):
     """The resident's orders waiting for sampling
 
@@ -188,8 +188,8 @@ def orders(args):
 
 @blp.route("/orders/<string:order_number>")
 @_problem_responses(400, 401, 403, 404)
-@blp.response(200, schemas.Order)
 @answered
+@blp.response(200, schemas.Order)
 def order(order_number):
     """One order: package, analyses, status, kit code
 
@@ -202,9 +202,9 @@ def order(order_number):
 @blp.route("/orders/<string:order_number>/sampled", methods=["POST"])
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
 @_problem_responses(400, 401, 403, 404, 409, 413, 422)
+@answered
 @blp.arguments(schemas.SampledRequest)
 @blp.response(200, schemas.Order)
-@answered
 def sampled(args, order_number):
     """Report that the sample was taken
 
@@ -259,6 +259,7 @@ LOCATION_HEADER = {
 @blp.route("/lab-reports", methods=["POST"])
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER], requestBody=LAB_REPORT_BODY)
 @_problem_responses(400, 401, 403, 413, 415)
+@answered
 @blp.response(
     201,
     schemas.HL7_MESSAGE,
@@ -288,7 +289,6 @@ LOCATION_HEADER = {
     description="Stored but rejected: it cannot be read (OperationOutcome with the reason).",
     headers=LOCATION_HEADER,
 )
-@answered
 def lab_reports():
     """Deliver a lab report (HL7 v2 ORU^R01 or a FHIR R4 Bundle)
 
@@ -352,8 +352,8 @@ def _operation_outcome(received) -> dict:
 
 @blp.route("/lab-reports/<int:message_id>")
 @_problem_responses(401, 403, 404)
-@blp.response(200, schemas.LabReport)
 @answered
+@blp.response(200, schemas.LabReport)
 def lab_report(message_id):
     """The status of a lab report this system delivered
 
