@@ -68,6 +68,10 @@ class MllpServer(socketserver.ThreadingTCPServer):
         self.app = app
         self.stopping = threading.Event()
         self.listener_id: int | None = None
+        # one message stored at a time: SQLite refuses a second writer outright (a read
+        # transaction cannot become a write one after another committed), and on
+        # PostgreSQL storing takes milliseconds; connections still read and answer at once
+        self.storing = threading.Lock()
         super().__init__(address, _Connection)
 
     @property
@@ -93,7 +97,7 @@ class MllpServer(socketserver.ThreadingTCPServer):
 
     def store(self, message: bytes, peer: str) -> bytes:
         """Record one message, commit, and return its ACK; StoreFailed if not stored."""
-        with self.app.app_context():
+        with self.storing, self.app.app_context():
             session = db.session
             now = utcnow()
             try:
