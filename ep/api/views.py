@@ -248,6 +248,14 @@ LAB_REPORT_BODY = {
         FHIR_JSON: {"schema": schemas.FHIR_BUNDLE},
     },
 }
+STORED = (
+    "Stored. HL7: the ACK says AA (imported, or a duplicate of one received before) or AE "
+    "(kept for staff to match by hand). FHIR: an OperationOutcome says the same."
+)
+REJECTED = (
+    "Stored but rejected: it cannot be read; the ACK (AR) or OperationOutcome says why. "
+    "problem+json: an Idempotency-Key reused for another request."
+)
 LOCATION_HEADER = {
     "Location": {
         "description": "Where the report's status can be read.",
@@ -258,35 +266,34 @@ LOCATION_HEADER = {
 
 @blp.route("/lab-reports", methods=["POST"])
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER], requestBody=LAB_REPORT_BODY)
-@_problem_responses(400, 401, 403, 413, 415)
+@_problem_responses(400, 401, 403, 413, 415, 422)
 @answered
 @blp.response(
     201,
     schemas.HL7_MESSAGE,
     content_type=HL7_V2,
-    description="Stored: the HL7 ACK says AA (imported, or a duplicate) or AE (kept for "
-    "staff to match).",
+    description=STORED,
     headers=LOCATION_HEADER,
 )
 @blp.response(
     201,
     schemas.OPERATION_OUTCOME,
     content_type=FHIR_JSON,
-    description="Stored: the OperationOutcome says imported, duplicate or kept for staff.",
+    description=STORED,
     headers=LOCATION_HEADER,
 )
 @blp.response(
     422,
     schemas.HL7_MESSAGE,
     content_type=HL7_V2,
-    description="Stored but rejected: it cannot be read (ACK AR, with the reason).",
+    description=REJECTED,
     headers=LOCATION_HEADER,
 )
 @blp.response(
     422,
     schemas.OPERATION_OUTCOME,
     content_type=FHIR_JSON,
-    description="Stored but rejected: it cannot be read (OperationOutcome with the reason).",
+    description=REJECTED,
     headers=LOCATION_HEADER,
 )
 def lab_reports():
