@@ -2,7 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
-PERSONNUMMER_PATTERN = r"^(\d{6}|\d{8})[-+]?\d{4}$"
+from ep.models.orders import ORDER_STATUSES
+from ep.models.results import LAB_MESSAGE_STATUSES
 
 
 class Problem(Schema):
@@ -41,20 +42,7 @@ class Package(Schema):
 
 class Order(Schema):
     orderNumber = fields.String(required=True, metadata={"example": "EP-7K3M-9QX1"})
-    status = fields.String(
-        required=True,
-        metadata={
-            "enum": [
-                "ordered",
-                "sampled",
-                "partial",
-                "resulted",
-                "released",
-                "cancelled",
-                "expired",
-            ]
-        },
-    )
+    status = fields.String(required=True, metadata={"enum": list(ORDER_STATUSES)})
     package = fields.Nested(Package, required=True)
     analyses = fields.List(fields.Nested(Analysis), required=True)
     homeKit = fields.Boolean(required=True)
@@ -96,7 +84,7 @@ class LabReport(Schema):
     status = fields.String(
         required=True,
         metadata={
-            "enum": ["imported", "duplicate", "unmatched", "rejected"],
+            "enum": list(LAB_MESSAGE_STATUSES),
             "description": "imported: filed on its order; duplicate: its control id came "
             "before; unmatched: kept for staff to match by hand; rejected: cannot be read.",
         },

@@ -48,6 +48,13 @@ LAB_REPORT_TYPES = {HL7_V2: FORMAT_HL7V2, FHIR_JSON: FORMAT_FHIR}
 # IETF draft-ietf-httpapi-idempotency-key-header: an opaque string; printable ASCII here
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 REPLAYED_HEADER = "Idempotent-Replayed"
+# what a refusal of the domain is in HTTP, most specific first
+REFUSALS = (
+    (InvalidIdentifier, 400),
+    (NotFound, 404),
+    (AlreadySampled, 409),
+    (DomainError, 422),
+)
 
 blp = Blueprint(
     "api",
@@ -113,18 +120,10 @@ def answered(view):
                 return _replay(earlier, fingerprint)
         try:
             response = current_app.make_response(view(*args, **kwargs))
-        except InvalidIdentifier as exc:
+        except (InvalidIdentifier, DomainError) as exc:
             session.rollback()
-            return problem(400, str(exc))
-        except NotFound as exc:
-            session.rollback()
-            return problem(404, str(exc))
-        except AlreadySampled as exc:
-            session.rollback()
-            return problem(409, str(exc))
-        except DomainError as exc:
-            session.rollback()
-            return problem(422, str(exc))
+            status = next(code for kind, code in REFUSALS if isinstance(exc, kind))
+            return problem(status, str(exc))
         except BaseException:
             session.rollback()
             raise
