@@ -35,6 +35,7 @@ MLLP_ORIGIN = "mllp"
 SAMPLED_AT_LEEWAY = timedelta(minutes=5)
 # for an ACK to a message whose MSH could not be read: HL7's default separators
 DEFAULT_HEADER = Header("|", "^~\\&", ("MSH", "|", "^~\\&"))
+MAX_ROW_ID = 2**31 - 1  # the id columns are INTEGER
 
 
 class AlreadySampled(DomainError):
@@ -106,7 +107,8 @@ def read_lab_report(
 
     Raises NotFound for any other, so a system cannot probe what others sent.
     """
-    message = session.get(LabMessage, message_id)
+    # an id past the column's range is no message (PostgreSQL would refuse the query)
+    message = session.get(LabMessage, message_id) if 0 < message_id <= MAX_ROW_ID else None
     if message is None or message.filename != api_origin(actor.id):
         raise NotFound(f"no lab report {message_id} from {actor.id}")
     record(

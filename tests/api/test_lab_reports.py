@@ -184,3 +184,10 @@ def test_reading_a_status_is_logged(api, sampled_orders, db_session, integration
         "191212121212",
     )
     assert json.loads(api.get(location).get_data())["detail"] is None
+
+
+def test_an_id_past_the_columns_range_is_404_not_a_server_error(api, catalogue):
+    # Schemathesis found it on PostgreSQL: the integer column refuses the query
+    response = api.get("/api/v1/lab-reports/4868907817092")
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
