@@ -19,6 +19,7 @@ from ep.domain import DomainError, NotFound
 from ep.domain.integration import (
     AlreadySampled,
     api_origin,
+    begin_writing,
     hl7_ack,
     keep_answer,
     read_lab_report,
@@ -98,6 +99,9 @@ def _integration_systems_only():
         log_refusal(INTEGRATION_ROLE, str(exc))
         return problem(403)
     g.actor = system_actor(g.user, client_addr=request.remote_addr)
+    if request.method == "POST":
+        # end the read of the user: a change begins as a writer (begin_writing)
+        db.session.rollback()
 
 
 def answered(view):
@@ -111,6 +115,8 @@ def answered(view):
     def wrapper(*args, **kwargs):
         session = db.session
         key = request.headers.get("Idempotency-Key")
+        if request.method == "POST":
+            begin_writing(session())
         if key is not None and request.method == "POST":
             if not IDEMPOTENCY_KEY.match(key):
                 return problem(400, "Idempotency-Key must be 1-255 printable ASCII characters")

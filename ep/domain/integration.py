@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
@@ -62,8 +62,36 @@ def receive_lab_message(session: Session, data: bytes, *, origin: str, now: date
 
     ``origin`` (``api:<HSA-ID>``, ``mllp:<peer>``) is kept as the message's filename.
     """
-    [received] = record_files(session, [read_message(data, path=Path(origin))], now=now)
+    file = read_message(data, path=Path(origin))
+    if file.report is not None and file.report.control_id:
+        _one_at_a_time(session, file.report.control_id)
+    [received] = record_files(session, [file], now=now)
     return received
+
+
+def begin_writing(session: Session) -> None:
+    """Begin the unit of work as a writer, if it has not begun (the edge calls it).
+
+    On SQLite that is BEGIN IMMEDIATE: in WAL mode a transaction that reads and then
+    writes fails at once when another connection wrote in between (another API worker,
+    an MLLP connection, the batch), where a writer from the start waits its turn.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_immediate": True})
+
+
+def _one_at_a_time(session: Session, control_id: str) -> None:
+    """Let one transaction at a time record a control id, so a repeat is seen as one.
+
+    Two deliveries of one message at once (a lab that resends while the first is still
+    being stored) would otherwise both find no earlier message and both be imported. On
+    PostgreSQL a transaction lock on the control id orders them; SQLite has one writer.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"ep.lab_message.control_id:{control_id}"},
+        )
 
 
 def hl7_ack(received: Received, *, now: datetime) -> tuple[str, str]:

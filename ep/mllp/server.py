@@ -11,6 +11,7 @@ from flask import Flask
 
 from ep.domain.integration import (
     MLLP_ORIGIN,
+    begin_writing,
     hl7_ack,
     listener_received,
     listener_started,
@@ -68,10 +69,6 @@ class MllpServer(socketserver.ThreadingTCPServer):
         self.app = app
         self.stopping = threading.Event()
         self.listener_id: int | None = None
-        # one message stored at a time: SQLite refuses a second writer outright (a read
-        # transaction cannot become a write one after another committed), and on
-        # PostgreSQL storing takes milliseconds; connections still read and answer at once
-        self.storing = threading.Lock()
         super().__init__(address, _Connection)
 
     @property
@@ -97,10 +94,11 @@ class MllpServer(socketserver.ThreadingTCPServer):
 
     def store(self, message: bytes, peer: str) -> bytes:
         """Record one message, commit, and return its ACK; StoreFailed if not stored."""
-        with self.storing, self.app.app_context():
-            session = db.session
+        with self.app.app_context():
+            session = db.session()
             now = utcnow()
             try:
+                begin_writing(session)
                 received = receive_lab_message(
                     session, message, origin=f"{MLLP_ORIGIN}:{peer}", now=now
                 )

@@ -152,3 +152,23 @@ def test_sigterm_stops_it_cleanly_and_the_health_check_row_says_so(listener, sam
     db_session.rollback()
     row = db_session.scalars(select(MllpListener)).one()
     assert row.listening_since is None and row.stopped_at is not None
+
+
+def test_one_message_sent_on_two_connections_at_once_is_imported_once(
+    listener, sampled, db_session
+):
+    message = HL7.format(control_id="MLLP-TWICE", order=TOLVAN_ORDER)
+    acks: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: acks.append(_send(listener.port, message)))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(acks) == 4 and all("MSA|AA|MLLP-TWICE|" in ack for ack in acks)
+    db_session.rollback()
+    statuses = sorted(db_session.scalars(select(LabMessage.status)).all())
+    assert statuses == ["duplicate", "duplicate", "duplicate", "imported"]
