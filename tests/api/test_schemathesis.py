@@ -38,6 +38,12 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     system = _user(db_session, "SE2321000016-I001", "Provtagningssystem Syd", ["integration"], now)
     cert = pki.issue_client_cert(system.hsa_id, system.name)
     base = f"https://127.0.0.1:{api_server.port}"
+    # over real TLS: no certificate is 401, the function certificate gets in
+    path = "/api/v1/orders?personnummer=19121212-1212"
+    anonymous = api_server.get(path)
+    assert anonymous.status == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert TOLVAN_ORDER in api_server.get(path, cert=cert).body
 
     run = subprocess.run(
         [
