@@ -4,6 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from ep.api import init_api
 from ep.config import Config, load_config
 from ep.database import configure_engine, engine_options, operator_engine
 from ep.extensions import db, migrate
@@ -55,4 +56,5 @@ def create_app(config: Config | None = None) -> Flask:
         )
 
     init_web(app)
+    init_api(app)
     return app

@@ -39,6 +39,7 @@ from ep.healthcheck.checks import one_line
 from ep.healthcheck.cli import check as check_command
 from ep.identity import InvalidIdentifier
 from ep.instance import ensure_folders, write_ini
+from ep.mllp.cli import mllp_cli
 from ep.timeutil import utcnow
 
 # the commands that may create the database; every other one refuses a missing SQLite file
@@ -105,6 +106,7 @@ db_group.add_command(restore_command)
 cli.add_command(batch_cli)
 cli.add_command(certs_group)
 cli.add_command(check_command)
+cli.add_command(mllp_cli)
 
 
 @cli.command(with_appcontext=False)

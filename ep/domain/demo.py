@@ -32,6 +32,8 @@ DEMO_USERS = (
     DemoUser("SE2321000016-EPS1", "Sara Sjöberg", ("staff",), *DEMO_CARE_UNIT),
     DemoUser("SE2321000016-EPA1", "Adam Alm", ("admin",)),
     DemoUser("SE2321000016-EPO1", "Olle Operatör", ("operator",)),
+    # a function certificate's system: a sampling or lab system calling /api/v1
+    DemoUser("SE2321000016-EPI1", "Provtagningssystem (demo)", ("integration",)),
 )
 
 ANALYSES = (

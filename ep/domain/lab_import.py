@@ -392,12 +392,23 @@ def _read(path: Path, max_bytes: int) -> ReadFile | None:
         after = os.fstat(stream.fileno())
     if len(data) != before.st_size or (after.st_size, after.st_mtime_ns) != identity[1:]:
         return None  # written to while read: left for a later run
+    return read_message(data, path=path, identity=identity)
+
+
+def read_message(
+    data: bytes, *, path: Path, identity: tuple[int, int, int] = (0, 0, 0)
+) -> ReadFile:
+    """Parse one message as if it were an inbox file; touches no database.
+
+    What the API and the MLLP receiver hand to record_files, so their messages take the
+    inbox's road: ``path`` names where it came from (its name is kept as the filename).
+    """
     file = _named(ReadFile(path, data, hashlib.sha256(data).hexdigest(), identity=identity))
     try:
         file.report = parse_lab_message(data)
     except ParseError as exc:
         file.error = exc
-    except Exception as exc:  # a parser bug must quarantine one file, not stop the batch
+    except Exception as exc:  # a parser bug must quarantine one message, not stop the rest
         log.exception("unexpected error reading %s", file.name)
         file.error = ParseError(f"cannot be read: {type(exc).__name__}: {exc}")
     return file

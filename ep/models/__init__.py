@@ -5,6 +5,7 @@ from ep.models.base import Base, UTCDateTime
 from ep.models.batches import BatchHeartbeat, BatchRun
 from ep.models.catalogue import Analysis, Package, SamplingLocation, package_analysis
 from ep.models.installation import Installation
+from ep.models.integration import ApiIdempotency, MllpListener
 from ep.models.notify import InboxMessage, Notification
 from ep.models.orders import Kit, Offer, Order
 from ep.models.people import Person, User, UserRole
@@ -13,6 +14,7 @@ from ep.models.web import RateLimitCounter, WebSession
 
 __all__ = [
     "Analysis",
+    "ApiIdempotency",
     "AuditEvent",
     "Base",
     "BatchHeartbeat",
@@ -21,6 +23,7 @@ __all__ = [
     "Installation",
     "Kit",
     "LabMessage",
+    "MllpListener",
     "Notification",
     "Offer",
     "Order",

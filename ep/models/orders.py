@@ -118,6 +118,10 @@ class Order(Base):
     expires_at: Mapped[datetime]
     sampled_at: Mapped[datetime | None]
     sampled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    # where the sample was taken, when a sampling system said so (/api/v1)
+    sampled_location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sampling_location.id"), index=True
+    )
     resulted_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
@@ -129,7 +133,10 @@ class Order(Base):
     person: Mapped[Person] = relationship()
     package: Mapped[Package] = relationship()
     offer: Mapped[Offer | None] = relationship()
-    location: Mapped[SamplingLocation | None] = relationship()
+    location: Mapped[SamplingLocation | None] = relationship(foreign_keys=[location_id])
+    sampled_location: Mapped[SamplingLocation | None] = relationship(
+        foreign_keys=[sampled_location_id]
+    )
     kit: Mapped[Kit | None] = relationship()
     sampled_by: Mapped[User | None] = relationship(foreign_keys=[sampled_by_id])
     contacted_by: Mapped[User | None] = relationship(foreign_keys=[contacted_by_id])

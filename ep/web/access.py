@@ -57,6 +57,10 @@ class AccessRefused(Exception):
     """Why a request is refused; logged, never shown."""
 
 
+class NoCertificate(AccessRefused):
+    """No client certificate came with the request (the API answers 401, not 403)."""
+
+
 def require_role(role: str, *, session: Session | None = None) -> None:
     """Let the request through only for a verified certificate of an active user with ``role``.
 
@@ -66,6 +70,18 @@ def require_role(role: str, *, session: Session | None = None) -> None:
     With the database unreachable and a recently verified operator,
     ``g.database_unreachable`` is set and ``g.user`` is built from the cache.
     """
+    try:
+        authorize(role, session=session)
+    except AccessRefused as exc:
+        log_refusal(role, str(exc))
+        abort(Response(FORBIDDEN_BODY, status=403, mimetype="text/plain"))
+
+
+def authorize(role: str, *, session: Session | None = None) -> None:
+    """require_role without the answer: set ``g.user`` … or raise AccessRefused.
+
+    NoCertificate (a kind of AccessRefused) when the request carried none at all.
+    """
     config: Config = current_app.config["EP"]
     client_addr = request.remote_addr
     if session is None:
@@ -73,20 +89,24 @@ def require_role(role: str, *, session: Session | None = None) -> None:
     g.database_unreachable = False
     try:
         certificate = _verified(_client_certificate(config), _trust_store(config))
+    except NoCertificate as exc:
+        raise NoCertificate(f"certificate: {exc}") from None
     except (AccessRefused, CertificateRefused) as exc:
-        _refuse(role, f"certificate: {exc}")
+        raise AccessRefused(f"certificate: {exc}") from None
     key = (role, certificate.hsa_id, certificate.fingerprint)
     try:
         user = _user_with_role(session, certificate.hsa_id, role)
-    except AccessRefused as exc:
+    except AccessRefused:
         if role == OPERATOR_ROLE:
             _forget_operator(config, key)
-        _refuse(role, str(exc))
+        raise
     except SQLAlchemyError as exc:
         session.rollback()
         user = _from_cache(config, role, key, certificate)
         if user is None:
-            _refuse(role, f"the database cannot be reached to verify {certificate.hsa_id}: {exc}")
+            raise AccessRefused(
+                f"the database cannot be reached to verify {certificate.hsa_id}: {exc}"
+            ) from None
         log.warning(
             "database unreachable; %s let in as %s from the authorization cache",
             certificate.hsa_id,
@@ -143,7 +163,8 @@ def _user_with_role(session: Session, hsa_id: str, role: str) -> User:
     )
 
 
-def _refuse(role: str, reason: str):
+def log_refusal(role: str, reason: str) -> None:
+    """Log why a request was refused; the caller sees none of it."""
     log.warning(
         "access refused: role %s, %s %s from %s: %s",
         role,
@@ -152,7 +173,6 @@ def _refuse(role: str, reason: str):
         request.remote_addr,
         reason,
     )
-    abort(Response(FORBIDDEN_BODY, status=403, mimetype="text/plain"))
 
 
 # -- the operators verified lately, shared by every process on the host --
@@ -233,10 +253,10 @@ def _client_certificate(config: Config):
     if config["ClientCertificateSource"] == "tls":
         sock = request.environ.get("gunicorn.socket")
         if not isinstance(sock, ssl.SSLSocket):
-            raise AccessRefused("no TLS connection (ClientCertificateSource = tls)")
+            raise NoCertificate("no TLS connection (ClientCertificateSource = tls)")
         der = sock.getpeercert(binary_form=True)
         if not der:
-            raise AccessRefused("no client certificate was presented")
+            raise NoCertificate("no client certificate was presented")
         return load_certificate(der)
 
     header = config["ClientCertificateHeader"]
@@ -244,10 +264,10 @@ def _client_certificate(config: Config):
     if not peer_in(config["TrustedProxies"]):
         if value:
             log.warning("ignored %s from %s: not in TrustedProxies", header, peer_address())
-        raise AccessRefused(f"request not from a trusted proxy ({peer_address()})")
+        raise NoCertificate(f"request not from a trusted proxy ({peer_address()})")
     pem = unquote(value).strip()
     if not pem or pem == "(null)":
-        raise AccessRefused(f"no client certificate in {header}")
+        raise NoCertificate(f"no client certificate in {header}")
     return load_certificate(pem.encode("ascii", "replace"))
 
 
