@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -92,6 +93,24 @@ def _http_url(text: str) -> str:
     if value and not value.lower().startswith(("http://", "https://")):
         raise ValueError(f"{value!r} is not an http:// or https:// URL")
     return value
+
+
+def _issuer(text: str) -> str:
+    """An OpenID issuer: https, or http only on this machine's loopback (tests, a local proxy)."""
+    value = text.strip().rstrip("/")
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return value
+    raise ValueError(f"{value!r} is not an https:// URL")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Values separated by commas or spaces (scopes, acr URIs), in order, without repeats."""
+    return tuple(dict.fromkeys(text.replace(",", " ").split()))
 
 
 def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -232,9 +251,48 @@ SETTINGS: tuple[Setting, ...] = (
     # residents
     Setting(
         "CitizenLogin",
-        "header",
-        _choice("dev", "header"),
-        help="dev: a test login (never in production); header: the region's login proxy",
+        "oidc",
+        _choice("oidc", "header", "dev"),
+        help="oidc: the region's identity provider (OpenID Connect); header: the region's "
+        "login proxy; dev: a test login (never in production)",
+    ),
+    # OpenID Connect (ep.web.oidc), with CitizenLogin = oidc
+    Setting("OidcIssuer", "", _issuer, help="the identity provider's issuer URL (https)"),
+    Setting("OidcClientId", "", help="EP's client id at the identity provider"),
+    Setting(
+        "OidcClientSecret",
+        "",
+        secret=True,
+        help="client secret (client_secret_basic); or use OidcPrivateKeyFile",
+    ),
+    Setting(
+        "OidcPrivateKeyFile",
+        "",
+        path="file",
+        help="PEM private key for private_key_jwt client authentication, instead of a secret",
+    ),
+    Setting(
+        "OidcScopes",
+        "openid profile https://id.oidc.se/scope/naturalPersonNumber",
+        _words,
+        help="scopes asked for, separated by spaces",
+    ),
+    Setting(
+        "OidcPersonnummerClaim",
+        "https://id.oidc.se/claim/personalIdentityNumber",
+        help="the claim holding the personnummer or samordningsnummer",
+    ),
+    Setting(
+        "OidcRequiredAcr",
+        "http://id.elegnamnden.se/loa/1.0/loa3",
+        _words,
+        help="accepted assurance levels (acr), separated by spaces; any other is refused",
+    ),
+    Setting(
+        "OidcPostLogoutRedirect",
+        "",
+        _http_url,
+        help="where the provider sends the resident after logging out; empty = EP's start page",
     ),
     Setting(
         "CitizenIdentityHeader",
@@ -548,6 +606,7 @@ def load_config(
                 raise ConfigError(f"{where}: {setting.name}: file not found: {resolved}")
         sources[setting.name] = source
     _check_notification(values, sources, path)
+    _check_citizen_login(values, sources, path)
 
     url = database[0]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -567,6 +626,25 @@ def _check_notification(values: dict[str, Any], sources: dict[str, str], path: P
         where = path if source == str(path) else source
         raise ConfigError(
             f"{where}: NotificationChannel: sms is enabled but SmsGatewayUrl is not set"
+        )
+
+
+def _check_citizen_login(values: dict[str, Any], sources: dict[str, str], path: Path) -> None:
+    """Refuse CitizenLogin = oidc without a provider, a client or a way to authenticate it."""
+    if values["CitizenLogin"] != "oidc":
+        return
+    source = sources["CitizenLogin"]
+    where = path if source in (str(path), "default") else source
+    for name in ("OidcIssuer", "OidcClientId", "OidcPersonnummerClaim"):
+        if not values[name]:
+            raise ConfigError(f"{where}: CitizenLogin: oidc needs {name} (see README, OpenID)")
+    if not values["OidcRequiredAcr"]:
+        raise ConfigError(f"{where}: CitizenLogin: oidc needs OidcRequiredAcr (see README)")
+    if "openid" not in values["OidcScopes"]:
+        raise ConfigError(f"{where}: OidcScopes: must include openid")
+    if bool(values["OidcClientSecret"]) == bool(values["OidcPrivateKeyFile"]):
+        raise ConfigError(
+            f"{where}: CitizenLogin: oidc needs either OidcClientSecret or OidcPrivateKeyFile"
         )
 
 

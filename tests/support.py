@@ -53,6 +53,8 @@ def make_instance(folder: Path, database_url: str, **values: str) -> Path:
     """Write an instance folder with ep.ini for ``database_url``; return the ini path."""
     path = folder / "ep.ini"
     path.unlink(missing_ok=True)
+    # the production default (oidc) needs an identity provider; tests ask for it by name
+    values.setdefault("CitizenLogin", "dev")
     write_ini(path, values=values, database_url=database_url)
     for sub in ("inbox", "outbox/notifications", "outbox/ack"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
