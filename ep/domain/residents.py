@@ -64,32 +64,31 @@ def login_verified_resident(
         person.given_name = given_name.strip()[:100]
     if family_name.strip():
         person.family_name = family_name.strip()[:100]
-    record(
-        session,
-        replace(resident_actor(person), client_addr=client_addr),
-        "login",
-        now=now,
-        patient=person.personnummer,
-        object_type="person",
-        object_id=person.id,
-        details=how,
+    record_session_event(
+        session, person=person, action="login", details=how, client_addr=client_addr, now=now
     )
-    session.flush()
     return person
 
 
-def record_logout(
-    session: Session, *, person: Person, client_addr: str | None, now: datetime
+def record_session_event(
+    session: Session,
+    *,
+    person: Person,
+    action: str,
+    client_addr: str | None,
+    now: datetime,
+    details: str | None = None,
 ) -> None:
-    """Log the resident's logout (their session has ended)."""
+    """Log the resident's login or logout, from where they did it."""
     record(
         session,
         replace(resident_actor(person), client_addr=client_addr),
-        "logout",
+        action,
         now=now,
         patient=person.personnummer,
         object_type="person",
         object_id=person.id,
+        details=details,
     )
     session.flush()
 

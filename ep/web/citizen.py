@@ -385,8 +385,12 @@ def logout():
     person = g.person
     end_session()
     if person is not None:
-        residents.record_logout(
-            db.session, person=person, client_addr=request.remote_addr, now=utcnow()
+        residents.record_session_event(
+            db.session,
+            person=person,
+            action="logout",
+            client_addr=request.remote_addr,
+            now=utcnow(),
         )
         db.session.commit()
     flash(_("Du är utloggad."), "info")

@@ -31,11 +31,15 @@ def _legitimate(page, personnummer: str, acr: str) -> None:
     page.get_by_role("button", name="Legitimera").click()
 
 
-def test_a_resident_logs_in_at_the_provider_and_out_of_ep_and_the_provider(oidc_server, chromium):
-    url, provider = oidc_server
+def _tab(chromium, url: str, name: str):
     context = chromium.new_context(ignore_https_errors=True, locale="sv-SE")
     page = context.new_page()
-    pages = Pages(page, url, "oidc")
+    return context, page, Pages(page, url, name)
+
+
+def test_a_resident_logs_in_at_the_provider_and_out_of_ep_and_the_provider(oidc_server, chromium):
+    url, provider = oidc_server
+    context, page, pages = _tab(chromium, url, "oidc")
 
     page.goto(f"{url}/orders")
     assert page.url.startswith(provider.issuer)  # sent to the provider to log in
@@ -59,9 +63,7 @@ def test_a_resident_logs_in_at_the_provider_and_out_of_ep_and_the_provider(oidc_
 
 def test_too_low_an_assurance_level_is_told_in_words(oidc_server, chromium):
     url, _provider = oidc_server
-    context = chromium.new_context(ignore_https_errors=True, locale="sv-SE")
-    page = context.new_page()
-    pages = Pages(page, url, "oidc-loa2")
+    context, page, pages = _tab(chromium, url, "oidc-loa2")
     page.goto(f"{url}/results")
     _legitimate(page, "191212121212", LOA2)
     expect(page.get_by_role("heading", name="Inloggningen räcker inte")).to_be_visible()
