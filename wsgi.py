@@ -1,5 +1,15 @@
-"""The WSGI entry point for gunicorn: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`."""
+"""The WSGI entry point for gunicorn: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
+
+A configuration problem stops the web server with its one line, not a stack trace.
+"""
+
+import sys
 
 from ep import create_app
+from ep.config import ConfigError, check_citizen_login
 
-app = create_app()
+try:
+    app = create_app()
+    check_citizen_login(app.config["EP"])
+except ConfigError as exc:
+    sys.exit(f"EP cannot start: {exc}")

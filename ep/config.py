@@ -606,7 +606,6 @@ def load_config(
                 raise ConfigError(f"{where}: {setting.name}: file not found: {resolved}")
         sources[setting.name] = source
     _check_notification(values, sources, path)
-    _check_citizen_login(values, sources, path)
 
     url = database[0]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -629,17 +628,20 @@ def _check_notification(values: dict[str, Any], sources: dict[str, str], path: P
         )
 
 
-def _check_citizen_login(values: dict[str, Any], sources: dict[str, str], path: Path) -> None:
-    """Refuse CitizenLogin = oidc without a provider, a client or a way to authenticate it."""
+def check_citizen_login(config: Config) -> None:
+    """Refuse CitizenLogin = oidc without a provider, a client or a way to authenticate it.
+
+    Checked where the web server starts (wsgi.py), not in load_config: the batches and
+    `ep init` of a new installation run before the region's provider is filled in.
+    """
+    values = config.values
     if values["CitizenLogin"] != "oidc":
         return
-    source = sources["CitizenLogin"]
-    where = path if source in (str(path), "default") else source
-    for name in ("OidcIssuer", "OidcClientId", "OidcPersonnummerClaim"):
+    source = config.sources["CitizenLogin"]
+    where = config.path if source in (str(config.path), "default") else source
+    for name in ("OidcIssuer", "OidcClientId", "OidcPersonnummerClaim", "OidcRequiredAcr"):
         if not values[name]:
-            raise ConfigError(f"{where}: CitizenLogin: oidc needs {name} (see README, OpenID)")
-    if not values["OidcRequiredAcr"]:
-        raise ConfigError(f"{where}: CitizenLogin: oidc needs OidcRequiredAcr (see README)")
+            raise ConfigError(f"{where}: CitizenLogin: oidc needs {name} (README: OpenID Connect)")
     if "openid" not in values["OidcScopes"]:
         raise ConfigError(f"{where}: OidcScopes: must include openid")
     if bool(values["OidcClientSecret"]) == bool(values["OidcPrivateKeyFile"]):

@@ -1,14 +1,20 @@
 """CitizenLogin = oidc is the production default and refuses to start half configured."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from joserfc.jwk import RSAKey
 
-from ep.config import ConfigError, load_config
+from ep.config import ConfigError, check_citizen_login, load_config
 from tests.oidc.conftest import at_provider
 from tests.oidc.provider import CLIENT_ID, run_provider
 from tests.support import make_instance, run_ep
 
 ISSUER = "https://idp.region.example"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(tmp_path, **settings):
@@ -16,12 +22,27 @@ def _load(tmp_path, **settings):
 
 
 def test_a_new_production_installation_asks_for_its_identity_provider(tmp_path):
-    result = run_ep("init", "--instance", str(tmp_path / "instance"), config=tmp_path / "x.ini")
-    assert result.returncode != 0
-    (line,) = result.stderr.strip().splitlines()
-    assert "CitizenLogin: oidc needs OidcIssuer" in line
-    ini = (tmp_path / "instance" / "ep.ini").read_text(encoding="utf-8")
+    instance = tmp_path / "instance"
+    # the database and folders are made; the batches can run before the provider is known
+    made = run_ep("init", "--instance", str(instance), config=instance / "ep.ini")
+    assert made.returncode == 0, made.stderr
+    ini = (instance / "ep.ini").read_text(encoding="utf-8")
     assert ";CitizenLogin = oidc" in ini and ";OidcIssuer = " in ini
+    # the web server does not start without it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
+    web = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        env={**env, "EP_CONFIG": str(instance / "ep.ini")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert web.returncode == 1
+    assert web.stderr.strip() == (
+        f"EP cannot start: {instance / 'ep.ini'}: CitizenLogin: oidc needs OidcIssuer "
+        "(README: OpenID Connect)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,7 +74,7 @@ def test_a_new_production_installation_asks_for_its_identity_provider(tmp_path):
 )
 def test_a_half_configured_provider_is_one_clear_line(tmp_path, settings, problem):
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, CitizenLogin="oidc", **settings)
+        check_citizen_login(_load(tmp_path, CitizenLogin="oidc", **settings))
     assert problem in str(error.value) and "\n" not in str(error.value)
 
 
@@ -65,6 +86,7 @@ def test_the_swedish_profile_is_the_default(tmp_path):
         OidcClientId="ep",
         OidcClientSecret="s",
     )
+    check_citizen_login(config)
     assert config["OidcIssuer"] == ISSUER
     assert config["OidcPersonnummerClaim"] == "https://id.oidc.se/claim/personalIdentityNumber"
     assert config["OidcRequiredAcr"] == ("http://id.elegnamnden.se/loa/1.0/loa3",)
