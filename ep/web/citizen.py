@@ -298,6 +298,11 @@ LOGIN_FAILURES = {
 }
 
 
+def _client_ip() -> str:
+    # behind nginx, the resident's address rather than the proxy's (as the rate limits see it)
+    return client_address().removeprefix("address:")
+
+
 def _callback_url() -> str:
     # EP is served over https; the provider holds this exact address for EP's client
     return url_for("citizen.login_callback", _external=True, _scheme="https")
@@ -314,7 +319,7 @@ def _login_failed(failure: oidc.LoginFailed):
         personnummer=failure.personnummer,
         reason=failure.reason,
         detail=failure.detail,
-        client_addr=request.remote_addr,
+        client_addr=_client_ip(),
         now=utcnow(),
     )
     db.session.commit()
@@ -362,7 +367,7 @@ def login_callback():
                 given_name=str(login.claims.get("given_name") or ""),
                 family_name=str(login.claims.get("family_name") or ""),
                 how=f"OpenID Connect, acr {login.claims.get('acr')}",
-                client_addr=request.remote_addr,
+                client_addr=_client_ip(),
                 now=now,
             )
         except InvalidIdentifier as exc:
@@ -389,7 +394,7 @@ def logout():
             db.session,
             person=person,
             action="logout",
-            client_addr=request.remote_addr,
+            client_addr=_client_ip(),
             now=utcnow(),
         )
         db.session.commit()

@@ -122,3 +122,12 @@ def test_logout_ends_eps_session_and_the_providers(oidc_app, db_session):
     stale.set_cookie("session", cookie)
     assert stale.get("/orders").status_code == 302
     assert _events(db_session, "logout")
+
+
+def test_answers_from_the_provider_count_against_the_login_limit_per_address(
+    app, make_app, provider
+):
+    client = make_app(LoginAddressRateLimit="2 per 15 minutes", **provider.settings()).test_client()
+    assert client.get("/login/callback?code=a&state=a").status_code == 400
+    assert client.get("/login/callback?code=b&state=b").status_code == 400
+    assert client.get("/login/callback?code=c&state=c").status_code == 429
