@@ -153,8 +153,9 @@ def finish(config, *, arguments, pending: dict | None, redirect_uri: str, now: i
         reason = CANCELLED if error == "access_denied" else REFUSED
         if error in ("server_error", "temporarily_unavailable"):
             reason = UNAVAILABLE
-        description = str(arguments.get("error_description", ""))[:200]
-        raise LoginFailed(reason, f"the provider answered {error}: {description}")
+        # the browser carried these: one line, bounded, before they reach the log
+        answer = " ".join(f"{error}: {arguments.get('error_description', '')}".split())[:200]
+        raise LoginFailed(reason, f"the provider answered {answer}")
     code = arguments.get("code")
     if not code:
         raise LoginFailed(REFUSED, "the provider sent neither a code nor an error")
