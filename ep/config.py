@@ -96,16 +96,12 @@ def _http_url(text: str) -> str:
 
 
 def _issuer(text: str) -> str:
-    """An OpenID issuer: https, or http only on this machine's loopback (tests, a local proxy)."""
+    """An OpenID issuer: an https URL (the ID token's iss, without a trailing slash)."""
     value = text.strip().rstrip("/")
-    if not value:
-        return value
     parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return value
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        return value
-    raise ValueError(f"{value!r} is not an https:// URL")
+    if value and (parts.scheme != "https" or not parts.hostname):
+        raise ValueError(f"{value!r} is not an https:// URL")
+    return value
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -270,6 +266,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         path="file",
         help="PEM private key for private_key_jwt client authentication, instead of a secret",
+    ),
+    Setting(
+        "OidcCaFile",
+        "",
+        path="file",
+        help="PEM CA certificates the provider's TLS certificate must chain to; "
+        "empty = the system's",
     ),
     Setting(
         "OidcScopes",

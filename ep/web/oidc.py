@@ -58,6 +58,7 @@ class LoginFailed(Exception):
 class _Provider:
     metadata: dict
     fetched_at: float
+    verify: str | bool  # for requests: the CA file, or True for the system's CAs
     keys: KeySet | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,9 +75,15 @@ class Login:
     id_token: str
 
 
-def _get_json(url: str) -> dict:
+def _verify(config) -> str | bool:
+    """What the provider's TLS certificate must chain to: OidcCaFile, else the system's CAs."""
+    ca_file = config.path_of("OidcCaFile")
+    return str(ca_file) if ca_file else True
+
+
+def _get_json(url: str, *, verify: str | bool) -> dict:
     try:
-        response = requests.get(url, timeout=_TIMEOUT_SECONDS)
+        response = requests.get(url, timeout=_TIMEOUT_SECONDS, verify=verify)
         response.raise_for_status()
         document = response.json()
     except (requests.RequestException, ValueError) as exc:
@@ -93,7 +100,7 @@ def _provider(config) -> _Provider:
         known = _providers.get(issuer)
     if known is not None and time.monotonic() - known.fetched_at < _METADATA_SECONDS:
         return known
-    metadata = _get_json(f"{issuer}/.well-known/openid-configuration")
+    metadata = _get_json(f"{issuer}/.well-known/openid-configuration", verify=_verify(config))
     if metadata.get("issuer", "").rstrip("/") != issuer:
         raise LoginFailed(
             UNAVAILABLE, f"discovery names issuer {metadata.get('issuer')!r}, not {issuer!r}"
@@ -101,7 +108,7 @@ def _provider(config) -> _Provider:
     for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not metadata.get(endpoint):
             raise LoginFailed(UNAVAILABLE, f"discovery lacks {endpoint}")
-    provider = _Provider(metadata, time.monotonic())
+    provider = _Provider(metadata, time.monotonic(), _verify(config))
     with _providers_lock:
         _providers[issuer] = provider
     return provider
@@ -110,7 +117,9 @@ def _provider(config) -> _Provider:
 def _keys(provider: _Provider, *, refresh: bool = False) -> KeySet:
     with provider.lock:
         if provider.keys is None or refresh:
-            provider.keys = KeySet.import_key_set(_get_json(provider.metadata["jwks_uri"]))
+            provider.keys = KeySet.import_key_set(
+                _get_json(provider.metadata["jwks_uri"], verify=provider.verify)
+            )
         return provider.keys
 
 
@@ -181,7 +190,9 @@ def _exchange(config, provider: _Provider, *, code, pending, redirect_uri) -> st
     else:
         auth = (config["OidcClientId"], config["OidcClientSecret"])
     try:
-        response = requests.post(endpoint, data=data, auth=auth, timeout=_TIMEOUT_SECONDS)
+        response = requests.post(
+            endpoint, data=data, auth=auth, timeout=_TIMEOUT_SECONDS, verify=provider.verify
+        )
     except requests.RequestException as exc:
         raise LoginFailed(UNAVAILABLE, f"{endpoint}: {_one_line(exc)}") from None
     if response.status_code >= 500:

@@ -47,6 +47,9 @@ def provider_redirect(
     start = client.get(f"/login?next={next_page}")
     assert start.status_code == 302, start.get_data(as_text=True)
     http = requests.Session()
+    # without trust_env, REQUESTS_CA_BUNDLE in the environment would override http.verify
+    http.trust_env = False
+    http.verify = str(client.application.config["EP"].path_of("OidcCaFile"))
     answer = http.get(start.headers["Location"], allow_redirects=False)
     login_page = http.get(urljoin(answer.url, answer.headers["Location"]))
     assert "Personnummer" in login_page.text, login_page.text[:500]

@@ -1,13 +1,14 @@
 // A real OpenID provider (the npm package oidc-provider) on a free loopback port, for EP's
 // resident login tests. Started by tests/oidc/provider.py with a JSON configuration file:
-//   {"clients": [...], "jwks": {"keys": [...]}, "claim": "...", "acrValues": [...]}
-// It prints {"issuer": "http://127.0.0.1:PORT"} on one line once it listens.
+//   {"clients": [...], "jwks": {"keys": [...]}, "claim": "...", "acrValues": [...],
+//    "tls": {"cert": "server.crt", "key": "server.key"}}
+// It serves TLS and prints {"issuer": "https://127.0.0.1:PORT"} on one line once it listens.
 //
 // The login page stands in for BankID: the resident types a personnummer and a name and
 // picks the assurance level (acr) the login reaches, or cancels. POST /test/settings with
 // new clients or a new JWKS (key rotation) makes a new provider on the same address.
 import fs from 'node:fs';
-import http from 'node:http';
+import https from 'node:https';
 import Provider from 'oidc-provider';
 
 const settings = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
@@ -110,9 +111,12 @@ async function interaction(provider, req, res) {
   }, { mergeWithLastSubmission: false });
 }
 
-const server = http.createServer();
+const server = https.createServer({
+  cert: fs.readFileSync(settings.tls.cert),
+  key: fs.readFileSync(settings.tls.key),
+});
 server.listen(0, '127.0.0.1', () => {
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const issuer = `https://127.0.0.1:${server.address().port}`;
   let provider = new Provider(issuer, configuration());
   let handle = provider.callback();
   server.on('request', async (req, res) => {

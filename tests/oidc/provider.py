@@ -1,4 +1,5 @@
-"""A real OpenID provider for the tests: the npm package oidc-provider, run by node.
+"""A real OpenID provider for the tests: the npm package oidc-provider, run by node,
+serving TLS with a certificate from a CA made here (EP trusts it through OidcCaFile).
 
 ``make oidc-deps`` installs it (npm ci in tests/oidc). The tests hand it its signing key,
 so a test can also sign a token with the very key the provider uses, and change one thing.
@@ -14,6 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 from joserfc.jwk import RSAKey
+
+from ep.identity.certificates import issue_server_certificate, make_ca, write_issued
+from ep.timeutil import utcnow
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "provider.mjs"
@@ -33,11 +37,15 @@ def new_key(kid: str) -> RSAKey:
 class OpenIdProvider:
     issuer: str
     key: RSAKey  # the key it signs ID tokens with now
+    ca_file: Path  # its TLS certificate chains to this test CA
 
     def change(self, **settings) -> None:
         """Give the provider new clients or keys (a new provider on the same address)."""
         response = requests.post(
-            f"{self.issuer}/test/settings", data=json.dumps(settings), timeout=10
+            f"{self.issuer}/test/settings",
+            data=json.dumps(settings),
+            timeout=10,
+            verify=self.ca_file,
         )
         assert response.status_code == 200, response.text
 
@@ -58,6 +66,7 @@ class OpenIdProvider:
             "OidcClientId": CLIENT_ID,
             "OidcClientSecret": CLIENT_SECRET,
             "OidcRequiredAcr": LOA3,
+            "OidcCaFile": str(self.ca_file),
             **more,
         }
 
@@ -83,7 +92,13 @@ def run_provider(
     if shutil.which("node") is None or not PACKAGE.exists():
         pytest.fail(f"{PACKAGE} is missing: run `make oidc-deps` (npm ci in tests/oidc)")
     key = new_key("first")
+    now = utcnow()
+    ca = make_ca("EP test OpenID provider CA", now=now)
+    ca_file, cert, tls_key = folder / "oidc-ca.pem", folder / "oidc.crt", folder / "oidc.key"
+    ca_file.write_bytes(ca.cert_pem)
+    write_issued(issue_server_certificate(ca, ["127.0.0.1"], now=now), cert, tls_key)
     settings = {
+        "tls": {"cert": str(cert), "key": str(tls_key)},
         "clients": [_client(list(redirect_uris), list(post_logout_redirect_uris))],
         "jwks": {"keys": [key.as_dict(private=True)]},
         "claim": CLAIM,
@@ -103,7 +118,7 @@ def run_provider(
         process.kill()
         pytest.fail("the OpenID provider did not start:\n" + process.stderr.read())
     try:
-        yield OpenIdProvider(json.loads(line)["issuer"], key)
+        yield OpenIdProvider(json.loads(line)["issuer"], key, ca_file)
     finally:
         process.terminate()
         process.wait(timeout=20)
