@@ -3,7 +3,9 @@
 The authorization code flow with PKCE, state and nonce (``CitizenLogin = oidc``). The
 provider is found from its issuer's ``.well-known/openid-configuration``; its ID token is
 believed only when the signature verifies with a key from the provider's JWKS and the
-issuer, audience, expiry, nonce and assurance level (acr) are the ones EP asked for. A
+issuer, audience, expiry, nonce and assurance level (acr) are the ones EP asked for
+(joserfc, the JOSE library of the Authlib project, which Authlib's own jose module now
+defers to; Authlib for PKCE). A
 token signed with a key EP has not seen makes EP fetch the JWKS again once, so a provider
 rotating its keys does not lock residents out.
 
@@ -16,16 +18,15 @@ session. A failure is a ``LoginFailed`` with a ``reason`` the resident is told i
 words and a ``detail`` for the log.
 """
 
-import hashlib
 import secrets
 import threading
 import time
-from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet, RSAKey
@@ -127,11 +128,6 @@ def _token(size: int = 32) -> str:
     return secrets.token_urlsafe(size)
 
 
-def _s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 def begin(config, *, redirect_uri: str, language: str) -> tuple[str, dict]:
     """Start a login: the provider's URL to send the browser to, and what to remember."""
     provider = _provider(config)
@@ -143,7 +139,7 @@ def begin(config, *, redirect_uri: str, language: str) -> tuple[str, dict]:
         "scope": " ".join(config["OidcScopes"]),
         "state": pending["state"],
         "nonce": pending["nonce"],
-        "code_challenge": _s256(pending["verifier"]),
+        "code_challenge": create_s256_code_challenge(pending["verifier"]),
         "code_challenge_method": "S256",
         "acr_values": " ".join(config["OidcRequiredAcr"]),
         "ui_locales": language,
