@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
 
-.PHONY: run test test-clock lint format venv init clean translations browser-deps wheel constraints
+.PHONY: run test test-clock lint format venv init clean translations browser-deps oidc-deps wheel constraints
 
 venv: $(STAMP) translations
 
@@ -46,6 +46,14 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $(AXE)
 
+# a real OpenID provider (npm oidc-provider) for the resident login tests (tests/oidc)
+OIDC_PROVIDER := tests/oidc/node_modules/oidc-provider/package.json
+oidc-deps: $(OIDC_PROVIDER)
+
+$(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+	touch $(OIDC_PROVIDER)
+
 init: venv
 	$(BIN)/ep init --demo --instance $(CURDIR)/instance
 
@@ -61,7 +69,7 @@ run: init
 
 # The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) it runs again on
 # that PostgreSQL database.
-test: venv browser-deps
+test: venv browser-deps oidc-deps
 	env -u EP_TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; \

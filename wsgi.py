@@ -1,8 +1,16 @@
 """The WSGI entry point of a checkout: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
 
-An installed EP needs no file of its own: `gunicorn "ep:create_app()"`.
+A configuration problem stops the web server with its one line, not a stack trace. An
+installed EP needs no file of its own: `gunicorn -c python:ep.gunicorn_conf "ep:create_app()"`.
 """
 
-from ep import create_app
+import sys
 
-app = create_app()
+from ep import create_app
+from ep.config import ConfigError, check_citizen_login
+
+try:
+    app = create_app()
+    check_citizen_login(app.config["EP"])
+except ConfigError as exc:
+    sys.exit(f"EP cannot start: {exc}")

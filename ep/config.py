@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -93,6 +94,20 @@ def _http_url(text: str) -> str:
     if value and not value.lower().startswith(("http://", "https://")):
         raise ValueError(f"{value!r} is not an http:// or https:// URL")
     return value
+
+
+def _issuer(text: str) -> str:
+    """An OpenID issuer: an https URL (the ID token's iss, without a trailing slash)."""
+    value = text.strip().rstrip("/")
+    parts = urlsplit(value)
+    if value and (parts.scheme != "https" or not parts.hostname):
+        raise ValueError(f"{value!r} is not an https:// URL")
+    return value
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Values separated by commas or spaces (scopes, acr URIs), in order, without repeats."""
+    return tuple(dict.fromkeys(text.replace(",", " ").split()))
 
 
 def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -222,9 +237,55 @@ SETTINGS: tuple[Setting, ...] = (
     # residents
     Setting(
         "CitizenLogin",
-        "header",
-        _choice("dev", "header"),
-        help="dev: a test login (never in production); header: the region's login proxy",
+        "oidc",
+        _choice("oidc", "header", "dev"),
+        help="oidc: the region's identity provider (OpenID Connect); header: the region's "
+        "login proxy; dev: a test login (never in production)",
+    ),
+    # OpenID Connect (ep.web.oidc), with CitizenLogin = oidc
+    Setting("OidcIssuer", "", _issuer, help="the identity provider's issuer URL (https)"),
+    Setting("OidcClientId", "", help="EP's client id at the identity provider"),
+    Setting(
+        "OidcClientSecret",
+        "",
+        secret=True,
+        help="client secret (client_secret_basic); or use OidcPrivateKeyFile",
+    ),
+    Setting(
+        "OidcPrivateKeyFile",
+        "",
+        path="file",
+        help="PEM private key for private_key_jwt client authentication, instead of a secret",
+    ),
+    Setting(
+        "OidcCaFile",
+        "",
+        path="file",
+        help="PEM CA certificates the provider's TLS certificate must chain to; "
+        "empty = the system's",
+    ),
+    Setting(
+        "OidcScopes",
+        "openid profile https://id.oidc.se/scope/naturalPersonNumber",
+        _words,
+        help="scopes asked for, separated by spaces",
+    ),
+    Setting(
+        "OidcPersonnummerClaim",
+        "https://id.oidc.se/claim/personalIdentityNumber",
+        help="the claim holding the personnummer or samordningsnummer",
+    ),
+    Setting(
+        "OidcRequiredAcr",
+        "http://id.elegnamnden.se/loa/1.0/loa3",
+        _words,
+        help="accepted assurance levels (acr), separated by spaces; any other is refused",
+    ),
+    Setting(
+        "OidcPostLogoutRedirect",
+        "",
+        _http_url,
+        help="where the provider sends the resident after logging out; empty = EP's start page",
     ),
     Setting(
         "CitizenIdentityHeader",
@@ -602,7 +663,7 @@ def load_config(
                 raise ConfigError(f"{where}: {setting.name}: file not found: {resolved}")
         sources[setting.name] = source
     _check_notification(values, sources, path)
-    _check_citizen_login(values, sources, path)
+    _check_identity_header_source(values, sources, path)
 
     url = database[0]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -625,7 +686,7 @@ def _check_notification(values: dict[str, Any], sources: dict[str, str], path: P
         )
 
 
-def _check_citizen_login(values: dict[str, Any], sources: dict[str, str], path: Path) -> None:
+def _check_identity_header_source(values: dict[str, Any], sources: dict[str, str], path: Path) -> None:
     """Refuse header login with nobody named to send the header: any client could."""
     if values["CitizenLogin"] == "header" and not values["CitizenIdentityProxies"]:
         source = sources["CitizenLogin"]
@@ -633,6 +694,28 @@ def _check_citizen_login(values: dict[str, Any], sources: dict[str, str], path: 
         raise ConfigError(
             f"{where}: CitizenLogin = header needs CitizenIdentityProxies, the address of "
             "the region's login proxy (or of the nginx front), or CitizenLogin = dev for a demo"
+        )
+
+
+def check_citizen_login(config: Config) -> None:
+    """Refuse CitizenLogin = oidc without a provider, a client or a way to authenticate it.
+
+    Checked where the web server starts (wsgi.py), not in load_config: the batches and
+    `ep init` of a new installation run before the region's provider is filled in.
+    """
+    values = config.values
+    if values["CitizenLogin"] != "oidc":
+        return
+    source = config.sources["CitizenLogin"]
+    where = config.path if source in (str(config.path), "default") else source
+    for name in ("OidcIssuer", "OidcClientId", "OidcPersonnummerClaim", "OidcRequiredAcr"):
+        if not values[name]:
+            raise ConfigError(f"{where}: CitizenLogin: oidc needs {name} (README: OpenID Connect)")
+    if "openid" not in values["OidcScopes"]:
+        raise ConfigError(f"{where}: OidcScopes: must include openid")
+    if bool(values["OidcClientSecret"]) == bool(values["OidcPrivateKeyFile"]):
+        raise ConfigError(
+            f"{where}: CitizenLogin: oidc needs either OidcClientSecret or OidcPrivateKeyFile"
         )
 
 

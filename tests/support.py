@@ -57,8 +57,10 @@ def make_instance(folder: Path, database_url: str, **values: str) -> Path:
     """Write an instance folder with ep.ini for ``database_url``; return the ini path."""
     path = folder / "ep.ini"
     path.unlink(missing_ok=True)
-    # header login (the default) needs its source named; the test client is 127.0.0.1
+    # header login needs its source named (the test client is 127.0.0.1) when a test picks it
     values.setdefault("CitizenIdentityProxies", "127.0.0.1")
+    # the production default (oidc) needs an identity provider; tests ask for it by name
+    values.setdefault("CitizenLogin", "dev")
     write_ini(path, values=values, database_url=database_url)
     for sub in ("inbox", "outbox/notifications", "outbox/ack"):
         (folder / sub).mkdir(parents=True, exist_ok=True)

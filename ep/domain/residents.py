@@ -2,15 +2,16 @@
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
-from ep.domain.orders import record_own_change
-from ep.identity import parse_personnummer
+from ep.domain.audit import Actor, record
+from ep.domain.orders import record_own_change, resident_actor
+from ep.identity import InvalidIdentifier, parse_personnummer
 from ep.models import Analysis, AuditEvent, InboxMessage, Order, Package, Person, Result
 from ep.models.people import CHANNELS, LANGUAGES
 from ep.timeutil import local
@@ -41,6 +42,80 @@ def login_person(session: Session, *, personnummer: str, now: datetime) -> Perso
         session.add(person)
         session.flush()
     return person
+
+
+def login_verified_resident(
+    session: Session,
+    *,
+    personnummer: str,
+    given_name: str,
+    family_name: str,
+    how: str,
+    client_addr: str | None,
+    now: datetime,
+) -> Person:
+    """Log in a resident the identity provider vouched for; the name follows the provider.
+
+    Raises InvalidIdentifier when ``personnummer`` is not one (nor a samordningsnummer).
+    """
+    person = login_person(session, personnummer=personnummer, now=now)
+    # the provider's name is the registered one: kept up to date on every login
+    if given_name.strip():
+        person.given_name = given_name.strip()[:100]
+    if family_name.strip():
+        person.family_name = family_name.strip()[:100]
+    record_session_event(
+        session, person=person, action="login", details=how, client_addr=client_addr, now=now
+    )
+    return person
+
+
+def record_session_event(
+    session: Session,
+    *,
+    person: Person,
+    action: str,
+    client_addr: str | None,
+    now: datetime,
+    details: str | None = None,
+) -> None:
+    """Log the resident's login or logout, from where they did it."""
+    record(
+        session,
+        replace(resident_actor(person), client_addr=client_addr),
+        action,
+        now=now,
+        patient=person.personnummer,
+        object_type="person",
+        object_id=person.id,
+        details=details,
+    )
+    session.flush()
+
+
+def record_login_failure(
+    session: Session,
+    *,
+    personnummer: str | None,
+    reason: str,
+    detail: str,
+    client_addr: str | None,
+    now: datetime,
+) -> None:
+    """Log a refused or failed login, with whom it was for when the provider said so."""
+    try:
+        known = parse_personnummer(personnummer, today=local(now).date()) if personnummer else None
+    except InvalidIdentifier:
+        known = None
+    record(
+        session,
+        Actor("resident", known or "unknown", client_addr=client_addr),
+        f"login:{reason}",
+        now=now,
+        patient=known,
+        details=detail[:1000],
+    )
+    session.flush()
 
 
 def normalise_mobile(text: str) -> str:

@@ -1,6 +1,7 @@
 """The web: one blueprint per audience, common language choice and security headers."""
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request, session
 from flask_babel import get_locale
@@ -96,9 +97,16 @@ def init_web(app: Flask) -> None:
     def _default_language():
         g.default_language = config["DefaultLanguage"]
 
+    policy = CONTENT_SECURITY_POLICY
+    if config["CitizenLogin"] == "oidc":
+        # the logout form is answered with a redirect to the provider's logout, and
+        # browsers hold a form's redirects to form-action too
+        issuer = urlsplit(config["OidcIssuer"])
+        policy += f" {issuer.scheme}://{issuer.netloc}"
+
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # same-origin, not no-referrer: Flask-WTF refuses a form posted over HTTPS without
         # a same-site Referer ("The referrer header is missing"); other sites get nothing

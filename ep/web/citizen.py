@@ -5,6 +5,7 @@ Every page but the start, login and language choice needs a logged-in resident
 another resident's order, result, kit or message is a 404 however its id is guessed.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,9 +21,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import refresh
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, RadioField, StringField, SubmitField
@@ -37,6 +38,7 @@ from ep.identity import InvalidIdentifier, format_personnummer
 from ep.models import InboxMessage, Order, Package, Person, SamplingLocation
 from ep.notify.texts import inbox_text_in
 from ep.timeutil import utcnow
+from ep.web import oidc
 from ep.web.citizen_auth import (
     DevLoginForm,
     end_session,
@@ -48,10 +50,14 @@ from ep.web.citizen_auth import (
 from ep.web.citizen_chart import trend_chart
 from ep.web.formats import language as page_language
 from ep.web.formats import number_text
-from ep.web.ratelimit import limited, resident, typed_personnummer
+from ep.web.ratelimit import client_address, limited, resident, typed_personnummer
 from ep.web.redirects import safe_next
 
 bp = Blueprint("citizen", __name__)
+log = logging.getLogger(__name__)
+# session keys: a login begun at the identity provider, and its ID token (for the logout)
+OIDC_PENDING = "oidc_login"
+OIDC_ID_TOKEN = "oidc_id_token"
 
 LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
 HOME_KIT = "home"
@@ -327,10 +333,12 @@ def cookies():
 @bp.route("/login", methods=["GET", "POST"])
 @limited("Login", typed_personnummer)
 def login():
-    """Log in: the dev form, or with the region's login an explanation of where to go."""
+    """Log in: to the region's identity provider, the dev form, or where the proxy is."""
     target = safe_next(request.values.get("next"), url_for("citizen.start"))
     if g.person is not None:
         return redirect(target)
+    if login_mode() == "oidc":
+        return _begin_oidc_login(target)
     if login_mode() != "dev":
         return render_template("citizen/login_header.html"), 401
     form = DevLoginForm()
@@ -352,11 +360,143 @@ def login():
     return render_template("citizen/login.html", form=form, next=target)
 
 
+# what a resident is told when a login at the identity provider did not succeed
+LOGIN_FAILURES = {
+    oidc.CANCELLED: (
+        _l("Inloggningen avbröts"),
+        _l("Du avbröt inloggningen. Du är inte inloggad."),
+        400,
+    ),
+    oidc.ASSURANCE: (
+        _l("Inloggningen räcker inte"),
+        _l(
+            "Du loggade in på ett sätt som inte räcker för att se provsvar. "
+            "Logga in med BankID, Freja+ eller en annan e-legitimation."
+        ),
+        403,
+    ),
+    oidc.UNAVAILABLE: (
+        _l("Inloggningen fungerar inte just nu"),
+        _l("Inloggningstjänsten svarar inte just nu. Försök igen om en stund."),
+        503,
+    ),
+    oidc.REFUSED: (
+        _l("Inloggningen misslyckades"),
+        _l("Inloggningen kunde inte slutföras. Börja om från startsidan och logga in igen."),
+        400,
+    ),
+}
+
+
+def _client_ip() -> str:
+    # behind nginx, the resident's address rather than the proxy's (as the rate limits see it)
+    return client_address().removeprefix("address:")
+
+
+def _callback_url() -> str:
+    # EP is served over https; the provider holds this exact address for EP's client
+    return url_for("citizen.login_callback", _external=True, _scheme="https")
+
+
+def _login_failed(failure: oidc.LoginFailed):
+    """Log and audit a failed login; tell the resident in words, never a stack trace."""
+    log.warning(
+        "resident login failed (%s) from %s: %s", failure.reason, client_address(), failure.detail
+    )
+    db.session.rollback()
+    residents.record_login_failure(
+        db.session,
+        personnummer=failure.personnummer,
+        reason=failure.reason,
+        detail=failure.detail,
+        client_addr=_client_ip(),
+        now=utcnow(),
+    )
+    db.session.commit()
+    title, text, status = LOGIN_FAILURES[failure.reason]
+    return render_template("citizen/login_failed.html", title=title, text=text), status
+
+
+def _begin_oidc_login(target: str):
+    try:
+        url, pending = oidc.begin(
+            current_app.config["EP"], redirect_uri=_callback_url(), language=get_locale().language
+        )
+    except oidc.LoginFailed as failure:
+        return _login_failed(failure)
+    session[OIDC_PENDING] = {**pending, "next": target}
+    return redirect(url)
+
+
+@bp.get("/login/callback")
+@limited("Login", None, methods=("GET",))
+def login_callback():
+    """The identity provider sends the resident back here, logged in or not."""
+    if login_mode() != "oidc":
+        abort(404)
+    config = current_app.config["EP"]
+    pending = session.pop(OIDC_PENDING, None)
+    now = utcnow()
+    try:
+        login = oidc.finish(
+            config,
+            arguments=request.args,
+            pending=pending,
+            redirect_uri=_callback_url(),
+            now=int(now.timestamp()),
+        )
+        personnummer = login.claims.get(config["OidcPersonnummerClaim"])
+        if not isinstance(personnummer, str):
+            raise oidc.LoginFailed(
+                oidc.REFUSED, f"the ID token has no {config['OidcPersonnummerClaim']} claim"
+            )
+        try:
+            person = residents.login_verified_resident(
+                db.session,
+                personnummer=personnummer,
+                given_name=str(login.claims.get("given_name") or ""),
+                family_name=str(login.claims.get("family_name") or ""),
+                how=f"OpenID Connect, acr {login.claims.get('acr')}",
+                client_addr=_client_ip(),
+                now=now,
+            )
+        except InvalidIdentifier as exc:
+            raise oidc.LoginFailed(oidc.REFUSED, f"the personnummer claim: {exc}") from None
+    except oidc.LoginFailed as failure:
+        return _login_failed(failure)
+    start_session(person)
+    session[OIDC_ID_TOKEN] = login.id_token  # the hint for the provider's logout
+    db.session.commit()
+    log.info("resident %s logged in (acr %s)", person.id, login.claims.get("acr"))
+    return redirect(pending["next"])
+
+
 @bp.post("/logout")
 def logout():
-    if PostForm().validate_on_submit():
-        end_session()
-        flash(_("Du är utloggad."), "info")
+    """Log out of EP and, with OpenID Connect, of the identity provider too."""
+    if not PostForm().validate_on_submit():
+        return redirect(url_for("citizen.start"))
+    id_token = session.get(OIDC_ID_TOKEN)
+    person = g.person
+    end_session()
+    if person is not None:
+        residents.record_session_event(
+            db.session,
+            person=person,
+            action="logout",
+            client_addr=_client_ip(),
+            now=utcnow(),
+        )
+        db.session.commit()
+    flash(_("Du är utloggad."), "info")
+    if login_mode() == "oidc":
+        config = current_app.config["EP"]
+        back = config["OidcPostLogoutRedirect"] or url_for(
+            "citizen.start", _external=True, _scheme="https"
+        )
+        provider_logout = oidc.logout_url(config, id_token=id_token, post_logout_redirect=back)
+        if provider_logout:
+            return redirect(provider_logout)
     return redirect(url_for("citizen.start"))
 
 

@@ -160,29 +160,31 @@ def _log_breach(limit: RequestLimit) -> None:
     )
 
 
-def limited(kind: str, person):
-    """Limit a view's POSTs per client address and per ``person`` by the ``kind`` settings.
+def limited(kind: str, person, *, methods: tuple[str, ...] = ("POST",)):
+    """Limit a view's ``methods`` per client address and per ``person`` by the ``kind`` settings.
 
-    ``<kind>RateLimit`` per person and ``<kind>AddressRateLimit`` per client address.
+    ``<kind>RateLimit`` per person and ``<kind>AddressRateLimit`` per client address;
+    ``person`` None when the request does not say whom it is for (the provider's answer).
     """
 
     def decorate(view):
         # shared: every view of a kind (both staff look-ups) draws on the same counters
-        per_person = limiter.shared_limit(
-            _setting(f"{kind}RateLimit"),
-            scope=kind,
-            key_func=person,
-            methods=["POST"],
-            on_breach=_log_breach,
-        )
-        per_address = limiter.shared_limit(
+        counted = view
+        if person is not None:
+            counted = limiter.shared_limit(
+                _setting(f"{kind}RateLimit"),
+                scope=kind,
+                key_func=person,
+                methods=list(methods),
+                on_breach=_log_breach,
+            )(counted)
+        counted = limiter.shared_limit(
             _setting(f"{kind}AddressRateLimit"),
             scope=f"{kind}-address",
             key_func=client_address,
-            methods=["POST"],
+            methods=list(methods),
             on_breach=_log_breach,
-        )
-        counted = per_address(per_person(view))
+        )(counted)
 
         @wraps(view)
         def wrapped(*args, **kwargs):
