@@ -686,7 +686,9 @@ def _check_notification(values: dict[str, Any], sources: dict[str, str], path: P
         )
 
 
-def _check_identity_header_source(values: dict[str, Any], sources: dict[str, str], path: Path) -> None:
+def _check_identity_header_source(
+    values: dict[str, Any], sources: dict[str, str], path: Path
+) -> None:
     """Refuse header login with nobody named to send the header: any client could."""
     if values["CitizenLogin"] == "header" and not values["CitizenIdentityProxies"]:
         source = sources["CitizenLogin"]

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from ep.api.problems import problem, wants_problem
 from ep.api.views import INTEGRATION_ROLE, blp
 from ep.extensions import csrf
+from ep.web.errors import answer_errors
 
 API_PREFIX = "/api/v1"
 SWAGGER_UI_FOLDER = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
@@ -98,11 +99,18 @@ def init_api(app: Flask) -> None:
     api.register_blueprint(blp)
     app.register_blueprint(docs)
 
+    # the codes EP's error pages explain come here through ep.web.errors; the rest directly
+    answer_errors(app, wants_problem, _api_problem)
+
     @app.errorhandler(HTTPException)
-    def _api_problem(error: HTTPException):
+    def _any_http_error(error: HTTPException):
         if not wants_problem(request.path):
             return error  # EP's pages keep their own answers
-        return problem(error.code or 500, _detail(error), errors=_errors(error))
+        return _api_problem(error)
+
+
+def _api_problem(error: HTTPException):
+    return problem(error.code or 500, _detail(error), errors=_errors(error))
 
 
 def _detail(error: HTTPException) -> str | None:

@@ -1,10 +1,13 @@
 """Error pages in the site's layout and the page's language (400, 403, 404, 405, 500).
 
-The OmniqOperator pages keep their own plain answers (a monitor reads them), and a refusal
-built as a finished response (ep.web.access's generic 403) is sent as it is.
+The OmniqOperator pages keep their own plain answers (a monitor reads them), a refusal
+built as a finished response (ep.web.access's generic 403) is sent as it is, and a part
+with answers of its own (the API's problem+json) names its paths with ``answer_errors``.
 """
 
-from flask import Flask, g, render_template, request
+from collections.abc import Callable
+
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -12,7 +15,18 @@ PLAIN_PREFIXES = ("/OmniqOperator",)
 EXPLAINED = (400, 403, 404, 405, 500)
 
 
+ErrorAnswer = Callable[[HTTPException], object]
+
+
+def answer_errors(app: Flask, owns: Callable[[str], bool], answer: ErrorAnswer) -> None:
+    """Let ``answer`` give the error answers for every path ``owns`` says is its own."""
+    app.extensions.setdefault("ep_error_answers", []).append((owns, answer))
+
+
 def _error_page(error: HTTPException):
+    for owns, answer in current_app.extensions.get("ep_error_answers", ()):
+        if owns(request.path):
+            return answer(error)
     if request.path.startswith(PLAIN_PREFIXES) or error.code not in EXPLAINED:
         return error
     if error.code == 500:
