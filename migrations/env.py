@@ -42,9 +42,21 @@ def run_migrations_online():
     conf_args.setdefault("render_as_batch", engine.dialect.name == "sqlite")
 
     with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            # batch mode rebuilds a table by copy, drop and rename: with foreign keys
+            # enforced (as EP's connections are), dropping a referenced table with rows fails.
+            # The pragma only takes effect outside a transaction, so it goes to the driver's
+            # connection before SQLAlchemy begins one; a check follows the run.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+        if engine.dialect.name == "sqlite":
+            driver = connection.connection.driver_connection
+            broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+            driver.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migration left rows without their parent: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -133,7 +133,9 @@ def test_secrets_are_masked_when_shown(ini):
 
 def test_header_login_without_a_source_for_the_header_stops_ep_with_one_line(tmp_path):
     """Any client can send X-Personnummer: with nobody named to send it, EP does not start."""
-    ini = make_instance(tmp_path, "sqlite:///ep.sqlite", CitizenIdentityProxies="")
+    ini = make_instance(
+        tmp_path, "sqlite:///ep.sqlite", CitizenLogin="header", CitizenIdentityProxies=""
+    )
     with pytest.raises(ConfigError) as raised:
         load_config(ini, environ={})
     assert str(raised.value).startswith(

@@ -54,6 +54,30 @@ def upgrade():
     )
 
     # a nullable column without a default: no rewrite of the order table
+    if op.get_bind().dialect.name == "postgresql":
+        op.add_column("order", sa.Column("sampled_location_id", sa.Integer(), nullable=True))
+        # the order table is big: the foreign key checked apart, the index built without
+        # locking out writes
+        op.create_foreign_key(
+            "fk_order_sampled_location_id_sampling_location",
+            "order",
+            "sampling_location",
+            ["sampled_location_id"],
+            ["id"],
+            postgresql_not_valid=True,
+        )
+        with op.get_context().autocommit_block():
+            op.execute(
+                'ALTER TABLE "order" VALIDATE CONSTRAINT '
+                "fk_order_sampled_location_id_sampling_location"
+            )
+            op.create_index(
+                "ix_order_sampled_location_id",
+                "order",
+                ["sampled_location_id"],
+                postgresql_concurrently=True,
+            )
+        return
     with op.batch_alter_table("order", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sampled_location_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
@@ -62,16 +86,7 @@ def upgrade():
             ["sampled_location_id"],
             ["id"],
         )
-    if op.get_bind().dialect.name == "postgresql":
-        # the order table is big: build the index without locking out writes
-        with op.get_context().autocommit_block():
-            op.execute(
-                'CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_order_sampled_location_id '
-                'ON "order" (sampled_location_id)'
-            )
-    else:
-        op.create_index("ix_order_sampled_location_id", "order", ["sampled_location_id"])
-
+    op.create_index("ix_order_sampled_location_id", "order", ["sampled_location_id"])
 
 def downgrade():
     op.drop_index("ix_order_sampled_location_id", table_name="order")
