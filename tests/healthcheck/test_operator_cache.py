@@ -20,7 +20,9 @@ def test_an_operator_verified_by_one_server_process_is_known_to_another(
         assert first.get(STATUS_PATH, cert=operator_cert).body == "OK"  # verified by one
         cache = json.loads((folder / AUTHORIZATION_CACHE_FILE).read_text())
         assert any(key.split("|")[1] == "SE2321000016-O001" for key in cache)
-        # the users can no longer be read: the role check fails in both processes
+        # the users can no longer be read: the role check fails in both processes. A fresh
+        # transaction: on SQLite one that read before the servers wrote cannot write
+        db_session.rollback()
         db_session.execute(text('ALTER TABLE "user" RENAME TO user_away'))
         db_session.commit()
         try:
