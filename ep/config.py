@@ -296,6 +296,13 @@ SETTINGS: tuple[Setting, ...] = (
         help="IMPORTRESULTS leaves a file alone until it has been unchanged this long "
         "(a lab may still be writing it)",
     ),
+    Setting(
+        "LabMaxFileBytes",
+        "5242880",
+        _positive_int,
+        help="a lab file larger than this is refused (moved to error/ with a reason) "
+        "unread: no lab message is that big, and reading it would cost memory",
+    ),
     # batches
     Setting(
         "BatchLeaseSeconds",

@@ -27,9 +27,19 @@ import sys
 from pathlib import Path
 
 from ep.batches.runner import Batch, Context, StepResult, register
-from ep.domain.lab_import import ReadFile, file_away, inbox_files, read_files, record_files
+from ep.domain.lab_import import (
+    ReadFile,
+    file_away,
+    read_files,
+    record_files,
+    record_untouchable,
+    scan_inbox,
+)
 
 IMPORT_CHUNK_FILES = 100
+# and at most this many bytes of files per chunk (a file is at most LabMaxFileBytes):
+# with read-ahead, a few chunks are in memory at once, whatever the inbox holds
+IMPORT_CHUNK_BYTES = 8 * 1024 * 1024
 # read ahead only where a reader can be forked (not on Windows), and only for an inbox big
 # enough to be worth a process
 READ_AHEAD_MIN_FILES = 2 * IMPORT_CHUNK_FILES
@@ -49,7 +59,12 @@ def import_step(ctx: Context) -> StepResult | None:
     if not state.get("files"):
         seen = state.setdefault("seen", set())
         # the inbox again: files that arrived (or settled) while the run went on
-        state["files"] = [p for p in inbox_files(ctx.config, now=ctx.now()) if p not in seen]
+        inbox = scan_inbox(ctx.config, now=ctx.now())
+        if record_untouchable(ctx.session, inbox.untouchable, now=ctx.now()):
+            ctx.session.commit()
+        ready = [file for file in inbox.ready if file.path not in seen]
+        state["files"] = [file.path for file in ready]
+        state["sizes"] = [file.size for file in ready]
         state["next"] = 0
         if not state["files"]:
             return None
@@ -57,38 +72,65 @@ def import_step(ctx: Context) -> StepResult | None:
         ctx.expect(state["found"])
     files, start, result = state["files"], state["next"], StepResult()
     size = min(ctx.chunk_size(), IMPORT_CHUNK_FILES)
-    chunk = files[start : start + size]
+    end = _chunk_end(state["sizes"], start, size)
+    chunk = files[start:end]
+    max_bytes = ctx.config["LabMaxFileBytes"]
     ahead = state.get("ahead")
     if ahead is None and _FORK is not None and ctx.limit is None:
         if len(files) - start >= READ_AHEAD_MIN_FILES:
-            ahead = state["ahead"] = _ReadAhead()
+            ahead = state["ahead"] = _ReadAhead(max_bytes)
     try:
         if ahead is not None:
-            for later in range(start + size, start + size * (READ_AHEAD_CHUNKS + 1), size):
-                ahead.start(later, files[later : later + size])
+            later = end
+            for _ in range(READ_AHEAD_CHUNKS):
+                after = _chunk_end(state["sizes"], later, size)
+                ahead.start(later, files[later:after])
+                later = after
             read = ahead.take(start, chunk)
         else:
-            read = read_files(chunk)
-        result.skipped += read.count(None)  # gone since the inbox was listed
-        if len(read) > result.skipped:
+            read = read_files(chunk, max_bytes=max_bytes)
+        # gone since the inbox was listed, or changed since it was read: a later run
+        # takes what is still there
+        now = ctx.now()
+        received = record_files(ctx.session, read, now=now) if any(read) else []
+        result.skipped += len(chunk) - len(received)
+        if received:
             # on a transient error the runner retries this call: nothing of it was committed
-            now = ctx.now()
-            received = record_files(ctx.session, read, now=now)
             ctx.session.commit()
             for item in received:
-                file_away(item, ctx.config, now=now)
+                try:
+                    file_away(item, ctx.config, now=now)
+                except OSError as exc:
+                    # recorded, but it stays in the inbox (the next run records it as a
+                    # duplicate of itself and tries again); the files beside it go on
+                    ctx.log(
+                        f"{item.name} (lab message {item.message_id}) not moved: {exc.strerror}"
+                    )
+                    result.failed += 1
+                    continue
                 kind = OUTCOME.get(item.status, "skipped")
                 setattr(result, kind, getattr(result, kind) + 1)
     except BaseException:
         _stop_reading_ahead(state)
         raise
     state["seen"].update(chunk)
-    state["next"] += len(chunk)
+    state["next"] = end
     if state["next"] >= len(files):
         state["files"] = None
     if state["files"] is None or ctx.stopping:
         _stop_reading_ahead(state)
     return result
+
+
+def _chunk_end(sizes: list[int], start: int, size: int) -> int:
+    """Where the chunk from ``start`` ends: ``size`` files, or fewer of IMPORT_CHUNK_BYTES."""
+    end, total = start, 0
+    while end < min(start + size, len(sizes)):
+        total += sizes[end]
+        if total > IMPORT_CHUNK_BYTES and end > start:
+            break
+        end += 1
+    return end
 
 
 def _stop_reading_ahead(state: dict) -> None:
@@ -104,7 +146,8 @@ class _ReadAhead:
     the order they were asked for, so each answer is the one expected.
     """
 
-    def __init__(self):
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
         self.readers: list[tuple] = []  # (process, this end of its two-way pipe)
         self.pending: dict[int, int] = {}  # chunk start → which reader has it
         self.turn = 0
@@ -115,7 +158,9 @@ class _ReadAhead:
             inherited = [mine] + [pipe for _, pipe in self.readers]
             sys.stdout.flush()  # a child flushes what it inherited: print nothing twice
             sys.stderr.flush()
-            process = _FORK.Process(target=_reader, args=(theirs, inherited), daemon=True)
+            process = _FORK.Process(
+                target=_reader, args=(theirs, inherited, max_bytes), daemon=True
+            )
             process.start()
             theirs.close()
             self.readers.append((process, mine))
@@ -136,7 +181,7 @@ class _ReadAhead:
                 files = self.readers[reader][1].recv()
             except (EOFError, OSError):
                 files = None  # the reader died: its later chunks are read here too
-        return files if files is not None else read_files(paths)
+        return files if files is not None else read_files(paths, max_bytes=self.max_bytes)
 
     def close(self) -> None:
         for process, pipe in self.readers:
@@ -146,7 +191,7 @@ class _ReadAhead:
         self.readers, self.pending = [], {}
 
 
-def _reader(pipe, inherited: list) -> None:
+def _reader(pipe, inherited: list, max_bytes: int) -> None:
     """A reader process: paths in, ReadFiles out (None when reading failed), until EOF."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the batch process decides when to stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -158,7 +203,7 @@ def _reader(pipe, inherited: list) -> None:
         except (EOFError, OSError):
             return  # the batch closed the pipe or is gone
         try:
-            files = read_files(paths)
+            files = read_files(paths, max_bytes=max_bytes)
         except Exception:
             files = None  # the batch reads the chunk itself and meets the error there
         try:
@@ -169,7 +214,7 @@ def _reader(pipe, inherited: list) -> None:
 
 def preview(ctx: Context) -> list[str]:
     inbox = ctx.config.path_of("LabInboxDirectory")
-    files = inbox_files(ctx.config, now=ctx.now())
+    files = [file.path for file in scan_inbox(ctx.config, now=ctx.now(), dry_run=True).ready]
     if ctx.limit is not None:
         files = files[: ctx.limit]
     lines = [f"would import {len(files)} files from {inbox}"]

@@ -24,7 +24,8 @@ import hashlib
 import logging
 import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from ep.domain.bulk import insert_rows
 from ep.domain.results import OrderRef, ResultsFor, record_results, store_results
 from ep.files import write_atomically
 from ep.labformats import (
+    FORMAT_UNKNOWN,
     Header,
     LabReport,
     ParseError,
@@ -51,13 +53,154 @@ log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
 ERROR = "error"
+# EP's own folders in the inbox: an entry of that name that is no folder is renamed aside
+RESERVED_NAMES = (PROCESSED, ERROR)
+RESERVED_RENAMED = "~reserved-name"
 REASON_SUFFIX = ".reason.txt"
-# names a lab (or its file transfer) uses while a file is still being written
+# names a lab (or its file transfer) uses while a file is still being written: the lab
+# writes under such a name and renames the file when it is whole (see README, "Lab inbox")
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".filepart")
+# a name EP files away must leave room for "~NNNN" and ".reason.txt" within the 255 bytes
+# a file system allows
+MAX_NAME_BYTES = 200
 UNREADABLE_ORDER_STATUSES = ("cancelled", "expired")
 SOURCE_UNKNOWN = "unknown"
-# a lab message is kilobytes; a file far larger is a mistake, not a message
-MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+SOURCE_INBOX = "inbox"
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f/\\\ufffd]")
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """A regular file in the inbox ready to import, as it was when the inbox was listed."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class Untouchable:
+    """An inbox entry EP will not read or move: a symlink, FIFO, folder or dot-named file."""
+
+    name: str
+    kind: str
+    inode: int
+
+
+@dataclass
+class Inbox:
+    ready: list[InboxFile]
+    untouchable: list[Untouchable]
+
+
+def inbox_files(config: Config, *, now: datetime) -> list[Path]:
+    """Return the inbox files ready to import, oldest first (see scan_inbox)."""
+    return [file.path for file in scan_inbox(config, now=now).ready]
+
+
+def scan_inbox(config: Config, *, now: datetime, dry_run: bool = False) -> Inbox:
+    """List the inbox: the files ready to import (oldest first) and what EP will not touch.
+
+    Left alone without a word: names that mark a file still being written, and entries
+    changed within LabInboxSettleSeconds (a half-written file must not be imported half).
+    A file named like one of EP's own folders is first renamed aside (not in a dry run),
+    so the folder can be made and the file imported like any other.
+    """
+    inbox = config.path_of("LabInboxDirectory")
+    if inbox is None or not inbox.is_dir():
+        return Inbox([], [])
+    if not dry_run:
+        _rename_reserved(os.fspath(inbox))
+    settled_before = now.timestamp() - config["LabInboxSettleSeconds"]
+    ready, untouchable = [], []
+    with os.scandir(inbox) as entries:
+        for entry in entries:
+            name = entry.name
+            if name in RESERVED_NAMES or name.lower().endswith(IN_PROGRESS_SUFFIXES):
+                continue  # EP's own folders (a symlink to one elsewhere is as good)
+            try:
+                status = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone since it was listed
+            if status.st_mtime > settled_before:
+                continue
+            kind = _kind(name, status.st_mode)
+            if kind is None:
+                ready.append(
+                    (
+                        status.st_mtime,
+                        name,
+                        InboxFile(
+                            Path(entry.path), status.st_size, status.st_mtime_ns, status.st_ino
+                        ),
+                    )
+                )
+            else:
+                untouchable.append(Untouchable(name, kind, status.st_ino))
+    ready.sort(key=lambda item: (item[0], os.fsencode(item[1])))
+    return Inbox([file for _, _, file in ready], untouchable)
+
+
+def _kind(name: str, mode: int) -> str | None:
+    """What kind of entry EP will not touch this is; None for a file to import."""
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if not stat.S_ISREG(mode):
+        return "FIFO" if stat.S_ISFIFO(mode) else "special file"
+    if name.startswith("."):
+        return "dot-named file"
+    return None
+
+
+def _rename_reserved(inbox: str) -> None:
+    """Rename an entry named like EP's own folders that is not a folder out of the way."""
+    for name in RESERVED_NAMES:
+        path = os.path.join(inbox, name)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            aside = _free_name(inbox, name + RESERVED_RENAMED)
+            try:
+                os.rename(path, aside)
+            except FileNotFoundError:
+                pass  # gone meanwhile
+
+
+def stored_name(name: str) -> tuple[str, list[str]]:
+    """The name EP files ``name`` under and records, and why it differs from the original.
+
+    A file system name is bytes: one that is not UTF-8, holds control characters or is
+    too long is stored under a safe name; the reasons quote the original bytes.
+    """
+    original = os.fsencode(name)
+    reasons = []
+    if re.fullmatch(rf"({'|'.join(RESERVED_NAMES)}){re.escape(RESERVED_RENAMED)}(~\d+)?", name):
+        reasons.append(
+            f"the file was named {name.partition('~')[0]!r}, the name of a folder EP keeps "
+            "in the inbox; it was renamed so the folder could be made"
+        )
+    text = original.decode("utf-8", "replace")
+    if "\ufffd" in text and "\ufffd".encode() not in original:
+        reasons.append(f"the name is not UTF-8; its bytes: {original!r}")
+    safe = _UNSAFE_CHARACTERS.sub("_", text)
+    if safe != text and not reasons:
+        reasons.append(f"the name holds control characters; its bytes: {original!r}")
+    if len(safe.encode()) > MAX_NAME_BYTES:
+        reasons.append(
+            f"the name is {len(original)} bytes long, longer than EP keeps "
+            f"({MAX_NAME_BYTES}); its bytes: {original!r}"
+        )
+        stem, dot, suffix = safe.rpartition(".")
+        if not dot or len(suffix) > 10:
+            stem, suffix = safe, ""
+        tail = f"~{hashlib.sha256(original).hexdigest()[:12]}" + (f".{suffix}" if suffix else "")
+        safe = _clip_bytes(stem, MAX_NAME_BYTES - len(tail.encode())) + tail
+    return safe, reasons
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    return text.encode()[:limit].decode("utf-8", "ignore")
 
 
 @dataclass
@@ -65,6 +208,8 @@ class Received:
     """A recorded file, and what is still to be done with it once the record is committed."""
 
     path: Path
+    name: str  # the name it is filed under (see stored_name)
+    name_reasons: list[str]
     message_id: int
     status: str
     error: str | None
@@ -74,47 +219,21 @@ class Received:
     ack_encoding: str = "utf-8"
 
 
-def inbox_files(config: Config, *, now: datetime) -> list[Path]:
-    """Return the inbox files ready to import, oldest first.
-
-    Skipped: folders, hidden files, names that mark a file still being written, and files
-    changed within LabInboxSettleSeconds (a half-written file must not be imported half).
-    """
-    inbox = config.path_of("LabInboxDirectory")
-    if inbox is None or not inbox.is_dir():
-        return []
-    settled_before = now.timestamp() - config["LabInboxSettleSeconds"]
-    ready = []
-    with os.scandir(inbox) as entries:
-        for entry in entries:
-            name = entry.name
-            if name.startswith(".") or name.lower().endswith(IN_PROGRESS_SUFFIXES):
-                continue
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            modified = entry.stat(follow_symlinks=False).st_mtime
-            if modified > settled_before:
-                continue
-            ready.append((modified, name, Path(entry.path)))
-    ready.sort()
-    return [path for _, _, path in ready]
-
-
-def import_file(session: Session, path: Path, config: Config, *, now: datetime) -> LabMessage:
+def import_file(
+    session: Session, path: Path, config: Config, *, now: datetime
+) -> LabMessage | None:
     """Import one inbox file: record it, COMMIT, then move it and write the ACK.
 
     Unlike other services this one commits: the file may only leave the inbox once its
-    LabMessage is safely stored.
+    LabMessage is safely stored. A file that changed while it was read stays in the
+    inbox, unrecorded (None).
     """
-    [received] = receive_files(session, [path], now=now)
+    received = receive_files(session, [path], max_bytes=config["LabMaxFileBytes"], now=now)
+    if not received:
+        return None
     session.commit()
-    file_away(received, config, now=now)
-    return session.get(LabMessage, received.message_id)
-
-
-def receive_file(session: Session, path: Path, *, now: datetime) -> Received:
-    """Record one file (see receive_files); flush only."""
-    return receive_files(session, [path], now=now)[0]
+    file_away(received[0], config, now=now)
+    return session.get(LabMessage, received[0].message_id)
 
 
 @dataclass
@@ -128,26 +247,61 @@ class ReadFile:
     path: Path
     data: bytes
     sha256: str
+    name: str = ""  # the name it is recorded and filed under (see stored_name)
+    name_reasons: list[str] = field(default_factory=list)
+    # the file as it was read: recorded only if it is still so (see still_as_read)
+    identity: tuple[int, int, int] = (0, 0, 0)  # inode, size, mtime in ns
     report: LabReport | None = None
     error: ParseError | None = None
     row: dict | None = None
     ack: tuple[str, str] | None = None  # (code, text)
 
 
-def receive_files(session: Session, paths: list[Path], *, now: datetime) -> list[Received]:
+def receive_files(
+    session: Session, paths: list[Path], *, max_bytes: int, now: datetime
+) -> list[Received]:
     """Read and record files (see record_files); flush only."""
-    return record_files(session, [_read(path) for path in paths], now=now)
+    return record_files(session, read_files(paths, max_bytes=max_bytes), now=now)
 
 
-def read_files(paths: list[Path]) -> list[ReadFile | None]:
-    """Read and parse each file; None for a file that is gone. Touches no database."""
+def read_files(paths: list[Path], *, max_bytes: int) -> list[ReadFile | None]:
+    """Read and parse each file; None for a file that is gone or changed while it was read.
+
+    Touches no database.
+    """
     files = []
     for path in paths:
         try:
-            files.append(_read(path))
+            files.append(_read(path, max_bytes))
         except FileNotFoundError:
             files.append(None)
+        except OSError as exc:  # unreadable (permissions): this file is rejected, not the run
+            files.append(_unreadable(path, exc))
     return files
+
+
+def _unreadable(path: Path, exc: OSError) -> ReadFile | None:
+    try:
+        status = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    reason = ParseError(f"the file cannot be read: {exc.strerror or type(exc).__name__}")
+    identity = (status.st_ino, status.st_size, status.st_mtime_ns)
+    empty = hashlib.sha256(b"").hexdigest()
+    return _named(ReadFile(path, b"", empty, identity=identity, error=reason))
+
+
+def still_as_read(file: ReadFile) -> bool:
+    """Whether the file in the inbox is still the one read: same inode, size and time.
+
+    A lab that stalled past LabInboxSettleSeconds and then wrote on has changed it: what
+    was read is half a message, and the whole one is imported by a later run.
+    """
+    try:
+        now = os.stat(file.path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return (now.st_ino, now.st_size, now.st_mtime_ns) == file.identity
 
 
 def record_files(
@@ -155,11 +309,12 @@ def record_files(
 ) -> list[Received]:
     """Record files as LabMessages, with their results when they match; flush only.
 
-    Files that were gone when read (None) are left out. The files are decided in order,
-    so the second of two files with one control id is the duplicate even within one call.
-    The database work is a few statements for all files.
+    Files that were gone when read (None), or changed since, are left out: they stay in
+    the inbox for a later run. The files are decided in order, so the second of two files
+    with one control id is the duplicate even within one call. The database work is a
+    few statements for all files.
     """
-    files = [file for file in files if file is not None]
+    files = [file for file in files if file is not None and still_as_read(file)]
     readable = [f for f in files if f.report is not None]
     earlier = _earlier_messages(session, readable)
     orders = _orders(session, readable)
@@ -174,7 +329,7 @@ def record_files(
             "source": (report.sending_facility or SOURCE_UNKNOWN)[:100],
             "format": report.format,
             "control_id": (report.control_id or f"sha256:{file.sha256}")[:200],
-            "filename": file.path.name[:500],
+            "filename": file.name,
             "payload": file.data,
             "sha256": file.sha256,
             "received_at": now,
@@ -193,7 +348,7 @@ def record_files(
             )
             file.ack = (ACK_ACCEPT, "duplicate: received before")
             continue
-        earlier[key] = f"file {file.path.name}"
+        earlier[key] = f"file {row['filename']}"
         order, problem = _match(report, orders)
         if order is None:
             row["status"], row["error"] = "unmatched", problem
@@ -217,26 +372,37 @@ def record_files(
     return [_received(file, by_file[id(file)], now) for file in files]
 
 
-def _read(path: Path) -> ReadFile:
+def _read(path: Path, max_bytes: int) -> ReadFile | None:
     with path.open("rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        if size > MAX_MESSAGE_BYTES:
-            # no lab message is this big: keep the file (in error/), not a copy in the database
+        before = os.fstat(stream.fileno())
+        identity = (before.st_ino, before.st_size, before.st_mtime_ns)
+        if before.st_size > max_bytes:
+            # no lab message is this big: keep the file (in error/), not a copy in the
+            # database; the digest is read in blocks, so memory stays small
             digest = hashlib.file_digest(stream, "sha256").hexdigest()
             reason = (
-                f"file of {size:,} bytes is too large for a lab message (at most "
-                f"{MAX_MESSAGE_BYTES:,}); the file is kept, the database holds none of it"
+                f"file of {before.st_size:,} bytes is too large for a lab message (at most "
+                f"{max_bytes:,}, LabMaxFileBytes); the file is kept, the database holds "
+                "none of it"
             )
-            return ReadFile(path, b"", digest, error=ParseError(reason))
-        data = stream.read()
-    file = ReadFile(path, data, hashlib.sha256(data).hexdigest())
+            return _named(ReadFile(path, b"", digest, identity=identity, error=ParseError(reason)))
+        data = stream.read(max_bytes + 1)
+        after = os.fstat(stream.fileno())
+    if len(data) != before.st_size or (after.st_size, after.st_mtime_ns) != identity[1:]:
+        return None  # written to while read: left for a later run
+    file = _named(ReadFile(path, data, hashlib.sha256(data).hexdigest(), identity=identity))
     try:
         file.report = parse_lab_message(data)
     except ParseError as exc:
         file.error = exc
     except Exception as exc:  # a parser bug must quarantine one file, not stop the batch
-        log.exception("unexpected error reading %s", path)
+        log.exception("unexpected error reading %s", file.name)
         file.error = ParseError(f"cannot be read: {type(exc).__name__}: {exc}")
+    return file
+
+
+def _named(file: ReadFile) -> ReadFile:
+    file.name, file.name_reasons = stored_name(file.path.name)
     return file
 
 
@@ -302,7 +468,7 @@ def _rejected_row(file: ReadFile, now: datetime) -> tuple[dict, tuple[str, str]]
         "source": ((header.sending_facility if header else None) or SOURCE_UNKNOWN)[:100],
         "format": file.error.format,
         "control_id": header.control_id[:200] if header and header.control_id else None,
-        "filename": file.path.name[:500],
+        "filename": file.name,
         "payload": file.data,
         "sha256": file.sha256,
         "status": "rejected",
@@ -318,7 +484,14 @@ def _rejected_row(file: ReadFile, now: datetime) -> tuple[dict, tuple[str, str]]
 def _received(file: ReadFile, message_id: int, now: datetime) -> Received:
     row = file.row
     received = Received(
-        file.path, message_id, row["status"], row["error"], row["control_id"], file.sha256
+        file.path,
+        file.name,
+        file.name_reasons,
+        message_id,
+        row["status"],
+        row["error"],
+        row["control_id"],
+        file.sha256,
     )
     header = file.error.header if file.error is not None else file.report.header
     if isinstance(header, Header) and header.control_id:
@@ -332,14 +505,18 @@ def _received(file: ReadFile, message_id: int, now: datetime) -> Received:
 def file_away(received: Received, config: Config, *, now: datetime) -> Path:
     """Move the file out of the inbox (never delete it) and write its ACK; return where.
 
+    A rejected file gets ``<name>.reason.txt`` beside it, and so does any file filed
+    under a name other than its own (see stored_name; or a file of that name was there
+    already), so the operator can tell which delivery it was.
+
     The folders are made when first needed (a rename into a missing folder fails): this
     runs for every file, and on a busy inbox every system call counts (and so does
     pathlib: plain strings here).
     """
     source = os.fspath(received.path)
-    inbox, name = os.path.split(source)
+    inbox = os.path.dirname(source)
     folder = os.path.join(inbox, ERROR if received.status == "rejected" else PROCESSED)
-    target = _free_name(folder, name)
+    target = _free_name(folder, received.name)
     try:
         os.replace(source, target)
     except FileNotFoundError:
@@ -347,10 +524,19 @@ def file_away(received: Received, config: Config, *, now: datetime) -> Path:
             raise
         os.makedirs(folder, exist_ok=True)
         os.replace(source, target)
-    if received.status == "rejected":
+    reasons = list(received.name_reasons)
+    if os.path.basename(target) != received.name:
+        reasons.append(
+            f"a file named {received.name} was in {os.path.basename(folder)}/ already; "
+            f"this one is kept as {os.path.basename(target)}"
+        )
+    if received.status == "rejected" or reasons:
+        lines = [received.error] if received.status == "rejected" else []
+        lines += reasons
         reason = (
-            f"{received.error}\n\n"
-            f"file: {name}\n"
+            "\n".join(lines) + "\n\n"
+            f"file: {received.name}\n"
+            f"status: {received.status}\n"
             f"received: {now.isoformat()}\n"
             f"sha256: {received.sha256}\n"
             f"lab message: {received.message_id}\n"
@@ -361,6 +547,62 @@ def file_away(received: Received, config: Config, *, now: datetime) -> Path:
         ack_name = _free_name(ack_folder, f"{_safe_name(received.control_id)}.ack.hl7")
         write_atomically(ack_name, received.ack.encode(received.ack_encoding, "replace"))
     return Path(target)
+
+
+def record_untouchable(session: Session, entries: list[Untouchable], *, now: datetime) -> int:
+    """Record each entry EP will not touch once, as a rejected LabMessage; flush only.
+
+    A symlink could point anywhere, a FIFO blocks its reader, a folder or a dot-named
+    file is no delivery EP knows: they stay where they are, and the operator learns of
+    them once, through the quarantined lab messages of the health check. Return how many
+    were new.
+    """
+    keys = {_untouchable_key(entry): entry for entry in entries}
+    if not keys:
+        return 0
+    known = set(
+        session.scalars(
+            select(LabMessage.control_id).where(
+                LabMessage.source == SOURCE_INBOX, LabMessage.control_id.in_(keys)
+            )
+        )
+    )
+    rows = []
+    for key, entry in keys.items():
+        if key in known:
+            continue
+        name, reasons = stored_name(entry.name)
+        rows.append(
+            {
+                "source": SOURCE_INBOX,
+                "format": FORMAT_UNKNOWN,
+                "control_id": key,
+                "filename": name,
+                "payload": b"",
+                "sha256": hashlib.sha256(b"").hexdigest(),
+                "status": "rejected",
+                "error": " ".join(
+                    [
+                        f"a {entry.kind} in the lab inbox: EP imports regular files only and "
+                        "leaves this where it is; move it away or deliver it as a file",
+                        *reasons,
+                    ]
+                ),
+                "received_at": now,
+                "order_number": None,
+                "personnummer": None,
+                "order_id": None,
+            }
+        )
+    if rows:
+        insert_rows(session, LabMessage, rows)
+        session.flush()
+    return len(rows)
+
+
+def _untouchable_key(entry: Untouchable) -> str:
+    name = hashlib.sha256(os.fsencode(entry.name)).hexdigest()[:32]
+    return f"inbox-entry:{entry.inode}:{name}"
 
 
 def _free_name(folder: str, name: str) -> str:

@@ -2,9 +2,17 @@
 
 A result is never overwritten. A new value for an analysis the order already has
 supersedes the current row (``superseded_at``/``superseded_by_id``), so the resident
-sees the latest value and the history shows what was reported before. The one
-exception: a preliminary value arriving after a final one (messages crossing on the
-way) is stored as history straight away instead of replacing the final value.
+sees the latest value and the history shows what was reported before. Except, as HL7
+has it, that only a corrected (C) value replaces a final one from a lab:
+
+- a preliminary value arriving after a final one (messages crossing on the way) is
+  stored as history straight away;
+- a second final value, the same as the current one (a resend), likewise;
+- a second final value that differs (from another lab, or the same lab without saying
+  it corrects) is a conflict: stored held back (``conflict = 'open'``), the value the
+  resident may already have read stays, and staff decide (``decide_conflict``).
+
+Staff typing a result in by hand are the ones deciding: their value replaces.
 
 The work is done in bulk (a few statements for many orders), because IMPORTRESULTS
 stores thousands of messages a run; ``record_results`` is the one-order form.
@@ -91,12 +99,18 @@ def store_results(
         return [], set()
     order_ids = {item.order.id for item in items}
     codes = {o.code for item in items for o in item.observations}
-    current: dict[tuple[int, str], tuple[str, int, str]] = {
-        (order_id, code): ("db", result_id, status)
-        for result_id, order_id, code, status in session.execute(
-            select(Result.id, Result.order_id, Result.analysis_code, Result.status).where(
-                Result.order_id.in_(order_ids), Result.superseded_at.is_(None)
-            )
+    # (order, analysis) → (origin, id, status, value): the value the resident would see
+    current: dict[tuple[int, str], tuple[str, int, str, tuple]] = {
+        (order_id, code): ("db", result_id, status, (value_text, unit))
+        for result_id, order_id, code, status, value_text, unit in session.execute(
+            select(
+                Result.id,
+                Result.order_id,
+                Result.analysis_code,
+                Result.status,
+                Result.value_text,
+                Result.unit,
+            ).where(Result.order_id.in_(order_ids), Result.superseded_at.is_(None))
         )
     }
     analysis_ids = dict(
@@ -108,7 +122,8 @@ def store_results(
     for item in items:
         for observation in item.observations:
             key = (item.order.id, observation.code)
-            new = ("new", len(rows), observation.status)
+            value = (observation.value_text, observation.unit)
+            new = ("new", len(rows), observation.status, value)
             rows.append(
                 {
                     "order_id": item.order.id,
@@ -127,12 +142,15 @@ def store_results(
                     "received_at": now,
                     "lab_message_id": item.lab_message_id,
                     "entered_by_id": entered_by_id,
+                    "conflict": None,
                 }
             )
             earlier = current.get(key)
             if earlier is None:
                 current[key] = new
-            elif observation.status == "P" and earlier[2] in FINAL_STATUSES:
+            elif earlier[2] in FINAL_STATUSES and _held_back(observation, item, earlier):
+                if observation.status == "F" and value != earlier[3]:
+                    rows[-1]["conflict"] = "open"
                 links.append((new, earlier))
             else:
                 links.append((earlier, new))
@@ -156,6 +174,15 @@ def store_results(
     return new_ids, {row["id"] for row in superseded}
 
 
+def _held_back(observation: Observation, item: ResultsFor, earlier: tuple) -> bool:
+    """Whether a value for an analysis with a final value stays history, not current."""
+    if observation.status == "P":
+        return True  # a preliminary value never replaces a final one
+    if observation.status == "C" or item.lab_message_id is None:
+        return False  # a correction, or staff typing the value in themselves
+    return True  # a second final from a lab: a resend, or a conflict for staff
+
+
 def _update_orders(session, items, current, *, now) -> None:
     """sampled → partial (some analyses of the package) → resulted (all of them).
 
@@ -172,7 +199,7 @@ def _update_orders(session, items, current, *, now) -> None:
         wanted.setdefault(package_id, set()).add(code)
     done: dict[int, set[str]] = {order_id: set() for order_id in orders}
     new_final: set[int] = set()
-    for (order_id, code), (origin, _, status) in current.items():
+    for (order_id, code), (origin, _, status, _) in current.items():
         if order_id in done and status in FINAL_STATUSES:
             done[order_id].add(code)
             if origin == "new":

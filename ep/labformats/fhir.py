@@ -44,6 +44,8 @@ PERSONNUMMER_SYSTEMS = (
 )
 _STATUS = {"preliminary": "P", "final": "F", "amended": "C", "corrected": "C"}
 _MODELS = {"Bundle": Bundle, "DiagnosticReport": DiagnosticReport}
+# a lab report holds a few dozen resources; tens of thousands would only cost memory
+MAX_RESOURCES = 5_000
 
 
 def parse_fhir(data: bytes) -> LabReport:
@@ -63,20 +65,37 @@ def parse_fhir(data: bytes) -> LabReport:
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             format=FORMAT_FHIR,
         ) from None
+    except RecursionError:
+        raise ParseError("JSON nested too deeply for a lab message", format=FORMAT_FHIR) from None
     kind = document.get("resourceType") if isinstance(document, dict) else None
-    model = _MODELS.get(kind)
+    model = _MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         raise ParseError(
             f"FHIR resourceType {kind!r} is not accepted: send a Bundle or a DiagnosticReport",
             format=FORMAT_FHIR,
         )
+    resources = _count_resources(document)
+    if resources > MAX_RESOURCES:
+        raise ParseError(
+            f"more than {MAX_RESOURCES:,} resources in one message ({resources:,}): "
+            "no lab report is that big",
+            format=FORMAT_FHIR,
+        )
     try:
         resource = model.model_validate(document)
+    except RecursionError:
+        raise ParseError("JSON nested too deeply for a lab message", format=FORMAT_FHIR) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or kind
         raise ParseError(
             f"not a valid FHIR R4 {kind}: {where}: {first['msg']} ({exc.error_count()} problem(s))",
+            format=FORMAT_FHIR,
+        ) from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # fhir.resources itself trips over some shapes a validator should refuse
+        raise ParseError(
+            f"not a valid FHIR R4 {kind}: {type(exc).__name__} while reading it",
             format=FORMAT_FHIR,
         ) from None
     return _Reader(resource).report()
@@ -246,7 +265,8 @@ class _Reader:
         )
 
     def code(self, resource) -> tuple[str, str | None]:
-        codings = [c for c in resource.code.coding or [] if c.code]
+        concept = resource.code
+        codings = [c for c in (concept.coding if concept else None) or [] if c.code]
         if not codings:
             self.fail(f"Observation {resource.id or ''}: code has no coding with a code".strip())
         ranked = sorted(
@@ -254,7 +274,7 @@ class _Reader:
             key=lambda c: 0 if c.system in NPU_SYSTEMS else 1 if c.system == LOINC_SYSTEM else 2,
         )
         chosen = ranked[0]
-        return chosen.code.strip(), resource.code.text or chosen.display
+        return chosen.code.strip(), concept.text or chosen.display
 
     def value(self, resource) -> tuple[str, float | None, str | None]:
         quantity = resource.valueQuantity
@@ -298,6 +318,20 @@ class _Reader:
                 None if high is None else float(high),
             )
         return None, None, None
+
+
+def _count_resources(document: dict) -> int:
+    """Bundle entries and contained resources, counted before the models are built."""
+    count = 0
+    for key in ("entry", "contained"):
+        items = document.get(key)
+        if isinstance(items, list):
+            count += len(items)
+            for item in items:
+                inner = item.get("resource") if isinstance(item, dict) else None
+                if isinstance(inner, dict) and isinstance(inner.get("contained"), list):
+                    count += len(inner["contained"])
+    return count
 
 
 def _plain(value: Decimal) -> str:

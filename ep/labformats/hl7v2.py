@@ -41,6 +41,8 @@ _RESULT_STATUS = {"F": "F", "C": "C", "P": "P", "R": "P", "S": "P", "": "F"}
 _NO_VALUE_STATUSES = {"X", "D", "W", "I", "N", "O", "U"}
 _CODED_TYPES = {"CE", "CWE", "CNE", "CF"}
 VALUE_TEXT_LENGTH = 200
+# a lab report is tens of segments; thousands of result comments at the most
+MAX_SEGMENTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,13 @@ class _Reader:
         self.escape = header.encoding_characters[2:3] or "\\"
         self.times: dict[str, datetime] = {}  # OBX-14 is mostly one time for all results
         text = text.replace("\r\n", "\r").replace("\n", "\r")
+        segments = text.count("\r") + 1
+        if segments > MAX_SEGMENTS:
+            # refused before the split: a million segments would cost gigabytes
+            self.fail(
+                f"more than {MAX_SEGMENTS:,} segments in one message ({segments:,}): "
+                "no lab report is that big"
+            )
         try:
             message = hl7.parse(text)
         except Exception as exc:  # the hl7 package raises several types for bad structure
@@ -217,6 +226,7 @@ class _Reader:
         group_comments: list[str] = []
         group_time: datetime | None = None
         last: Observation | None = None
+        comments: dict[int, list[str]] = {}  # id(observation) → its NTE comments
         orc_order = ""
 
         for segment_id, segment in self.segments:
@@ -236,18 +246,21 @@ class _Reader:
                     self.fail("an OBX segment comes before any OBR segment")
                 last = self.observation(segment, group_time)
                 if last is not None:
-                    last.comment = "\n".join(group_comments) or None
+                    comments[id(last)] = list(group_comments)
                     group.append(last)
                     observations.append(last)
             elif segment_id == "NTE" and group is not None:
                 comment = self.comment(segment)
                 if not comment:
                     continue
+                # gathered in lists and joined once: adding to a string is quadratic
                 if last is not None:
-                    last.comment = f"{last.comment}\n{comment}" if last.comment else comment
+                    comments[id(last)].append(comment)
                 else:
                     group_comments.append(comment)
 
+        for observation in observations:
+            observation.comment = "\n".join(comments[id(observation)]) or None
         if group is None:
             self.fail("no OBR segment: an ORU^R01 carries its results in OBR groups")
         if not observations:

@@ -16,6 +16,8 @@ class ParseError(Exception):
     """
 
     def __init__(self, reason: str, *, format: str = FORMAT_UNKNOWN, header=None):
+        # one line whatever a library's message held: it goes into reason files and ACKs
+        reason = " ".join(reason.split())
         super().__init__(reason)
         self.reason = reason
         self.format = format

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep.models.base import Base
@@ -12,6 +12,9 @@ from ep.timeutil import utcnow
 
 LAB_MESSAGE_STATUSES = ("imported", "duplicate", "unmatched", "rejected")
 RESULT_STATUSES = ("P", "F", "C")  # preliminary, final, corrected (HL7 table 0085)
+# a second final value for an analysis that has one is held back for staff to decide:
+# open (waiting), kept (the earlier value stays), replaced (the held value became current)
+CONFLICT_STATES = ("open", "kept", "replaced")
 
 
 class LabMessage(Base):
@@ -48,6 +51,13 @@ class Result(Base):
     __table_args__ = (
         # "my results" and the trend: current results per order
         Index("ix_result_order_id_superseded_at", "order_id", "superseded_at"),
+        # the staff conflict worklist: the few open conflicts among millions of results
+        Index(
+            "ix_result_open_conflict",
+            "received_at",
+            postgresql_where=text("conflict = 'open'"),
+            sqlite_where=text("conflict = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +81,10 @@ class Result(Base):
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("result.id"))
     lab_message_id: Mapped[int | None] = mapped_column(ForeignKey("lab_message.id"))
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # set on a final value held back because the analysis had a final value already
+    conflict: Mapped[str | None] = mapped_column(String(10))
+    conflict_decided_at: Mapped[datetime | None]
+    conflict_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     order: Mapped[Order] = relationship()
     # joined: every place that shows a result shows the analysis's name beside it

@@ -1,4 +1,5 @@
-"""The staff pages (/staff): patients, offers, sampling, manual results, worklist, unmatched.
+"""The staff pages (/staff): patients, offers, sampling, manual results, worklist, unmatched
+and conflicting lab results.
 
 Every page that shows a patient's data logs the read through the domain service it calls,
 and the view commits that event together with the response: the page is rendered first,
@@ -15,6 +16,7 @@ from ep.domain import DomainError, NotFound
 from ep.domain.manual_results import TypedResult, default_range, enter_results, is_qualitative
 from ep.domain.offers import assign_offer, assignable_packages, check_offer
 from ep.domain.patient_access import lookup_patient, read_order, read_patient
+from ep.domain.result_conflicts import KEEP, REPLACE, decide_conflict, open_conflicts
 from ep.domain.sampling import mark_sampled, open_orders_for
 from ep.domain.staff_input import InvalidInput, Problems, end_of_local_day, optional_int, parse_date
 from ep.domain.unmatched_results import attach_to_order, read_lab_message, unmatched_messages
@@ -334,8 +336,10 @@ def contacted(order_id: int):
 @bp.get("/unmatched")
 def unmatched():
     """Lab results IMPORTRESULTS could not match to an order."""
-    messages = unmatched_messages(db.session, actor=g.actor, now=utcnow())
-    return logged_page("staff/unmatched.html", messages=messages)
+    now = utcnow()
+    messages = unmatched_messages(db.session, actor=g.actor, now=now)
+    conflicts = open_conflicts(db.session, actor=g.actor, now=now)
+    return logged_page("staff/unmatched.html", messages=messages, conflicts=conflicts)
 
 
 def _message_page(message_id: int, *, errors=None, form=None, status=200):
@@ -387,4 +391,33 @@ def attach(message_id: int):
         return _message_page(message_id, errors=errors, form=request.form, status=409)
     db.session.commit()
     flash(_("Provsvaret är kopplat till beställning %(number)s.", number=order.number))
+    return redirect(url_for("staff.unmatched"))
+
+
+@bp.post("/conflicts/<int:result_id>")
+def decide(result_id: int):
+    """Keep the value shown, or let the conflicting final value replace it."""
+    decision = request.form.get("decision", "")
+    if decision not in (KEEP, REPLACE):
+        abort(400)
+    try:
+        result = decide_conflict(
+            db.session, result_id=result_id, decision=decision, actor=g.actor, now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    except DomainError:
+        db.session.rollback()
+        flash(_("Någon annan har redan avgjort det provsvaret."), "error")
+        return redirect(url_for("staff.unmatched"))
+    db.session.commit()
+    if decision == KEEP:
+        flash(_("Det tidigare värdet står kvar för %(number)s.", number=result.order.number))
+    else:
+        flash(
+            _(
+                "Det nya värdet gäller nu för %(number)s och visas för invånaren.",
+                number=result.order.number,
+            )
+        )
     return redirect(url_for("staff.unmatched"))

@@ -277,9 +277,7 @@ def test_unreadable_files_without_an_msh_get_no_ack(session, config, ack_folder,
 def test_a_file_too_large_for_a_message_is_quarantined_whole_but_not_stored(
     session, config, inbox, drop, now, monkeypatch
 ):
-    import ep.domain.lab_import as lab_import
-
-    monkeypatch.setattr(lab_import, "MAX_MESSAGE_BYTES", 1000)
+    monkeypatch.setitem(config.values, "LabMaxFileBytes", 1000)
     big = b"MSH|^~\\&|" + b"x" * 2000
     drop("disk-image.hl7", big)
 

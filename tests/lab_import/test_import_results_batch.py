@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ep.batches import import_results
 from ep.batches.import_results import IMPORTRESULTS, READ_AHEAD_MIN_FILES
 from ep.batches.runner import run_batch
-from ep.domain.lab_import import read_files, receive_file
+from ep.domain.lab_import import read_files, receive_files
 from ep.extensions import db
 from ep.models import BatchHeartbeat, LabMessage, Result
 from tests.lab_import.conftest import SAMPLES, files_under
@@ -87,7 +87,7 @@ def test_a_rerun_after_a_crash_between_commit_and_move_imports_nothing_twice(
     first = drop("kk-000123.hl7", sample="oru_r01_two_groups_utf8.hl7")
     drop("kk-000124.hl7", sample="oru_r01_bom_lf.hl7")
     # the process died after committing the first file, before moving it
-    receive_file(session, first, now=now)
+    receive_files(session, [first], max_bytes=config["LabMaxFileBytes"], now=now)
     session.commit()
 
     outcome = _run(lab_app)
@@ -154,10 +154,10 @@ def test_when_a_reader_process_dies_its_chunks_are_read_by_the_batch_itself(
 ):
     batch_pid = os.getpid()
 
-    def read_or_die(paths):
+    def read_or_die(paths, *, max_bytes):
         if os.getpid() != batch_pid:
             os._exit(1)  # a reader killed mid-chunk
-        return read_files(paths)
+        return read_files(paths, max_bytes=max_bytes)
 
     monkeypatch.setattr(import_results, "read_files", read_or_die)
     count = READ_AHEAD_MIN_FILES + 50
