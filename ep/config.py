@@ -243,6 +243,13 @@ SETTINGS: tuple[Setting, ...] = (
         help="where residents report accessibility problems and ask about their data",
     ),
     Setting(
+        "PublicUrl",
+        "",
+        help="the address residents open EP at (https://…/): the login link in notifications "
+        "and the QR code on a home kit; empty: the address the staff page was opened at, "
+        "and notifications without a link",
+    ),
+    Setting(
         "DataProtectionOfficerEmail",
         "",
         help="the region's data protection officer (dataskyddsombud)",

@@ -58,6 +58,14 @@ NEW_RESULTS_DAYS = 30
 # when the resident pages were last assessed for the accessibility statement
 ACCESSIBILITY_ASSESSED = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
+# a home kit's steps (ep.models.orders.KIT_STEPS), as residents and staff read them
+KIT_STEP = {
+    "ordered": _l("Beställt"),
+    "sent": _l("Skickat till dig"),
+    "registered": _l("Registrerat av dig"),
+    "received": _l("Mottaget av labbet"),
+    "answered": _l("Besvarat"),
+}
 ORDER_STATUS = {
     "ordered": _l("Beställd, väntar på provtagning"),
     "sampled": _l("Provet är taget"),
@@ -83,6 +91,7 @@ REFUSALS = {
     "not-eligible": _l("Du kan inte beställa det här provpaketet."),
     "no-home-kit": _l("Det finns inget hemtest för det här provpaketet."),
     "location-required": _l("Välj en provtagningsplats eller hemtest."),
+    "address-required": _l("Skriv adressen dit kitet ska skickas: gata, postnummer och ort."),
     "not-cancellable": _l("Beställningen kan inte avbeställas, provet är redan taget."),
     "kit-code-invalid": _l("Koden ska ha 6–40 bokstäver, siffror eller bindestreck."),
     "kit-not-registrable": _l(
@@ -212,6 +221,8 @@ class LanguageForm(FlaskForm):
 
 class OrderForm(FlaskForm):
     where = RadioField(validators=[InputRequired(message=_l("Välj var du vill lämna provet."))])
+    # checked by the service, and only for a home kit
+    address = StringField()
     submit = SubmitField()
 
 
@@ -245,6 +256,7 @@ def _helpers():
         "language_form": LanguageForm,
         "post_form": PostForm,
         "order_status": lambda status: ORDER_STATUS.get(status, status),
+        "kit_step_labels": lambda: {step: str(label) for step, label in KIT_STEP.items()},
         "result_rows": result_rows,
         "result_texts": result_texts,
         "language_names": LANGUAGE_NAMES,
@@ -400,6 +412,8 @@ def order(package_id: int):
     )
     locations = order_service.active_locations(db.session)
     form = _order_form(item, locations)
+    if request.method == "GET" and item.package.home_kit:
+        form.address.data = order_service.last_delivery_address(db.session, person=g.person)
     if form.validate_on_submit():
         location = None
         if form.where.data != HOME_KIT:
@@ -412,11 +426,13 @@ def order(package_id: int):
                 offer=item.offer,
                 location=location,
                 home_kit=form.where.data == HOME_KIT,
+                delivery_address=form.address.data,
                 now=now,
             )
         except order_service.OrderRefused as exc:
             db.session.rollback()
-            form.where.errors = [REFUSALS[exc.reason]]
+            field = form.address if exc.reason == "address-required" else form.where
+            field.errors = [REFUSALS[exc.reason]]
         else:
             db.session.commit()
             flash(_("Tack! Din beställning är klar."), "success")
@@ -480,8 +496,10 @@ def cancel(order_id: int):
 @bp.route("/kit", methods=["GET", "POST"])
 @login_required
 def kit():
-    """Register a home kit by the code printed on it."""
+    """Register a home kit by the code printed on it; the kit's QR code fills it in."""
     form = KitForm()
+    if request.method == "GET" and request.args.get("code"):
+        form.code.data = request.args["code"][:40]
     if form.validate_on_submit():
         try:
             registered = order_service.register_kit(

@@ -8,13 +8,25 @@ then committed, and only then sent, so nothing is shown that was not logged.
 
 import re
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+import segno
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ep.domain import DomainError, NotFound
 from ep.domain.manual_results import TypedResult, default_range, enter_results, is_qualitative
 from ep.domain.offers import assign_offer, assignable_packages, check_offer
+from ep.domain.orders import OrderRefused, send_kit
 from ep.domain.patient_access import lookup_patient, read_order, read_patient
 from ep.domain.result_conflicts import KEEP, REPLACE, decide_conflict, open_conflicts
 from ep.domain.sampling import mark_sampled, open_orders_for
@@ -54,6 +66,12 @@ FLAG_TEXT = {
     "AA": _l("Kritiskt avvikande"),
     "POS": _l("Positivt"),
     "NEG": _l("Negativt"),
+}
+
+KIT_REFUSALS = {
+    "kit-code-invalid": _l("Koden ska ha 6–40 bokstäver, siffror eller bindestreck."),
+    "kit-code-taken": _l("Ett annat kit har redan den koden."),
+    "kit-not-sendable": _l("Beställningen väntar inte på ett hemtest."),
 }
 
 
@@ -242,6 +260,45 @@ def sampled(order_id: int):
     db.session.commit()
     flash(_("Beställning %(number)s är markerad som provtagen.", number=order.number))
     return redirect(url_for("staff.sampling"))
+
+
+# -- home kits --
+
+
+def kit_url(code: str) -> str:
+    """The resident's kit page with the code filled in: what the kit's QR code opens."""
+    root = current_app.config["EP"]["PublicUrl"] or request.url_root
+    return root.rstrip("/") + url_for("citizen.kit", code=code)
+
+
+@bp.post("/orders/<int:order_id>/kit")
+def send_home_kit(order_id: int):
+    """Record that a home kit with this code is posted to the resident; show its label."""
+    order = db.session.get(Order, order_id) or abort(404)
+    try:
+        send_kit(
+            db.session, order=order, code=request.form.get("code", ""), actor=g.actor, now=utcnow()
+        )
+    except OrderRefused as refused:
+        db.session.rollback()
+        errors = {"code": str(KIT_REFUSALS.get(refused.reason, refused.reason))}
+        return _patient_page(order.person_id, errors=errors, form=request.form, status=400)
+    db.session.commit()
+    return redirect(url_for("staff.kit_label", order_id=order_id))
+
+
+@bp.get("/orders/<int:order_id>/kit")
+def kit_label(order_id: int):
+    """The kit's label to print: its code and a QR code opening the resident's kit page."""
+    order, _results = read_order(
+        db.session, order_id=order_id, actor=g.actor, now=utcnow(), purpose="kit-label"
+    )
+    if order.kit is None:
+        abort(404)
+    qr = segno.make(kit_url(order.kit.code), error="m")
+    # inline SVG: no script, no image request, prints sharp at any size
+    svg = qr.svg_inline(scale=5, title=order.kit.code)
+    return logged_page("staff/kit_label.html", order=order, qr_svg=svg)
 
 
 # -- results typed by hand --
