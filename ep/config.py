@@ -224,6 +224,17 @@ SETTINGS: tuple[Setting, ...] = (
         help="header with the resident's personnummer, honoured only from TrustedProxies",
     ),
     Setting(
+        "CitizenGivenNameHeader",
+        "",
+        help="header with the resident's given name from the login proxy (UTF-8), honoured "
+        "only from TrustedProxies; empty: not read. The proxy must strip it from clients",
+    ),
+    Setting(
+        "CitizenFamilyNameHeader",
+        "",
+        help="header with the resident's family name, as CitizenGivenNameHeader",
+    ),
+    Setting(
         "SecretKey",
         "",
         secret=True,

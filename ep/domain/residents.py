@@ -32,14 +32,36 @@ class SettingsRefused(DomainError):
         self.problems = problems
 
 
-def login_person(session: Session, *, personnummer: str, now: datetime) -> Person:
-    """Return the resident with this personnummer, created at their first login."""
+def login_person(
+    session: Session,
+    *,
+    personnummer: str,
+    now: datetime,
+    given_name: str = "",
+    family_name: str = "",
+) -> Person:
+    """Return the resident with this personnummer, created at their first login.
+
+    A name the login carries is the resident's own (from their e-legitimation): it
+    replaces what staff typed when they added the resident at the desk.
+    """
     personnummer = parse_personnummer(personnummer, today=local(now).date())
     person = session.scalar(select(Person).where(Person.personnummer == personnummer))
     if person is None:
         person = Person(personnummer=personnummer, language="sv", created_at=now)
         session.add(person)
-        session.flush()
+    given_name, family_name = (" ".join(n.split())[:100] for n in (given_name, family_name))
+    if (
+        given_name
+        and family_name
+        and (given_name, family_name)
+        != (
+            person.given_name,
+            person.family_name,
+        )
+    ):
+        person.given_name, person.family_name = given_name, family_name
+    session.flush()
     return person
 
 

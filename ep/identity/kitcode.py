@@ -14,4 +14,3 @@ def parse_kit_code(text: str) -> str:
     if not _KIT_CODE.match(compact):
         raise InvalidIdentifier("a kit code has 6-40 letters, digits and dashes")
     return compact
-

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ep.domain.lab_import import import_file, inbox_files
 from ep.models import Kit, Result
+from ep.web.staff import unmatched_reason
 from tests.lab_import.conftest import GRETA_ORDER, SAMPLES
 
 KIT_CODE = "KIT-7Q2M-4481"
@@ -115,3 +116,10 @@ def test_a_mistyped_order_number_stays_a_mistyped_order_number_not_a_kit_code(
 
     assert message.status == "unmatched"
     assert "check character" in message.error
+
+
+def test_staff_read_why_a_kit_code_was_not_matched_in_their_language():
+    assert unmatched_reason("no order in EP has kit KIT-0000-NONE") == (
+        "Ingen beställning i EP har kit KIT-0000-NONE",
+        None,
+    )
