@@ -58,6 +58,29 @@ NEW_RESULTS_DAYS = 30
 # when the resident pages were last assessed for the accessibility statement
 ACCESSIBILITY_ASSESSED = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
+# the resident's access log in words: by audit action, or by a read's purpose
+ACCESS_ACTIONS = {
+    "read:patient": _l("Läste dina erbjudanden, beställningar och provsvar"),
+    "read:results": _l("Läste provsvaren på beställning %(order)s"),
+    "order": _l("Läste beställning %(order)s med provsvar"),
+    "read:worklist": _l("Läste ditt provsvar på arbetslistan för kontakt"),
+    "contact": _l("Läste ditt telefonnummer för att kontakta dig om beställning %(order)s"),
+    "kit-label": _l("Skrev ut etiketten till ditt hemtest, beställning %(order)s"),
+    "read:open-orders": _l("Läste dina beställningar vid provtagningen"),
+    "read:lab-message": _l("Läste ett provsvar från labbet om dig"),
+    "read:unmatched-results": _l("Läste ett provsvar från labbet om dig"),
+    "read:result-conflicts": _l("Läste ett provsvar från labbet om dig"),
+    "search:patient": _l("Sökte efter dig"),
+    "update:order": _l("Ändrade beställning %(order)s"),
+    "update:results": _l("Förde in provsvar på beställning %(order)s"),
+    "create:offer": _l("Gav dig ett erbjudande om provtagning"),
+    "create:person": _l("Lade till dig i Egen provhantering"),
+}
+ROLE_NAMES = {
+    "staff": _l("vårdpersonal"),
+    "admin": _l("administratör"),
+    "operator": _l("drift"),
+}
 # a home kit's steps (ep.models.orders.KIT_STEPS), as residents and staff read them
 KIT_STEP = {
     "ordered": _l("Beställt"),
@@ -256,6 +279,8 @@ def _helpers():
         "language_form": LanguageForm,
         "post_form": PostForm,
         "order_status": lambda status: ORDER_STATUS.get(status, status),
+        "access_text": access_text,
+        "access_role": access_role,
         "kit_step_labels": lambda: {step: str(label) for step, label in KIT_STEP.items()},
         "result_rows": result_rows,
         "result_texts": result_texts,
@@ -603,7 +628,35 @@ def settings():
 @bp.get("/access-log")
 @login_required
 def access_log():
-    """Vem har tittat på mina uppgifter: the care units that read or changed my data."""
+    """Vem har tittat på mina uppgifter: who, from which care unit, what, by day."""
     return render_template(
-        "citizen/access_log.html", events=residents.access_log(db.session, person=g.person)
+        "citizen/access_log.html",
+        days=residents.access_log_by_day(db.session, person=g.person),
+        printing=request.args.get("print") == "1",
+        printed_at=utcnow(),
+    )
+
+
+def access_text(line: residents.Access) -> str:
+    """What a line of the access log did, in words a resident reads."""
+    order = line.object_id if line.object_type == "order" else None
+    purpose = line.action.partition(":")[2]
+    if line.action in ACCESS_ACTIONS:
+        text = ACCESS_ACTIONS[line.action]
+    elif line.action.startswith("read:") and purpose in ACCESS_ACTIONS:
+        text = ACCESS_ACTIONS[purpose]
+    else:
+        text = (
+            _l("Läste dina uppgifter")
+            if line.action.startswith("read")
+            else _l("Ändrade dina uppgifter")
+        )
+    if order and "%(order)s" in str(text):
+        return str(text) % {"order": order}
+    return str(text).replace(" %(order)s", "")
+
+
+def access_role(line: residents.Access) -> str:
+    return ", ".join(str(ROLE_NAMES[r]) for r in line.roles if r in ROLE_NAMES) or str(
+        ROLE_NAMES["staff"]
     )
