@@ -174,6 +174,9 @@ class ResultRow:
     reference: str
     flag: str  # in words: "Högt", never a colour alone
     abnormal: bool
+    # what this outcome means and what happens next, as EP.Admin wrote it for the analysis
+    meaning: str = ""
+    next_step: str = ""
 
 
 def _translated(mapping: dict) -> dict[str, str]:
@@ -209,9 +212,13 @@ def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow
             note = _("Preliminärt svar")
         elif result.status == "C":
             note = _("Rättat svar")
-        about = ""
+        about = meaning = next_step = ""
+        abnormal = flag is not None and flag not in ("N", "NEG")
         if analysis is not None:
             about = (analysis.about_en if language == "en" else analysis.about_sv) or ""
+            if flag is not None and result.status != "P":  # a preliminary value may change
+                outcome = "abnormal" if abnormal else "normal"
+                meaning, next_step = analysis.guidance(outcome, language)
         rows.append(
             ResultRow(
                 name=analysis.name(language) if analysis else result.analysis_code,
@@ -224,7 +231,9 @@ def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow
                     result.ref_range or (analysis.ref_text if analysis else None) or ""
                 ),
                 flag=flags.get(flag, flag) if flag else "–",
-                abnormal=flag is not None and flag not in ("N", "NEG"),
+                abnormal=abnormal,
+                meaning=meaning,
+                next_step=next_step,
             )
         )
     return rows

@@ -1,4 +1,5 @@
-"""Home kits: the delivery address confirmed at order, and when staff posted the kit
+"""Home kits: the delivery address confirmed at order, and when staff posted the kit;
+per analysis, what a result means and the next step, by outcome, in Swedish and English
 
 Revision ID: 0010
 Revises: 0004
@@ -15,7 +16,18 @@ branch_labels = None
 depends_on = None
 
 
+GUIDANCE = [
+    f"{outcome}_{part}_{language}"
+    for outcome in ("abnormal", "normal")
+    for part in ("meaning", "next")
+    for language in ("sv", "en")
+]
+
+
 def upgrade():
+    with op.batch_alter_table("analysis", schema=None) as batch_op:
+        for name in GUIDANCE:
+            batch_op.add_column(sa.Column(name, sa.Text(), nullable=True))
     with op.batch_alter_table("order", schema=None) as batch_op:
         batch_op.add_column(sa.Column("delivery_address", sa.String(length=300), nullable=True))
     with op.batch_alter_table("kit", schema=None) as batch_op:
@@ -36,3 +48,6 @@ def downgrade():
         batch_op.drop_column("sent_at")
     with op.batch_alter_table("order", schema=None) as batch_op:
         batch_op.drop_column("delivery_address")
+    with op.batch_alter_table("analysis", schema=None) as batch_op:
+        for name in reversed(GUIDANCE):
+            batch_op.drop_column(name)
