@@ -10,7 +10,7 @@ from ep.domain.notifications import failing_count, queue_notification, send_next
 from ep.models import Notification
 from ep.notify import OutgoingMessage, TransientDeliveryError
 from ep.notify import smtp as smtp_channel
-from tests.notify.conftest import LoopbackController, Mailbox
+from tests.notify.conftest import LoopbackController, Mailbox, smtp_settings
 
 
 def _queue(session, person, key, now, kind="result"):
@@ -173,13 +173,7 @@ def test_an_email_the_server_accepted_is_sent_once_even_when_quit_goes_wrong(
     controller = LoopbackController(box)
     controller.start()
     try:
-        config = notify_config(
-            NotificationChannel="smtp",
-            SmtpHost="127.0.0.1",
-            SmtpPort=str(controller.port),
-            SmtpFrom="no-reply@ep.region.example",
-            ProviderTimeoutSeconds="5",
-        )
+        config = notify_config(**smtp_settings(controller.port))
         _queue(db_session, other_resident, "result:order:77", now)
 
         outcomes = [
@@ -205,13 +199,7 @@ def test_the_email_names_the_service_and_links_to_the_login_and_nothing_more(
     db_session, other_resident, mailbox, notify_config, now, language, line
 ):
     other_resident.language = language
-    config = notify_config(
-        NotificationChannel="smtp",
-        SmtpHost="127.0.0.1",
-        SmtpPort=str(mailbox.port),
-        SmtpFrom="no-reply@ep.region.example",
-        PublicUrl="https://prov.region.example/",
-    )
+    config = notify_config(**smtp_settings(mailbox.port), PublicUrl="https://prov.region.example/")
     _queue(db_session, other_resident, "result:order:6", now)
 
     send_next(db_session, config, claimant="1@h:1", now=now)

@@ -147,5 +147,6 @@ def test_the_access_log_says_who_what_and_when_by_day_with_repeats_folded(
     assert "09:00–09:16" in page
     assert "Ändrade beställning EP-7K3M-9QX1" in page
     assert "private note" not in page  # what staff wrote is theirs, not a log line
+    assert 'class="site-nav"' in page
     printable = as_resident.page("/access-log?print=1")
     assert "Utskrivet" in printable and 'class="site-nav"' not in printable
