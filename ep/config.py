@@ -301,6 +301,17 @@ SETTINGS: tuple[Setting, ...] = (
         "with CitizenLogin = header, empty trusts no one",
     ),
     Setting(
+        "CitizenGivenNameHeader",
+        "",
+        help="header with the resident's given name from the login proxy (UTF-8), honoured "
+        "only from TrustedProxies; empty: not read. The proxy must strip it from clients",
+    ),
+    Setting(
+        "CitizenFamilyNameHeader",
+        "",
+        help="header with the resident's family name, as CitizenGivenNameHeader",
+    ),
+    Setting(
         "SecretKey",
         "",
         secret=True,
@@ -318,6 +329,13 @@ SETTINGS: tuple[Setting, ...] = (
         "ServiceContactEmail",
         "",
         help="where residents report accessibility problems and ask about their data",
+    ),
+    Setting(
+        "PublicUrl",
+        "",
+        help="the address residents open EP at (https://…/): the login link in notifications "
+        "and the QR code on a home kit; empty: the address the staff page was opened at, "
+        "and notifications without a link",
     ),
     Setting(
         "DataProtectionOfficerEmail",

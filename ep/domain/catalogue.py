@@ -16,6 +16,7 @@ from ep.domain.release import parse_policy
 from ep.domain.staff_input import N_, Problems, optional_int, parse_decimal
 from ep.identity import InvalidIdentifier, parse_hsa_id
 from ep.models import Analysis, Package, SamplingLocation, package_analysis
+from ep.models.catalogue import GUIDANCE_FIELDS
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 MAX_AGE = 130
@@ -129,6 +130,7 @@ def save_analysis(
         ref_text=_text(form, "ref_text") or None,
         about_sv=_text(form, "about_sv") or None,
         about_en=_text(form, "about_en") or None,
+        **{name: _text(form, name) or None for name in GUIDANCE_FIELDS},
     )
     low, high = values["ref_low"], values["ref_high"]
     if low is not None and high is not None and low > high:

@@ -117,6 +117,43 @@ ANALYSES = (
     ),
 )
 
+# what a result means and the next step, by outcome (EP.Admin keeps these per analysis)
+GUIDANCE = {
+    "21613-5": {
+        "abnormal_meaning_sv": "Provet visar att du har klamydia. Det är vanligt och går bra "
+        "att behandla.",
+        "abnormal_meaning_en": "The test shows that you have chlamydia. It is common and easy "
+        "to treat.",
+        "abnormal_next_sv": "Behandlingen är gratis. Vårdpersonal ringer dig inom två "
+        "arbetsdagar för att ordna behandling och smittspårning: enligt smittskyddslagen ska "
+        "de du har haft sex med få veta och testa sig. Ha inte sex förrän du är behandlad.",
+        "abnormal_next_en": "Treatment is free. Care staff will call you within two working "
+        "days to arrange treatment and contact tracing: under the Communicable Diseases Act, "
+        "the people you have had sex with must be told and tested. Do not have sex until you "
+        "have been treated.",
+        "normal_meaning_sv": "Provet visar ingen klamydia.",
+        "normal_meaning_en": "The test shows no chlamydia.",
+        "normal_next_sv": "Du behöver inte göra något. Testa dig igen om du har haft sex utan "
+        "kondom med en ny partner.",
+        "normal_next_en": "You do not need to do anything. Test again if you have had sex "
+        "without a condom with a new partner.",
+    },
+    "NPU27300": {
+        "abnormal_meaning_sv": "Ditt långtidsblodsocker ligger utanför referensintervallet. "
+        "Ett högt värde kan betyda att blodsockret har varit högt de senaste månaderna.",
+        "abnormal_meaning_en": "Your long-term blood sugar is outside the reference range. A "
+        "high value can mean that your blood sugar has been high over the last months.",
+        "abnormal_next_sv": "Kontakta din vårdcentral inom några veckor för att prata om "
+        "värdet. Sök vård samma dag om du är mycket törstig, kissar ofta eller känner dig sjuk.",
+        "abnormal_next_en": "Contact your health centre within a few weeks to talk about the "
+        "value. Seek care the same day if you are very thirsty, pass water often or feel ill.",
+        "normal_meaning_sv": "Ditt långtidsblodsocker ligger inom referensintervallet.",
+        "normal_meaning_en": "Your long-term blood sugar is within the reference range.",
+        "normal_next_sv": "Du behöver inte göra något nu.",
+        "normal_next_en": "You do not need to do anything now.",
+    },
+}
+
 PACKAGES = (
     dict(
         code="DIABETES",
@@ -242,6 +279,12 @@ def load_demo(session: Session, *, now: datetime, history: bool = False) -> list
             session.add(analysis)
             added.append(f"analysis {code} {name_sv}")
         analyses[code] = analysis
+
+    for code, guidance in GUIDANCE.items():
+        analysis = analyses[code]
+        if not any(getattr(analysis, name) for name in guidance):
+            for name, text in guidance.items():
+                setattr(analysis, name, text)
 
     packages = {}
     for spec in PACKAGES:

@@ -47,7 +47,7 @@ from ep.labformats import (
     parse_lab_message,
 )
 from ep.labformats.hl7v2 import ACK_ACCEPT, ACK_ERROR, ACK_REJECT
-from ep.models import LabMessage, Order, Person, Result, User
+from ep.models import Kit, LabMessage, Order, Person, Result, User
 
 log = logging.getLogger(__name__)
 
@@ -451,31 +451,56 @@ class _Order:
 
 
 def _orders(session: Session, files: list[ReadFile]) -> dict[str, _Order]:
+    """The orders the files name: by order number, and by kit code for home kits."""
     numbers = {f.report.order_number for f in files if f.report.order_number}
-    if not numbers:
-        return {}
-    rows = session.execute(
-        select(Order.id, Order.number, Order.status, Order.package_id, Person.personnummer)
-        .join(Person, Person.id == Order.person_id)
-        .where(Order.number.in_(numbers))
-    )
-    return {
-        number: _Order(OrderRef(order_id, number, status, package_id), personnummer)
-        for order_id, number, status, package_id, personnummer in rows
-    }
+    kit_codes = {f.report.kit_code for f in files if f.report.kit_code}
+    found: dict[str, _Order] = {}
+    columns = (Order.id, Order.number, Order.status, Order.package_id, Person.personnummer)
+    if numbers:
+        rows = session.execute(
+            select(*columns)
+            .join(Person, Person.id == Order.person_id)
+            .where(Order.number.in_(numbers))
+        )
+        for order_id, number, status, package_id, personnummer in rows:
+            found[number] = _Order(OrderRef(order_id, number, status, package_id), personnummer)
+    if kit_codes:
+        rows = session.execute(
+            select(*columns, Kit.code)
+            .join(Person, Person.id == Order.person_id)
+            .join(Kit, Kit.id == Order.kit_id)
+            .where(Kit.code.in_(kit_codes))
+        )
+        for order_id, number, status, package_id, personnummer, code in rows:
+            found[_kit_key(code)] = _Order(
+                OrderRef(order_id, number, status, package_id), personnummer
+            )
+    return found
+
+
+def _kit_key(code: str) -> str:
+    # kit codes and order numbers share the dictionary; an order number never has a space
+    return f"kit {code}"
 
 
 def _match(report: LabReport, orders: dict[str, _Order]) -> tuple[OrderRef | None, str | None]:
     """Find the order; refuse every guess. Return (order, None) or (None, why not)."""
     if report.problems:
         return None, "; ".join(report.problems)
-    found = orders.get(report.order_number)
-    if found is None:
-        return None, f"no order {report.order_number} in EP"
+    if report.order_number is None and report.kit_code:
+        named = f"the order of kit {report.kit_code}"
+        found = orders.get(_kit_key(report.kit_code))
+        if found is None:
+            return None, f"no order in EP has kit {report.kit_code}"
+    else:
+        named = f"order {report.order_number}"
+        found = orders.get(report.order_number)
+        if found is None:
+            return None, f"no order {report.order_number} in EP"
     if found.personnummer != report.personnummer:
-        return None, f"the personnummer does not match the one on order {report.order_number}"
+        return None, f"the personnummer does not match the one on {named}"
     if found.ref.status in UNREADABLE_ORDER_STATUSES:
-        return None, f"order {report.order_number} is {found.ref.status}"
+        return None, f"{named} is {found.ref.status}"
     return found.ref, None
 
 

@@ -54,7 +54,7 @@ from ep.notify import (
     PermanentDeliveryError,
     transport,
 )
-from ep.notify.texts import inbox_text, language_of, outgoing_text
+from ep.notify.texts import inbox_text, language_of, outgoing_text, with_login_link
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,8 @@ def _send_one(connection: Connection, config, claimed, name: str, *, now: dateti
         recipient=claimed.recipient,
         language=claimed.language,
         subject=claimed.subject,
-        body=claimed.body,
+        # added when sent, so a changed PublicUrl reaches messages already queued
+        body=with_login_link(claimed.body, config["PublicUrl"], claimed.language),
     )
     claim = {"row_id": claimed.id, "claim_time": claimed.claimed_at}
     try:

@@ -4,7 +4,6 @@ Every function takes the resident it acts for and refuses (NotFound) anything th
 theirs, so a view can never hand one resident another's order by a guessed id.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,14 +12,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import DomainError, NotFound
 from ep.domain.audit import Actor, record
-from ep.identity import new_order_number
+from ep.domain.patient_access import acting_user, log_order_change
+from ep.identity import InvalidIdentifier, new_order_number, parse_kit_code
 from ep.identity.personnummer import age_on
 from ep.models import Kit, Offer, Order, Package, Person, SamplingLocation
 from ep.models.orders import OPEN_ORDER_STATUSES
 from ep.timeutil import local
 
-# a kit code as printed under the QR code: letters, digits and dashes
-KIT_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{4,38}[A-Z0-9]$")
 ORDER_NUMBER_TRIES = 10
 
 
@@ -151,6 +149,7 @@ def place_order(
     offer: Offer | None = None,
     location: SamplingLocation | None = None,
     home_kit: bool = False,
+    delivery_address: str | None = None,
     now: datetime,
 ) -> Order:
     """Order ``package`` for ``person``: at ``location`` or, if the package has one, a home kit.
@@ -175,6 +174,9 @@ def place_order(
     if home_kit:
         if not package.home_kit:
             raise OrderRefused("no-home-kit", "this package has no home kit")
+        delivery_address = " ".join((delivery_address or "").split())
+        if not 5 <= len(delivery_address) <= 300:
+            raise OrderRefused("address-required", "a home kit needs the address to post it to")
         location = None
     elif location is None:
         raise OrderRefused("location-required", "choose a sampling location or a home kit")
@@ -188,6 +190,7 @@ def place_order(
         offer_id=offer.id if offer else None,
         location_id=location.id if location else None,
         home_kit=home_kit,
+        delivery_address=delivery_address if home_kit else None,
         status="ordered",
         ordered_at=now,
         expires_at=now + timedelta(days=package.order_validity_days),
@@ -257,10 +260,12 @@ def cancel_order(session: Session, *, person: Person, order: Order, now: datetim
 
 def normalise_kit_code(code: str) -> str:
     """Return the kit code as printed (upper case, no spaces); OrderRefused if malformed."""
-    compact = (code or "").strip().upper().replace(" ", "")
-    if not KIT_CODE.match(compact):
-        raise OrderRefused("kit-code-invalid", "a kit code has 6-40 letters, digits and dashes")
-    return compact
+    try:
+        return parse_kit_code(code)
+    except InvalidIdentifier:
+        raise OrderRefused(
+            "kit-code-invalid", "a kit code has 6-40 letters, digits and dashes"
+        ) from None
 
 
 def register_kit(session: Session, *, person: Person, code: str, now: datetime) -> Kit:
@@ -272,6 +277,13 @@ def register_kit(session: Session, *, person: Person, code: str, now: datetime) 
     code = normalise_kit_code(code)
     kit = session.scalar(select(Kit).where(Kit.code == code))
     if kit is not None and kit.person_id == person.id:
+        if kit.registered_at is None:
+            # a kit staff posted is the resident's already: registering says it has come
+            kit.registered_at = now
+            session.flush()
+            record_own_change(
+                session, person, "kit:register", now=now, object_type="kit", object_id=kit.code
+            )
         return kit  # registering twice is harmless
     if kit is not None and kit.person_id is not None:
         raise OrderRefused("kit-not-registrable", "the kit code cannot be registered")
@@ -306,6 +318,47 @@ def register_kit(session: Session, *, person: Person, code: str, now: datetime) 
         object_id=kit.code,
         details=order.number,
     )
+    return kit
+
+
+def last_delivery_address(session: Session, *, person: Person) -> str:
+    """The address the resident's last home kit went to, to confirm or change; else ''."""
+    return (
+        session.scalar(
+            select(Order.delivery_address)
+            .where(Order.person_id == person.id, Order.delivery_address.is_not(None))
+            .order_by(Order.ordered_at.desc(), Order.id.desc())
+            .limit(1)
+        )
+        or ""
+    )
+
+
+def send_kit(session: Session, *, order: Order, code: str, actor: Actor, now: datetime) -> Kit:
+    """Staff post a home kit: its code is bound to the order and the resident at once.
+
+    The lab then finds the order by the kit's code, even before the resident registers.
+    """
+    if not order.home_kit or order.status not in OPEN_ORDER_STATUSES:
+        raise OrderRefused("kit-not-sendable", "only an open home-kit order gets a kit")
+    if order.kit_id is not None:
+        raise OrderRefused("kit-not-sendable", "the order has a kit already")
+    code = normalise_kit_code(code)
+    if session.scalar(select(Kit.id).where(Kit.code == code)) is not None:
+        raise OrderRefused("kit-code-taken", "another kit has this code")
+    kit = Kit(
+        code=code,
+        package_id=order.package_id,
+        person_id=order.person_id,
+        sent_at=now,
+        sent_by_id=user.id if (user := acting_user(session, actor)) else None,
+        created_at=now,
+    )
+    session.add(kit)
+    session.flush()
+    order.kit_id = kit.id
+    session.flush()
+    log_order_change(session, actor, order, f"kit {code} sent", now=now)
     return kit
 
 

@@ -94,21 +94,6 @@ def current_results(session: Session, order_ids: list[int]) -> dict[int, list[Re
     return by_order
 
 
-def lookup_patient(session: Session, *, personnummer: str, actor: Actor, now: datetime):
-    """Return the resident with this personnummer, for staff to open their page.
-
-    Raises InvalidIdentifier for a malformed personnummer and NotFound when no resident
-    has it; the vain lookup is logged, since it names a patient. A found patient is
-    logged when their data is read (read_patient), so each lookup leaves one event.
-    """
-    number = parse_personnummer(personnummer)
-    person = find_person(session, number)
-    if person is None:
-        record(session, actor, "search:patient", now=now, patient=number, details="not found")
-        raise NotFound(f"no resident with personnummer {number}")
-    return person
-
-
 def read_patient(session: Session, *, person_id: int, actor: Actor, now: datetime):
     """Return the patient's record for the staff page; log the read."""
     person = session.get(Person, person_id)

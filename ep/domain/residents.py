@@ -3,7 +3,7 @@
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from ep.domain import DomainError, NotFound
 from ep.domain.audit import Actor, record
 from ep.domain.orders import record_own_change, resident_actor
 from ep.identity import InvalidIdentifier, parse_personnummer
-from ep.models import Analysis, AuditEvent, InboxMessage, Order, Package, Person, Result
+from ep.models import Analysis, AuditEvent, InboxMessage, Order, Package, Person, Result, User
 from ep.models.people import CHANNELS, LANGUAGES
 from ep.timeutil import local
 
@@ -33,14 +33,36 @@ class SettingsRefused(DomainError):
         self.problems = problems
 
 
-def login_person(session: Session, *, personnummer: str, now: datetime) -> Person:
-    """Return the resident with this personnummer, created at their first login."""
+def login_person(
+    session: Session,
+    *,
+    personnummer: str,
+    now: datetime,
+    given_name: str = "",
+    family_name: str = "",
+) -> Person:
+    """Return the resident with this personnummer, created at their first login.
+
+    A name the login carries is the resident's own (from their e-legitimation): it
+    replaces what staff typed when they added the resident at the desk.
+    """
     personnummer = parse_personnummer(personnummer, today=local(now).date())
     person = session.scalar(select(Person).where(Person.personnummer == personnummer))
     if person is None:
         person = Person(personnummer=personnummer, language="sv", created_at=now)
         session.add(person)
-        session.flush()
+    given_name, family_name = (" ".join(n.split())[:100] for n in (given_name, family_name))
+    if (
+        given_name
+        and family_name
+        and (given_name, family_name)
+        != (
+            person.given_name,
+            person.family_name,
+        )
+    ):
+        person.given_name, person.family_name = given_name, family_name
+    session.flush()
     return person
 
 
@@ -254,6 +276,57 @@ def access_log(session: Session, *, person: Person) -> list[AuditEvent]:
             .limit(ACCESS_LOG_LIMIT)
         )
     )
+
+
+@dataclass(frozen=True)
+class Access:
+    """One line of the resident's access log: the same person doing the same thing to the
+    same object in a row is one line with a count, not a page of near-identical rows."""
+
+    first_at: datetime
+    last_at: datetime
+    name: str
+    roles: tuple[str, ...]
+    care_unit: str | None
+    action: str  # the audit action: read:patient, update:order, search:patient …
+    object_type: str | None
+    object_id: str | None
+    times: int
+
+
+def access_log_by_day(session: Session, *, person: Person) -> list[tuple[date, list[Access]]]:
+    """The access log a resident can read: by Stockholm day, newest first, repeats folded."""
+    events = access_log(session, person=person)
+    hsa_ids = {event.actor_id for event in events}
+    roles: dict[str, tuple[str, ...]] = {}
+    if hsa_ids:
+        for user in session.scalars(select(User).where(User.hsa_id.in_(hsa_ids))):
+            roles[user.hsa_id] = tuple(sorted(user.roles))
+    days: dict[date, list[Access]] = {}
+    previous = None  # (day, who, action, object) of the line last added
+    for event in events:
+        day = local(event.at).date()
+        lines = days.setdefault(day, [])
+        key = (day, event.actor_id, event.action, event.object_type, event.object_id)
+        if key == previous:
+            # events come newest first: the earlier event moves the line's start back
+            lines[-1] = replace(lines[-1], first_at=event.at, times=lines[-1].times + 1)
+            continue
+        previous = key
+        lines.append(
+            Access(
+                first_at=event.at,
+                last_at=event.at,
+                name=event.actor_name or event.actor_id,
+                roles=roles.get(event.actor_id, ()),
+                care_unit=event.care_unit_name or event.care_unit_hsa_id,
+                action=event.action,
+                object_type=event.object_type,
+                object_id=event.object_id,
+                times=1,
+            )
+        )
+    return list(days.items())
 
 
 # -- "Mina provsvar" --

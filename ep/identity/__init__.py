@@ -2,6 +2,7 @@
 
 from ep.identity.errors import InvalidIdentifier
 from ep.identity.hsaid import parse_hsa_id
+from ep.identity.kitcode import parse_kit_code
 from ep.identity.ordernumber import new_order_number, parse_order_number
 from ep.identity.personnummer import format_personnummer, parse_personnummer
 
@@ -10,6 +11,7 @@ __all__ = [
     "format_personnummer",
     "new_order_number",
     "parse_hsa_id",
+    "parse_kit_code",
     "parse_order_number",
     "parse_personnummer",
 ]

@@ -6,7 +6,9 @@ fhir.resources dropped plain R4 in 7.0; its R4B models read the R4 lab resources
 Accepted: a Bundle holding a DiagnosticReport and its Observations (and maybe the
 Patient and ServiceRequest), or a DiagnosticReport with contained Observations.
 - the order number: DiagnosticReport.basedOn (identifier, or the referenced
-  ServiceRequest's identifier), else a DiagnosticReport.identifier that is an EP number
+  ServiceRequest's identifier), else a DiagnosticReport.identifier that is an EP number;
+  without one, a home kit's code from the specimen (DiagnosticReport.specimen → Specimen
+  identifier or accessionIdentifier) or from basedOn
 - the personnummer: the subject's identifier (logical, or the referenced Patient's)
 - per Observation: code (NPU preferred, then LOINC), valueQuantity / valueString /
   valueCodeableConcept, referenceRange, interpretation, status preliminary → P,
@@ -28,7 +30,7 @@ from ep.labformats.text import (
     check_text_bytes,
     clip,
     decode_text,
-    read_order_number,
+    read_order_or_kit,
     read_personnummer,
     strip_transport,
 )
@@ -149,6 +151,12 @@ class _Reader:
                 + "): send one order per message"
             )
         first = self.reports[0]
+        order_number, kit_code = read_order_or_kit(
+            order_numbers[0] if order_numbers else "",
+            [code for r in self.reports for code in self.specimen_ids(r)],
+            problems,
+            where="DiagnosticReport.basedOn",
+        )
         observations: list[Observation] = []
         for report in self.reports:
             for reference in report.result or []:
@@ -167,11 +175,8 @@ class _Reader:
             control_id=self.control_id(),
             sending_facility=self.performer(first),
             personnummer=self.personnummer(first, problems),
-            order_number=read_order_number(
-                order_numbers[0] if order_numbers else "",
-                problems,
-                where="DiagnosticReport.basedOn",
-            ),
+            order_number=order_number,
+            kit_code=kit_code,
             observations=observations,
             problems=problems,
         )
@@ -187,6 +192,21 @@ class _Reader:
         if root.meta and root.meta.versionId:
             control_id += f"/_history/{root.meta.versionId}"
         return control_id
+
+    def specimen_ids(self, report) -> list[str]:
+        """The identifiers of the report's specimens: a home kit's code is one of them."""
+        found = []
+        for reference in report.specimen or []:
+            if reference.identifier and reference.identifier.value:
+                found.append(reference.identifier.value)
+            specimen = self.resolve(reference, report)
+            for identifier in getattr(specimen, "identifier", None) or []:
+                if identifier.value:
+                    found.append(identifier.value)
+            accession = getattr(specimen, "accessionIdentifier", None)
+            if accession is not None and accession.value:
+                found.append(accession.value)
+        return found
 
     def order_number(self, report) -> str | None:
         for based_on in report.basedOn or []:

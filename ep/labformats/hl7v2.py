@@ -8,7 +8,8 @@ of an ORU^R01 carry what:
   MSH-12 version, MSH-18 character set
 - PID-3 personnummer (or samordningsnummer), with or without the dash
 - OBR-2 (else ORC-2) the EP order number; several OBR groups may follow one another,
-  and they must all name the same order
+  and they must all name the same order; without a valid order number, a home kit's code
+  in OBR-2 or SPM-2 (specimen id) stands in for it
 - OBX-2 value type, OBX-3 code^name, OBX-5 value, OBX-6 unit, OBX-7 reference range,
   OBX-8 abnormal flag, OBX-11 result status, OBX-14 time of observation (else OBR-7)
 - NTE after an OBX comments that result; NTE after an OBR comments every result of
@@ -28,7 +29,7 @@ from ep.labformats.text import (
     decode_text,
     parse_number,
     parse_range,
-    read_order_number,
+    read_order_or_kit,
     read_personnummer,
     strip_transport,
 )
@@ -228,6 +229,7 @@ class _Reader:
         last: Observation | None = None
         comments: dict[int, list[str]] = {}  # id(observation) → its NTE comments
         orc_order = ""
+        specimen_ids: list[str] = []
 
         for segment_id, segment in self.segments:
             if segment_id == "PID" and not pid_seen:
@@ -241,6 +243,11 @@ class _Reader:
                     order_numbers.append(number)
                 group, group_comments, last = [], [], None
                 group_time = self.time(segment, 7, "OBR-7")
+            elif segment_id == "SPM":
+                # SPM-2 specimen id: placer's id (the kit code), then the filler's
+                specimen_ids += [
+                    v for v in (self.value(segment, 2, 1), self.value(segment, 2, 2)) if v
+                ]
             elif segment_id == "OBX":
                 if group is None:
                     self.fail("an OBX segment comes before any OBR segment")
@@ -267,7 +274,7 @@ class _Reader:
             self.fail("no results: no OBX segment with a reportable value")
         if not pid_seen:
             problems.append("no PID segment")
-        order_number = self.order_number(order_numbers, problems)
+        order_number, kit_code = self.order_number(order_numbers, specimen_ids, problems)
         return LabReport(
             format=FORMAT_HL7V2,
             control_id=header.control_id,
@@ -275,6 +282,7 @@ class _Reader:
             sending_application=header.sending_application,
             personnummer=personnummer,
             order_number=order_number,
+            kit_code=kit_code,
             observations=observations,
             problems=problems,
             header=header,
@@ -292,7 +300,10 @@ class _Reader:
         problems.append(found[0] if found else "no personnummer in PID-3")
         return None
 
-    def order_number(self, numbers: list[str], problems: list[str]) -> str | None:
+    def order_number(
+        self, numbers: list[str], specimen_ids: list[str], problems: list[str]
+    ) -> tuple[str | None, str | None]:
+        """(order number, kit code) from OBR-2 (or ORC-2) and SPM-2."""
         distinct = dict.fromkeys(n.upper().replace(" ", "") for n in numbers)
         if len(distinct) > 1:
             self.fail(
@@ -300,7 +311,9 @@ class _Reader:
                 + ", ".join(distinct)
                 + "): send one message per order"
             )
-        return read_order_number(numbers[0] if numbers else "", problems, where="OBR-2")
+        return read_order_or_kit(
+            numbers[0] if numbers else "", specimen_ids, problems, where="OBR-2"
+        )
 
     def observation(self, obx, group_time: datetime | None) -> Observation | None:
         position = self.value(obx, 1) or "?"

@@ -59,6 +59,9 @@ class LabReport:
     sending_facility: str | None
     personnummer: str | None  # 12 digits when valid, else None (see problems)
     order_number: str | None  # EP-XXXX-XXXX when valid, else what the lab sent
+    # a home kit's code (HL7 SPM-2 or OBR-2, FHIR Specimen.identifier): when the lab
+    # knows the kit and not the order, the importer finds the order by its kit
+    kit_code: str | None = None
     observations: list[Observation] = field(default_factory=list)
     # identifiers missing or unusable: the importer keeps the message as unmatched
     problems: list[str] = field(default_factory=list)

@@ -2,7 +2,12 @@
 
 import re
 
-from ep.identity import InvalidIdentifier, parse_order_number, parse_personnummer
+from ep.identity import (
+    InvalidIdentifier,
+    parse_kit_code,
+    parse_order_number,
+    parse_personnummer,
+)
 from ep.labformats.report import FORMAT_FHIR, FORMAT_HL7V2, FORMAT_UNKNOWN, ParseError
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -120,6 +125,31 @@ def read_personnummer(raw: str | None, problems: list[str], *, where: str) -> st
 def read_order_number(raw: str | None, problems: list[str], *, where: str) -> str | None:
     """Normalise an EP order number; keep the lab's text and note a problem if invalid."""
     return _read_identifier(parse_order_number, raw, problems, "EP order number", where, True)
+
+
+def read_order_or_kit(
+    order_raw: str | None, kit_raw: list[str], problems: list[str], *, where: str
+) -> tuple[str | None, str | None]:
+    """Return (order number, kit code) for a message.
+
+    A home kit's sample reaches the lab with only the code printed on the kit, so a lab
+    may send that code where the order number goes or as the specimen id. A valid order
+    number wins; otherwise a readable kit code stands in for it, and the missing or
+    invalid order number is no problem. Without either, the order number's problem stays.
+    """
+    order_problems: list[str] = []
+    order_number = read_order_number(order_raw, order_problems, where=where)
+    if not order_problems:
+        return order_number, None
+    # an EP-… text is a mistyped order number, not a kit code: its problem is the news
+    typed_as_order = (order_raw or "").strip().upper().startswith("EP")
+    for raw in [*([] if typed_as_order else [order_raw or ""]), *kit_raw]:
+        try:
+            return None, parse_kit_code(raw)
+        except InvalidIdentifier:
+            continue
+    problems.extend(order_problems)
+    return order_number, None
 
 
 def _read_identifier(parse, raw, problems, what: str, where: str, keep_invalid: bool):

@@ -39,9 +39,34 @@ class Analysis(Base):
     # a plain-language line for residents: what the analysis measures
     about_sv: Mapped[str | None] = mapped_column(Text)
     about_en: Mapped[str | None] = mapped_column(Text)
+    # what a result means and what happens next, by outcome: "abnormal" is a positive or
+    # out-of-range value, "normal" a negative or in-range one (GUIDANCE_FIELDS)
+    abnormal_meaning_sv: Mapped[str | None] = mapped_column(Text)
+    abnormal_meaning_en: Mapped[str | None] = mapped_column(Text)
+    abnormal_next_sv: Mapped[str | None] = mapped_column(Text)
+    abnormal_next_en: Mapped[str | None] = mapped_column(Text)
+    normal_meaning_sv: Mapped[str | None] = mapped_column(Text)
+    normal_meaning_en: Mapped[str | None] = mapped_column(Text)
+    normal_next_sv: Mapped[str | None] = mapped_column(Text)
+    normal_next_en: Mapped[str | None] = mapped_column(Text)
 
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_sv
+
+    def guidance(self, outcome: str, language: str) -> tuple[str, str]:
+        """(what it means, the next step) for ``outcome`` (abnormal | normal); '' if unset."""
+        suffix = "en" if language == "en" else "sv"
+        return tuple(
+            getattr(self, f"{outcome}_{part}_{suffix}", None) or "" for part in ("meaning", "next")
+        )
+
+
+GUIDANCE_FIELDS = tuple(
+    f"{outcome}_{part}_{language}"
+    for outcome in ("abnormal", "normal")
+    for part in ("meaning", "next")
+    for language in ("sv", "en")
+)
 
 
 class Package(Base):

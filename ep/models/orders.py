@@ -22,6 +22,8 @@ ORDER_STATUSES = (
 )
 # orders that still wait for sampling; EXPIREORDERS and the reminders look only at these
 OPEN_ORDER_STATUSES = ("ordered",)
+# a home kit's way, as the resident and staff see it
+KIT_STEPS = ("ordered", "sent", "registered", "received", "answered")
 
 
 class Offer(Base):
@@ -69,10 +71,14 @@ class Kit(Base):
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     registered_at: Mapped[datetime | None]
+    # posted to the resident by staff (the kit's code entered then); None = handed out
+    sent_at: Mapped[datetime | None]
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     package: Mapped[Package] = relationship()
     person: Mapped[Person | None] = relationship()
+    sent_by: Mapped[User | None] = relationship()
 
 
 class Order(Base):
@@ -113,6 +119,8 @@ class Order(Base):
     location_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_location.id"), index=True)
     kit_id: Mapped[int | None] = mapped_column(ForeignKey("kit.id"), unique=True)
     home_kit: Mapped[bool] = mapped_column(default=False)
+    # where a home kit is posted, as the resident confirmed it when ordering
+    delivery_address: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="ordered")
     ordered_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -140,3 +148,18 @@ class Order(Base):
     kit: Mapped[Kit | None] = relationship()
     sampled_by: Mapped[User | None] = relationship(foreign_keys=[sampled_by_id])
     contacted_by: Mapped[User | None] = relationship(foreign_keys=[contacted_by_id])
+
+    @property
+    def kit_step(self) -> str | None:
+        """How far a home kit has come (one of KIT_STEPS); None for an order at a site."""
+        if not self.home_kit:
+            return None
+        if self.status == "released":
+            return "answered"
+        if self.status in ("sampled", "partial", "resulted"):
+            return "received"
+        if self.kit is not None and self.kit.registered_at is not None:
+            return "registered"
+        if self.kit is not None and self.kit.sent_at is not None:
+            return "sent"
+        return "ordered"

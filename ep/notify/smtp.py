@@ -11,12 +11,15 @@ configuration, not the message) — is transient.
 """
 
 import hashlib
+import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
 from ep.notify import OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
+
+log = logging.getLogger(__name__)
 
 
 def message_id(dedupe_key: str, sender: str) -> str:
@@ -47,30 +50,47 @@ def send(message: OutgoingMessage, config) -> str:
         email = compose(message, config["SmtpFrom"])
     except ValueError as exc:  # a header the email package refuses (say a line break)
         raise PermanentDeliveryError(f"cannot address the message: {exc}") from exc
+    server = None
     try:
-        with smtplib.SMTP(
+        server = smtplib.SMTP(
             config["SmtpHost"], config["SmtpPort"], timeout=config["ProviderTimeoutSeconds"]
-        ) as server:
-            if config["SmtpStartTls"]:
-                server.starttls(context=ssl.create_default_context())
-            if config["SmtpUser"]:
-                server.login(config["SmtpUser"], config["SmtpPassword"])
-            server.send_message(email)
+        )
+        if config["SmtpStartTls"]:
+            server.starttls(context=ssl.create_default_context())
+        if config["SmtpUser"]:
+            server.login(config["SmtpUser"], config["SmtpPassword"])
+        server.send_message(email)
     except smtplib.SMTPRecipientsRefused as exc:
+        _close(server)
         codes = [code for code, _ in exc.recipients.values()]
         problem = f"SMTP server refused the recipient: {_replies(exc.recipients.values())}"
         if codes and all(code >= 500 for code in codes):
             raise PermanentDeliveryError(problem) from exc
         raise TransientDeliveryError(problem) from exc
     except smtplib.SMTPDataError as exc:
+        _close(server)
         problem = f"SMTP server refused the message: {exc.smtp_code} {_text(exc.smtp_error)}"
         if exc.smtp_code >= 500:
             raise PermanentDeliveryError(problem) from exc
         raise TransientDeliveryError(problem) from exc
     except (smtplib.SMTPException, OSError) as exc:
+        _close(server)
         # refused or lost connections, timeouts, TLS failures, login or sender refused
         raise TransientDeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from exc
+    # The server has accepted the message: it is sent. Leaving with `with SMTP(...)` made
+    # an odd answer to QUIT (not 221) or a timeout on it an error, so the row was retried
+    # and the resident got the same e-mail twice (found in issue 16). QUIT is a courtesy.
+    try:
+        server.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.info("SMTP QUIT after the message was accepted: %s: %s", type(exc).__name__, exc)
+    _close(server)
     return email["Message-ID"]
+
+
+def _close(server: smtplib.SMTP | None) -> None:
+    if server is not None:
+        server.close()
 
 
 def _text(raw: bytes | str) -> str:

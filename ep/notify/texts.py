@@ -87,6 +87,20 @@ def outgoing_text(kind: str, language: str) -> tuple[str, str]:
     return OUTGOING[group][language_of(language)]
 
 
+LOGIN_LINE = {"sv": "Logga in: {url}", "en": "Log in: {url}"}
+
+
+def with_login_link(body: str, public_url: str, language: str) -> str:
+    """The body with the line that takes the resident to EP (PublicUrl), when one is set.
+
+    The link is EP's own start page, never a page about a result or an order: what it
+    opens needs the resident's login, and the link itself says nothing.
+    """
+    if not public_url:
+        return body
+    return f"{body}\n{LOGIN_LINE[language_of(language)].format(url=public_url)}"
+
+
 def inbox_text(kind: str, language: str) -> tuple[str, str]:
     """Return the (subject, body) of the in-app inbox message for ``kind``."""
     texts = INBOX.get(kind)

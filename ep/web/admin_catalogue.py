@@ -40,6 +40,7 @@ from ep.domain.staff_input import (
 from ep.extensions import db
 from ep.identity import InvalidIdentifier, format_personnummer, parse_hsa_id, parse_personnummer
 from ep.models import Analysis, Package, SamplingLocation
+from ep.models.catalogue import GUIDANCE_FIELDS
 from ep.timeutil import utcnow
 from ep.web.access import require_role
 from ep.web.staff import logged_page, translated
@@ -155,6 +156,7 @@ def _analysis_values(analysis: Analysis | None) -> dict:
     if analysis is None:
         return {}
     names = "code name_sv name_en unit ref_low ref_high ref_text about_sv about_en".split()
+    names += GUIDANCE_FIELDS
     values = {}
     for name in names:
         value = getattr(analysis, name)

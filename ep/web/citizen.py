@@ -66,6 +66,37 @@ NEW_RESULTS_DAYS = 30
 # when the resident pages were last assessed for the accessibility statement
 ACCESSIBILITY_ASSESSED = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
+# the resident's access log in words: by audit action, or by a read's purpose
+ACCESS_ACTIONS = {
+    "read:patient": _l("Läste dina erbjudanden, beställningar och provsvar"),
+    "read:results": _l("Läste provsvaren på beställning %(order)s"),
+    "order": _l("Läste beställning %(order)s med provsvar"),
+    "read:worklist": _l("Läste ditt provsvar på arbetslistan för kontakt"),
+    "contact": _l("Läste ditt telefonnummer för att kontakta dig om beställning %(order)s"),
+    "kit-label": _l("Skrev ut etiketten till ditt hemtest, beställning %(order)s"),
+    "read:open-orders": _l("Läste dina beställningar vid provtagningen"),
+    "read:lab-message": _l("Läste ett provsvar från labbet om dig"),
+    "read:unmatched-results": _l("Läste ett provsvar från labbet om dig"),
+    "read:result-conflicts": _l("Läste ett provsvar från labbet om dig"),
+    "search:patient": _l("Sökte efter dig"),
+    "update:order": _l("Ändrade beställning %(order)s"),
+    "update:results": _l("Förde in provsvar på beställning %(order)s"),
+    "create:offer": _l("Gav dig ett erbjudande om provtagning"),
+    "create:person": _l("Lade till dig i Egen provhantering"),
+}
+ROLE_NAMES = {
+    "staff": _l("vårdpersonal"),
+    "admin": _l("administratör"),
+    "operator": _l("drift"),
+}
+# a home kit's steps (ep.models.orders.KIT_STEPS), as residents and staff read them
+KIT_STEP = {
+    "ordered": _l("Beställt"),
+    "sent": _l("Skickat till dig"),
+    "registered": _l("Registrerat av dig"),
+    "received": _l("Mottaget av labbet"),
+    "answered": _l("Besvarat"),
+}
 ORDER_STATUS = {
     "ordered": _l("Beställd, väntar på provtagning"),
     "sampled": _l("Provet är taget"),
@@ -91,6 +122,7 @@ REFUSALS = {
     "not-eligible": _l("Du kan inte beställa det här provpaketet."),
     "no-home-kit": _l("Det finns inget hemtest för det här provpaketet."),
     "location-required": _l("Välj en provtagningsplats eller hemtest."),
+    "address-required": _l("Skriv adressen dit kitet ska skickas: gata, postnummer och ort."),
     "not-cancellable": _l("Beställningen kan inte avbeställas, provet är redan taget."),
     "kit-code-invalid": _l("Koden ska ha 6–40 bokstäver, siffror eller bindestreck."),
     "kit-not-registrable": _l(
@@ -150,6 +182,9 @@ class ResultRow:
     reference: str
     flag: str  # in words: "Högt", never a colour alone
     abnormal: bool
+    # what this outcome means and what happens next, as EP.Admin wrote it for the analysis
+    meaning: str = ""
+    next_step: str = ""
 
 
 def _translated(mapping: dict) -> dict[str, str]:
@@ -185,9 +220,13 @@ def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow
             note = _("Preliminärt svar")
         elif result.status == "C":
             note = _("Rättat svar")
-        about = ""
+        about = meaning = next_step = ""
+        abnormal = flag is not None and flag not in ("N", "NEG")
         if analysis is not None:
             about = (analysis.about_en if language == "en" else analysis.about_sv) or ""
+            if flag is not None and result.status != "P":  # a preliminary value may change
+                outcome = "abnormal" if abnormal else "normal"
+                meaning, next_step = analysis.guidance(outcome, language)
         rows.append(
             ResultRow(
                 name=analysis.name(language) if analysis else result.analysis_code,
@@ -200,7 +239,9 @@ def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow
                     result.ref_range or (analysis.ref_text if analysis else None) or ""
                 ),
                 flag=flags.get(flag, flag) if flag else "–",
-                abnormal=flag is not None and flag not in ("N", "NEG"),
+                abnormal=abnormal,
+                meaning=meaning,
+                next_step=next_step,
             )
         )
     return rows
@@ -220,6 +261,8 @@ class LanguageForm(FlaskForm):
 
 class OrderForm(FlaskForm):
     where = RadioField(validators=[InputRequired(message=_l("Välj var du vill lämna provet."))])
+    # checked by the service, and only for a home kit
+    address = StringField()
     submit = SubmitField()
 
 
@@ -253,6 +296,9 @@ def _helpers():
         "language_form": LanguageForm,
         "post_form": PostForm,
         "order_status": lambda status: ORDER_STATUS.get(status, status),
+        "access_text": access_text,
+        "access_role": access_role,
+        "kit_step_labels": lambda: {step: str(label) for step, label in KIT_STEP.items()},
         "result_rows": result_rows,
         "result_texts": result_texts,
         "language_names": LANGUAGE_NAMES,
@@ -543,6 +589,8 @@ def order(package_id: int):
     )
     locations = order_service.active_locations(db.session)
     form = _order_form(item, locations)
+    if request.method == "GET" and item.package.home_kit:
+        form.address.data = order_service.last_delivery_address(db.session, person=g.person)
     if form.validate_on_submit():
         location = None
         if form.where.data != HOME_KIT:
@@ -555,11 +603,13 @@ def order(package_id: int):
                 offer=item.offer,
                 location=location,
                 home_kit=form.where.data == HOME_KIT,
+                delivery_address=form.address.data,
                 now=now,
             )
         except order_service.OrderRefused as exc:
             db.session.rollback()
-            form.where.errors = [REFUSALS[exc.reason]]
+            field = form.address if exc.reason == "address-required" else form.where
+            field.errors = [REFUSALS[exc.reason]]
         else:
             db.session.commit()
             flash(_("Tack! Din beställning är klar."), "success")
@@ -624,8 +674,10 @@ def cancel(order_id: int):
 @login_required
 @limited("KitCode", resident)
 def kit():
-    """Register a home kit by the code printed on it."""
+    """Register a home kit by the code printed on it; the kit's QR code fills it in."""
     form = KitForm()
+    if request.method == "GET" and request.args.get("code"):
+        form.code.data = request.args["code"][:40]
     if form.validate_on_submit():
         try:
             registered = order_service.register_kit(
@@ -729,7 +781,35 @@ def settings():
 @bp.get("/access-log")
 @login_required
 def access_log():
-    """Vem har tittat på mina uppgifter: the care units that read or changed my data."""
+    """Vem har tittat på mina uppgifter: who, from which care unit, what, by day."""
     return render_template(
-        "citizen/access_log.html", events=residents.access_log(db.session, person=g.person)
+        "citizen/access_log.html",
+        days=residents.access_log_by_day(db.session, person=g.person),
+        printing=request.args.get("print") == "1",
+        printed_at=utcnow(),
+    )
+
+
+def access_text(line: residents.Access) -> str:
+    """What a line of the access log did, in words a resident reads."""
+    order = line.object_id if line.object_type == "order" else None
+    purpose = line.action.partition(":")[2]
+    if line.action in ACCESS_ACTIONS:
+        text = ACCESS_ACTIONS[line.action]
+    elif line.action.startswith("read:") and purpose in ACCESS_ACTIONS:
+        text = ACCESS_ACTIONS[purpose]
+    else:
+        text = (
+            _l("Läste dina uppgifter")
+            if line.action.startswith("read")
+            else _l("Ändrade dina uppgifter")
+        )
+    if order and "%(order)s" in str(text):
+        return str(text) % {"order": order}
+    return str(text).replace(" %(order)s", "")
+
+
+def access_role(line: residents.Access) -> str:
+    return ", ".join(str(ROLE_NAMES[r]) for r in line.roles if r in ROLE_NAMES) or str(
+        ROLE_NAMES["staff"]
     )

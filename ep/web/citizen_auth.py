@@ -32,6 +32,17 @@ def login_mode() -> str:
     return current_app.config["EP"]["CitizenLogin"]
 
 
+def _proxy_header(setting: str) -> str:
+    """A header the (trusted) login proxy sets, read as UTF-8; '' when not configured."""
+    name = current_app.config["EP"][setting]
+    raw = request.headers.get(name, "") if name else ""
+    try:
+        # WSGI hands header bytes over as Latin-1; the proxy sends UTF-8
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return raw
+
+
 def identify_resident() -> Person | None:
     """Find the logged-in resident for this request (before_request); set g.person."""
     g.person = None
@@ -44,7 +55,13 @@ def identify_resident() -> Person | None:
             log.warning("ignored %s from %s: not in CitizenIdentityProxies", header, peer_address())
             return None
         try:
-            g.person = login_person(db.session, personnummer=value, now=utcnow())
+            g.person = login_person(
+                db.session,
+                personnummer=value,
+                now=utcnow(),
+                given_name=_proxy_header("CitizenGivenNameHeader"),
+                family_name=_proxy_header("CitizenFamilyNameHeader"),
+            )
         except InvalidIdentifier as exc:
             log.warning("ignored %s from %s: %s", header, request.remote_addr, exc)
             return None

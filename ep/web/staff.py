@@ -8,14 +8,26 @@ then committed, and only then sent, so nothing is shown that was not logged.
 
 import re
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+import segno
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ep.domain import DomainError, NotFound
+from ep.domain import DomainError, NotFound, desk
 from ep.domain.manual_results import TypedResult, default_range, enter_results, is_qualitative
 from ep.domain.offers import assign_offer, assignable_packages, check_offer
-from ep.domain.patient_access import lookup_patient, read_order, read_patient
+from ep.domain.orders import OrderRefused, send_kit
+from ep.domain.patient_access import read_order, read_patient
 from ep.domain.result_conflicts import KEEP, REPLACE, decide_conflict, open_conflicts
 from ep.domain.sampling import mark_sampled, open_orders_for
 from ep.domain.staff_input import (
@@ -27,11 +39,11 @@ from ep.domain.staff_input import (
     row_number,
 )
 from ep.domain.unmatched_results import attach_to_order, read_lab_message, unmatched_messages
-from ep.domain.worklist import held_orders, mark_contacted
+from ep.domain.worklist import contact_note, held_orders, mark_contacted
 from ep.extensions import db
 from ep.identity import InvalidIdentifier, format_personnummer
 from ep.models import LabMessage, Order, Package, Person
-from ep.timeutil import utcnow
+from ep.timeutil import local, utcnow
 from ep.web.access import require_role
 from ep.web.ratelimit import limited, staff_member
 
@@ -64,10 +76,20 @@ FLAG_TEXT = {
     "NEG": _l("Negativt"),
 }
 
+KIT_REFUSALS = {
+    "kit-code-invalid": _l("Koden ska ha 6–40 bokstäver, siffror eller bindestreck."),
+    "kit-code-taken": _l("Ett annat kit har redan den koden."),
+    "kit-not-sendable": _l("Beställningen väntar inte på ett hemtest."),
+}
+
 
 # why IMPORTRESULTS kept a lab message for manual matching, as ep.domain.lab_import words
 # it (in English, in the database), read back into the page's language
 UNMATCHED_REASONS = (
+    (
+        re.compile(r"no order in EP has kit (?P<code>\S+)$"),
+        _l("Ingen beställning i EP har kit %(code)s"),
+    ),
     (
         re.compile(r"no order (?P<number>\S+)( in EP)?$"),
         _l("Beställning %(number)s finns inte i EP"),
@@ -143,21 +165,64 @@ def index():
 @bp.post("/patients")
 @limited("StaffLookup", staff_member)
 def find_patient():
-    """Open the page of the patient with the personnummer typed."""
+    """Open the page of the patient the desk search finds: by personnummer, order number or
+    kit code; offer to add a resident EP has not met yet."""
     typed = request.form.get("personnummer", "")
     try:
-        person = lookup_patient(db.session, personnummer=typed, actor=g.actor, now=utcnow())
+        found = desk.search(db.session, key=typed, actor=g.actor, now=utcnow())
     except InvalidIdentifier:
         errors = _invalid_personnummer()
+        if not desk.looks_like_personnummer(typed):
+            errors = {
+                "personnummer": _(
+                    "Skriv ett personnummer (19121212-1212), ett ordernummer (EP-XXXX-XXXX) "
+                    "eller koden på ett hemtest."
+                )
+            }
         return render_template("staff/index.html", errors=errors, form=request.form), 400
-    except NotFound:
+    except desk.UnknownResident as unknown:
         return logged_page(
             "staff/index.html",
             status=404,
             errors={"personnummer": _("Det finns ingen invånare med det personnumret i EP.")},
             form=request.form,
+            unknown=unknown.personnummer,
         )
-    return redirect(url_for("staff.patient", person_id=person.id))
+    except NotFound:
+        return logged_page(
+            "staff/index.html",
+            status=404,
+            errors={"personnummer": _("Ingen beställning har det ordernumret eller den koden.")},
+            form=request.form,
+        )
+    db.session.commit()  # a search by order number or kit code is logged as such
+    anchor = f"order-{found.order.id}" if found.order else None
+    return redirect(url_for("staff.patient", person_id=found.person.id, _anchor=anchor))
+
+
+@bp.post("/residents")
+def add_resident():
+    """Add a resident who has not logged in yet (personnummer and name), then open them."""
+    try:
+        person = desk.add_resident(
+            db.session,
+            personnummer=request.form.get("personnummer", ""),
+            given_name=request.form.get("given_name", ""),
+            family_name=request.form.get("family_name", ""),
+            actor=g.actor,
+            now=utcnow(),
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        return render_template(
+            "staff/index.html",
+            errors=translated(error),
+            form=request.form,
+            unknown=request.form.get("personnummer", ""),
+        ), 400
+    db.session.commit()
+    flash(_("%(name)s är tillagd i EP. Nu kan du tilldela ett erbjudande.", name=person.name))
+    return redirect(url_for("staff.patient", person_id=person.id, _anchor="assign-offer"))
 
 
 def _patient_page(person_id: int, *, errors=None, form=None, status=200):
@@ -254,6 +319,45 @@ def sampled(order_id: int):
     return redirect(url_for("staff.sampling"))
 
 
+# -- home kits --
+
+
+def kit_url(code: str) -> str:
+    """The resident's kit page with the code filled in: what the kit's QR code opens."""
+    root = current_app.config["EP"]["PublicUrl"] or request.url_root
+    return root.rstrip("/") + url_for("citizen.kit", code=code)
+
+
+@bp.post("/orders/<int:order_id>/kit")
+def send_home_kit(order_id: int):
+    """Record that a home kit with this code is posted to the resident; show its label."""
+    order = db.session.get(Order, order_id) or abort(404)
+    try:
+        send_kit(
+            db.session, order=order, code=request.form.get("code", ""), actor=g.actor, now=utcnow()
+        )
+    except OrderRefused as refused:
+        db.session.rollback()
+        errors = {"code": str(KIT_REFUSALS.get(refused.reason, refused.reason))}
+        return _patient_page(order.person_id, errors=errors, form=request.form, status=400)
+    db.session.commit()
+    return redirect(url_for("staff.kit_label", order_id=order_id))
+
+
+@bp.get("/orders/<int:order_id>/kit")
+def kit_label(order_id: int):
+    """The kit's label to print: its code and a QR code opening the resident's kit page."""
+    order, _results = read_order(
+        db.session, order_id=order_id, actor=g.actor, now=utcnow(), purpose="kit-label"
+    )
+    if order.kit is None:
+        abort(404)
+    qr = segno.make(kit_url(order.kit.code), error="m")
+    # inline SVG: no script, no image request, prints sharp at any size
+    svg = qr.svg_inline(scale=5, title=order.kit.code)
+    return logged_page("staff/kit_label.html", order=order, qr_svg=svg)
+
+
 # -- results typed by hand --
 
 
@@ -325,12 +429,45 @@ def worklist():
     return logged_page("staff/worklist.html", entries=entries)
 
 
+def _contact_page(order: Order, *, errors=None, form=None, status=200):
+    if not order.held_for_contact or order.contacted_at is not None:
+        flash(_("Beställningen finns inte längre på arbetslistan."), "error")
+        return redirect(url_for("staff.worklist"))
+    form = form or {"when": local(utcnow()).strftime("%Y-%m-%dT%H:%M"), "how": "phone"}
+    return render_template(
+        "staff/contact.html", order=order, errors=errors or {}, form=form
+    ), status
+
+
+@bp.get("/worklist/<int:order_id>/contacted")
+def contact_form(order_id: int):
+    """Ask first: how and when the resident was contacted, then release the result."""
+    try:
+        order, _results = read_order(
+            db.session, order_id=order_id, actor=g.actor, now=utcnow(), purpose="contact"
+        )
+    except NotFound:
+        abort(404)
+    page = _contact_page(order)
+    db.session.commit()  # the read of the name and number to call is logged
+    return page
+
+
 @bp.post("/worklist/<int:order_id>/contacted")
 def contacted(order_id: int):
-    """Mark the resident contacted, which releases the held result."""
+    """Mark the resident contacted, with the contact note, which releases the held result."""
     order = db.session.get(Order, order_id) or abort(404)
+    now = utcnow()
     try:
-        mark_contacted(db.session, order=order, actor=g.actor, now=utcnow())
+        contact = contact_note(
+            how=request.form.get("how", ""),
+            when=request.form.get("when", ""),
+            note=request.form.get("note", ""),
+            now=now,
+        )
+        mark_contacted(db.session, order=order, contact=contact, actor=g.actor, now=now)
+    except InvalidInput as error:
+        return _contact_page(order, errors=translated(error), form=request.form, status=400)
     except DomainError:
         db.session.rollback()
         flash(_("Beställningen finns inte längre på arbetslistan."), "error")

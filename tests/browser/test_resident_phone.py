@@ -93,6 +93,8 @@ def resident_pages(session, now) -> list[tuple[str, str]]:
         ("message", f"/inbox/{released.id}" if released else "/inbox"),
         ("settings", "/settings"),
         ("access-log", "/access-log"),
+        ("access-log-print", "/access-log?print=1"),
+        ("kit", "/kit?code=KIT-4711-ABCD"),
         ("accessibility", "/tillganglighet"),
         ("privacy", "/personuppgifter"),
         ("cookies", "/kakor"),

@@ -187,15 +187,20 @@ def mailbox():
     controller.stop()
 
 
-@pytest.fixture
-def smtp_config(notify_config, mailbox):
-    return notify_config(
+def smtp_settings(port: int) -> dict[str, str]:
+    """The settings that send e-mail to the test SMTP server on ``port``."""
+    return dict(
         NotificationChannel="smtp",
         SmtpHost="127.0.0.1",
-        SmtpPort=str(mailbox.port),
+        SmtpPort=str(port),
         SmtpFrom="no-reply@ep.region.example",
         ProviderTimeoutSeconds="5",
     )
+
+
+@pytest.fixture
+def smtp_config(notify_config, mailbox):
+    return notify_config(**smtp_settings(mailbox.port))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The e-mail channel against a real SMTP server (aiosmtpd) on loopback."""
 
 import socket
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from ep.domain.notifications import failing_count, queue_notification, send_next
 from ep.models import Notification
 from ep.notify import OutgoingMessage, TransientDeliveryError
 from ep.notify import smtp as smtp_channel
+from tests.notify.conftest import LoopbackController, Mailbox, smtp_settings
 
 
 def _queue(session, person, key, now, kind="result"):
@@ -154,3 +156,56 @@ def test_a_server_certificate_from_an_unknown_ca_is_refused(
         send_next(db_session, tls_config(), claimant="1@h:1", now=now)
 
     assert tls_mailbox.messages == []
+
+
+class _OddQuit(Mailbox):
+    """A server that accepts the message, then answers QUIT with an error (seen in the
+    field: a relay answering 421 while shutting down)."""
+
+    async def handle_QUIT(self, server, session, envelope):
+        return "421 4.3.2 Service shutting down"
+
+
+def test_an_email_the_server_accepted_is_sent_once_even_when_quit_goes_wrong(
+    db_session, other_resident, notify_config, now
+):
+    box = _OddQuit()
+    controller = LoopbackController(box)
+    controller.start()
+    try:
+        config = notify_config(**smtp_settings(controller.port))
+        _queue(db_session, other_resident, "result:order:77", now)
+
+        outcomes = [
+            send_next(db_session, config, claimant="1@h:1", now=now + timedelta(minutes=m))
+            for m in (0, 1, 60)
+        ]
+    finally:
+        controller.stop()
+
+    assert outcomes[0] == "sent"
+    assert len(box.messages) == 1  # one event, one e-mail: no retry of a delivered message
+    assert _row(db_session).status == "sent"
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("sv", "Logga in: https://prov.region.example/"),
+        ("en", "Log in: https://prov.region.example/"),
+    ],
+)
+def test_the_email_names_the_service_and_links_to_the_login_and_nothing_more(
+    db_session, other_resident, mailbox, notify_config, now, language, line
+):
+    other_resident.language = language
+    config = notify_config(**smtp_settings(mailbox.port), PublicUrl="https://prov.region.example/")
+    _queue(db_session, other_resident, "result:order:6", now)
+
+    send_next(db_session, config, claimant="1@h:1", now=now)
+
+    [email] = mailbox.messages
+    body = email.get_content().strip()
+    assert "Egen provhantering" in email["Subject"] and "Egen provhantering" in body
+    assert body.endswith(line)
+    assert body.split()[-1] == "https://prov.region.example/"  # the start page, nothing deeper

@@ -143,6 +143,8 @@ def resident_paths(session, person) -> list[str]:
         f"/inbox/{message.id}",
         "/settings",
         "/access-log",
+        "/access-log?print=1",
+        "/kit?code=KIT-4711-ABCD",
         "/tillganglighet",
         "/personuppgifter",
         "/kakor",

@@ -184,3 +184,28 @@ def test_an_admin_adds_edits_and_closes_a_sampling_location(admin, admin_user, d
     assert not location.active
     actions = [e.action for e in audit_events(db_session, object_id="VC-NORR")]
     assert actions == ["catalogue:add-location", "catalogue:deactivate-location"]
+
+
+def test_an_admin_writes_what_an_outcome_means_and_the_next_step_in_both_languages(
+    admin, catalogue, db_session
+):
+    analysis = db_session.scalar(select(Analysis).where(Analysis.code == "NPU27300"))
+    token = admin.token(f"/EP.Admin/analyses/{analysis.id}")
+    form = {
+        name: getattr(analysis, name) or ""
+        for name in "code name_sv name_en unit ref_text about_sv about_en".split()
+    }
+    form |= {"ref_low": "27", "ref_high": "42"}
+    form |= {
+        "abnormal_meaning_sv": "Högt blodsocker de senaste månaderna.",
+        "abnormal_next_en": "Contact your health centre within a few weeks.",
+    }
+    assert admin.post(f"/EP.Admin/analyses/{analysis.id}", form, token=token).status_code == 302
+    db_session.commit()
+    analysis = db_session.get(Analysis, analysis.id)
+    assert analysis.guidance("abnormal", "sv")[0] == "Högt blodsocker de senaste månaderna."
+    assert (
+        analysis.guidance("abnormal", "en")[1] == "Contact your health centre within a few weeks."
+    )
+    page = admin.get(f"/EP.Admin/analyses/{analysis.id}").text
+    assert "Högt blodsocker de senaste månaderna." in page

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from ep.domain.audit import Actor, record
 from ep.models import Person
+from ep.timeutil import local
 from tests.web.citizen.conftest import inbox_message
 
 
@@ -108,3 +109,44 @@ def test_each_language_choice_is_marked_in_its_own_language(as_resident):
     page = as_resident.page("/settings")
     assert 'lang="en">English</label>' in page
     assert 'lang="sv">Svenska</label>' in page
+
+
+def test_the_access_log_says_who_what_and_when_by_day_with_repeats_folded(
+    as_resident, resident, staff_user, db_session, now
+):
+    staff = Actor.for_user(staff_user)
+    # a morning's work on one order: 17 reads of the same page are one line
+    morning = local(now).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    for minute in range(17):
+        record(
+            db_session,
+            staff,
+            "read:patient",
+            now=morning + timedelta(minutes=minute),
+            patient=resident.personnummer,
+            object_type="person",
+            object_id=resident.id,
+        )
+    record(
+        db_session,
+        staff,
+        "update:order",
+        now=morning + timedelta(hours=1),
+        patient=resident.personnummer,
+        object_type="order",
+        object_id="EP-7K3M-9QX1",
+        details="contacted by phone at … : private note",
+    )
+    db_session.commit()
+
+    page = as_resident.page("/access-log")
+
+    assert page.count("<h2>") == 1  # one day
+    assert f"{staff_user.name} (vårdpersonal)" in page
+    assert "Läste dina erbjudanden, beställningar och provsvar (17 gånger)" in page
+    assert "09:00–09:16" in page
+    assert "Ändrade beställning EP-7K3M-9QX1" in page
+    assert "private note" not in page  # what staff wrote is theirs, not a log line
+    assert 'class="site-nav"' in page
+    printable = as_resident.page("/access-log?print=1")
+    assert "Utskrivet" in printable and 'class="site-nav"' not in printable

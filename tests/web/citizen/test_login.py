@@ -95,6 +95,26 @@ def test_the_identity_header_logs_in_from_a_trusted_proxy(app, make_app, db_sess
     assert db_session.query(Person).filter_by(personnummer="198112289874").count() == 1
 
 
+def test_the_login_proxy_s_name_headers_give_the_resident_their_name(app, make_app, db_session):
+    client = make_app(
+        CitizenLogin="header",
+        CitizenGivenNameHeader="X-Given-Name",
+        CitizenFamilyNameHeader="X-Family-Name",
+    ).test_client()
+    headers = {
+        "X-Personnummer": "200501012389",
+        # WSGI passes header bytes as Latin-1: the proxy's UTF-8 "Åsa Öberg"
+        "X-Given-Name": "Åsa".encode().decode("latin-1"),
+        "X-Family-Name": "Öberg".encode().decode("latin-1"),
+    }
+    response = client.get("/orders", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 200
+    assert "Åsa Öberg" in response.get_data(as_text=True)
+    db_session.rollback()
+    person = db_session.query(Person).filter_by(personnummer="200501012389").one()
+    assert person.name == "Åsa Öberg"
+
+
 def test_the_identity_header_is_ignored_from_anyone_else(app, make_app, db_session):
     client = make_app(CitizenLogin="header", CitizenIdentityProxies="10.0.0.0/8").test_client()
     response = client.get(

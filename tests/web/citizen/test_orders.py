@@ -104,17 +104,42 @@ def test_a_home_kit_is_ordered_and_registered_by_its_code(
 ):
     browser.login(young_resident.personnummer)
     link = _order_link(browser.page("/offers"), catalogue["STI-HOME"])
-    response = browser.submit(link, data={"where": "home"})
+    response = browser.submit(link, data={"where": "home", "address": "Storgatan 1, 211 34 Malmö"})
     page = response.get_data(as_text=True)
-    assert "Hemtest" in page
+    assert "Storgatan 1, 211 34 Malmö" in page
     assert "Registrera hemtestets kod" in page
+    assert "Visa beställningsnumret" not in page  # nothing to show at a site
+    assert re.search(r'aria-current="step"[^>]*>Beställt', page)
     response = browser.submit("/kit", data={"code": "kit-4711-abcd"})
     page = response.get_data(as_text=True)
     assert "Kitet KIT-4711-ABCD är registrerat på dig." in page
+    assert re.search(r'aria-current="step"[^>]*>Registrerat av dig', page)
     db_session.rollback()
     order = db_session.query(Order).one()
     kit = db_session.query(Kit).one()
     assert order.kit_id == kit.id and kit.person_id == young_resident.id
+    assert order.delivery_address == "Storgatan 1, 211 34 Malmö"
+
+
+def test_a_home_kit_needs_the_address_it_is_posted_to_and_the_next_order_offers_it_again(
+    browser, young_resident, catalogue, db_session
+):
+    browser.login(young_resident.personnummer)
+    link = _order_link(browser.page("/offers"), catalogue["STI-HOME"])
+    response = browser.submit(link, data={"where": "home", "address": " "})
+    assert response.status_code == 200
+    assert "Skriv adressen dit kitet ska skickas" in response.get_data(as_text=True)
+    assert db_session.query(Order).count() == 0
+    browser.submit(link, data={"where": "home", "address": "Storgatan  1,\n211 34 Malmö"})
+    db_session.rollback()
+    first = db_session.query(Order).one()
+    browser.submit(f"/orders/{first.id}/cancel")
+    assert 'value="Storgatan 1, 211 34 Malmö"' in browser.page(link)
+
+
+def test_the_kit_qr_code_opens_the_kit_page_with_the_code_filled_in(as_resident):
+    page = as_resident.page("/kit?code=KIT-4711-ABCD")
+    assert 'value="KIT-4711-ABCD"' in page
 
 
 def test_a_malformed_kit_code_is_explained(browser, young_resident, catalogue):

@@ -120,3 +120,28 @@ def test_the_demo_resident_has_two_years_of_results_to_see_a_trend_in(browser, d
     assert table.count("<tr>") == 9
     assert "Vårdcentralen Tolvåsen" in browser.page("/access-log")
     assert "Dina provsvar är klara" in browser.page("/inbox")
+
+
+def test_a_positive_chlamydia_result_says_what_it_means_and_what_happens_next(
+    browser, young_resident, catalogue, db_session, now
+):
+    released_order(
+        db_session,
+        young_resident,
+        catalogue["STI-HOME"],
+        when=now - timedelta(days=2),
+        now=now,
+        values={"21613-5": ("Positiv", None, "POS"), "24111-7": ("Negativ", None, "NEG")},
+    )
+    db_session.commit()
+    browser.login(young_resident.personnummer)
+
+    for path in ("/results", "/results/print"):
+        page = browser.page(path)
+        assert "Provet visar att du har klamydia." in page
+        assert "Behandlingen är gratis. Vårdpersonal ringer dig inom två arbetsdagar" in page
+        assert "smittspårning" in page
+    browser.submit("/results", "/language", data={"lang": "en", "next": "/results"})
+    page = browser.page("/results")
+    assert "What this result means:" in page
+    assert "Treatment is free. Care staff will call you within two working days" in page

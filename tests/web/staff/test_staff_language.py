@@ -19,7 +19,7 @@ def test_the_staff_pages_speak_english_when_chosen(staff, resident):
     page = staff.get("/staff/").text
     assert '<html lang="en">' in page
     assert "Find patient" in page
-    assert "12 digits, for example 19121212-1212" in page
+    assert "For example 19121212-1212, EP-7K3M-9QX1 or KIT-1234-ABCD" in page
     token = staff.token("/staff/")
     response = staff.post("/staff/patients", {"personnummer": "1912"}, token=token)
     assert "The personnummer is not valid." in response.text

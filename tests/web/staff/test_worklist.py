@@ -1,8 +1,11 @@
 """The STI-positive worklist: a held positive is released once staff have called."""
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from ep.models import InboxMessage, Notification, Order, Person, Result
+from ep.timeutil import local
 from tests.web.staff.support import audit_count, audit_events, held_positive, make_order
 
 
@@ -38,10 +41,21 @@ def test_marking_the_resident_contacted_releases_the_result_and_notifies_them(
     staff, staff_user, resident, catalogue, db_session, now
 ):
     order = held_positive(db_session, resident, catalogue["STI-HOME"], now)
-    token = staff.token("/staff/worklist")
+    token = staff.token(f"/staff/worklist/{order.id}/contacted")
 
+    called = local(now - timedelta(hours=1))  # as the staff member types it, Stockholm time
+    confirm = staff.get(f"/staff/worklist/{order.id}/contacted").text
+    assert "När du bekräftar visas svaret" in confirm  # the release asks first
     response = staff.post(
         f"/staff/worklist/{order.id}/contacted", {}, token=token, follow_redirects=True
+    )
+    assert response.status_code == 400  # no release without the contact note
+    assert "Välj hur du kontaktade invånaren." in response.text
+    response = staff.post(
+        f"/staff/worklist/{order.id}/contacted",
+        {"how": "phone", "when": called.strftime("%Y-%m-%dT%H:%M"), "note": "Behandling bokad"},
+        token=token,
+        follow_redirects=True,
     )
 
     assert response.status_code == 200
@@ -61,7 +75,10 @@ def test_marking_the_resident_contacted_releases_the_result_and_notifies_them(
     assert inbox is not None
     changes = audit_events(db_session, action="update:order")
     assert [(e.patient_personnummer, e.details) for e in changes] == [
-        (resident.personnummer, "contacted; result released")
+        (
+            resident.personnummer,
+            f"contacted by phone at {called:%Y-%m-%d %H:%M}: Behandling bokad; result released",
+        )
     ]
 
 
@@ -69,10 +86,11 @@ def test_a_worklist_entry_marked_twice_is_released_once(
     staff, resident, catalogue, db_session, now
 ):
     order = held_positive(db_session, resident, catalogue["STI-HOME"], now)
-    token = staff.token("/staff/worklist")
-    staff.post(f"/staff/worklist/{order.id}/contacted", {}, token=token)
+    token = staff.token(f"/staff/worklist/{order.id}/contacted")
+    note = {"how": "visit", "when": local(now).strftime("%Y-%m-%dT%H:%M")}
+    staff.post(f"/staff/worklist/{order.id}/contacted", note, token=token)
     again = staff.post(
-        f"/staff/worklist/{order.id}/contacted", {}, token=token, follow_redirects=True
+        f"/staff/worklist/{order.id}/contacted", note, token=token, follow_redirects=True
     )
     assert "finns inte längre på arbetslistan" in again.text
     assert audit_count(db_session, action="update:order") == 1
