@@ -30,6 +30,21 @@ def upgrade():
             batch_op.add_column(sa.Column(name, sa.Text(), nullable=True))
     with op.batch_alter_table("order", schema=None) as batch_op:
         batch_op.add_column(sa.Column("delivery_address", sa.String(length=300), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        # kit grows with every home test: the foreign key checked apart, the index built
+        # without locking out writes
+        op.add_column("kit", sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
+        op.add_column("kit", sa.Column("sent_by_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            "fk_kit_sent_by_id_user", "kit", "user", ["sent_by_id"], ["id"],
+            postgresql_not_valid=True,
+        )
+        with op.get_context().autocommit_block():
+            op.execute("ALTER TABLE kit VALIDATE CONSTRAINT fk_kit_sent_by_id_user")
+            op.create_index(
+                "ix_kit_sent_by_id", "kit", ["sent_by_id"], postgresql_concurrently=True
+            )
+        return
     with op.batch_alter_table("kit", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("sent_by_id", sa.Integer(), nullable=True))
@@ -38,7 +53,6 @@ def upgrade():
         )
         # a new column, NULL in every row: the index is empty when built
         batch_op.create_index(batch_op.f("ix_kit_sent_by_id"), ["sent_by_id"], unique=False)
-
 
 def downgrade():
     with op.batch_alter_table("kit", schema=None) as batch_op:
