@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, render_template, request, send_from_director
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from ep.api.problems import problem, wants_problem
+from ep.api.problems import http_problem, wants_problem
 from ep.api.views import INTEGRATION_ROLE, blp
 from ep.extensions import csrf
 
@@ -102,16 +102,4 @@ def init_api(app: Flask) -> None:
     def _api_problem(error: HTTPException):
         if not wants_problem(request.path):
             return error  # EP's pages keep their own answers
-        return problem(error.code or 500, _detail(error), errors=_errors(error))
-
-
-def _detail(error: HTTPException) -> str | None:
-    data = getattr(error, "data", None) or {}
-    if data.get("message"):
-        return str(data["message"])
-    return error.description
-
-
-def _errors(error: HTTPException) -> dict | None:
-    data = getattr(error, "data", None) or {}
-    return data.get("messages") or data.get("errors")
+        return http_problem(error)

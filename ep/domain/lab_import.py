@@ -252,7 +252,8 @@ class ReadFile:
     name: str = ""  # the name it is recorded and filed under (see stored_name)
     name_reasons: list[str] = field(default_factory=list)
     # the file as it was read: recorded only if it is still so (see still_as_read)
-    identity: tuple[int, int, int] = (0, 0, 0)  # inode, size, mtime in ns
+    # inode, size, mtime in ns; None for a message that came over the API or MLLP, no file
+    identity: tuple[int, int, int] | None = None
     report: LabReport | None = None
     error: ParseError | None = None
     row: dict | None = None
@@ -297,8 +298,11 @@ def still_as_read(file: ReadFile) -> bool:
     """Whether the file in the inbox is still the one read: same inode, size and time.
 
     A lab that stalled past LabInboxSettleSeconds and then wrote on has changed it: what
-    was read is half a message, and the whole one is imported by a later run.
+    was read is half a message, and the whole one is imported by a later run. A message
+    from the API or MLLP has no file to change: it is always as read.
     """
+    if file.identity is None:
+        return True
     try:
         now = os.stat(file.path, follow_symlinks=False)
     except FileNotFoundError:
@@ -396,7 +400,7 @@ def _read(path: Path, max_bytes: int) -> ReadFile | None:
 
 
 def read_message(
-    data: bytes, *, path: Path, identity: tuple[int, int, int] = (0, 0, 0)
+    data: bytes, *, path: Path, identity: tuple[int, int, int] | None = None
 ) -> ReadFile:
     """Parse one message as if it were an inbox file; touches no database.
 
