@@ -42,8 +42,9 @@ from ep.instance import ensure_folders, write_ini
 from ep.mllp.cli import mllp_cli
 from ep.timeutil import utcnow
 
-# the commands that may create the database; every other one refuses a missing SQLite file
-CREATES_DATABASE = (("db", "upgrade"),)
+# the commands that may create the database (restore fills a new, empty one); every other
+# one refuses a missing SQLite file
+CREATES_DATABASE = (("db", "upgrade"), ("db", "restore"))
 
 
 def _load_app():
