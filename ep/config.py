@@ -384,6 +384,19 @@ SETTINGS: tuple[Setting, ...] = (
         help="patient look-ups by personnummer per client address",
     ),
     Setting(
+        "ApiRateLimit",
+        "600 per minute",
+        _rate_limit,
+        help="calls to /api/v1 per function certificate (HSA-ID and fingerprint)",
+    ),
+    Setting(
+        "ApiLabReportRateLimit",
+        "300 per minute",
+        _rate_limit,
+        help="lab reports POSTed to /api/v1/lab-reports per function certificate, "
+        "counted within ApiRateLimit too",
+    ),
+    Setting(
         "LogFormat",
         "text",
         _choice("text", "json"),

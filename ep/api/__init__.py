@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, render_template, request, send_from_director
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from ep.api.problems import problem, wants_problem
+from ep.api.problems import http_problem, wants_problem
 from ep.api.views import INTEGRATION_ROLE, blp
 from ep.extensions import csrf
 from ep.web.errors import answer_errors
@@ -100,26 +100,10 @@ def init_api(app: Flask) -> None:
     app.register_blueprint(docs)
 
     # the codes EP's error pages explain come here through ep.web.errors; the rest directly
-    answer_errors(app, wants_problem, _api_problem)
+    answer_errors(app, wants_problem, http_problem)
 
     @app.errorhandler(HTTPException)
     def _any_http_error(error: HTTPException):
         if not wants_problem(request.path):
             return error  # EP's pages keep their own answers
-        return _api_problem(error)
-
-
-def _api_problem(error: HTTPException):
-    return problem(error.code or 500, _detail(error), errors=_errors(error))
-
-
-def _detail(error: HTTPException) -> str | None:
-    data = getattr(error, "data", None) or {}
-    if data.get("message"):
-        return str(data["message"])
-    return error.description
-
-
-def _errors(error: HTTPException) -> dict | None:
-    data = getattr(error, "data", None) or {}
-    return data.get("messages") or data.get("errors")
+        return http_problem(error)

@@ -3,6 +3,7 @@
 from http import HTTPStatus
 
 from flask import Response, json, request
+from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
 API_PATH = "/api/v1/"
@@ -28,3 +29,20 @@ def problem(status: int, detail: str | None = None, *, errors: dict | None = Non
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def http_problem(error: HTTPException) -> Response:
+    """An HTTP error as a problem, with the request's validation messages when it has them."""
+    return problem(error.code or 500, _detail(error), errors=_errors(error))
+
+
+def _detail(error: HTTPException) -> str | None:
+    data = getattr(error, "data", None) or {}
+    if data.get("message"):
+        return str(data["message"])
+    return error.description
+
+
+def _errors(error: HTTPException) -> dict | None:
+    data = getattr(error, "data", None) or {}
+    return data.get("messages") or data.get("errors")

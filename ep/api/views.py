@@ -38,6 +38,7 @@ from ep.labformats import FORMAT_FHIR, FORMAT_HL7V2, ParseError
 from ep.labformats.text import sniff_format
 from ep.timeutil import utcnow
 from ep.web.access import AccessRefused, NoCertificate, authorize, log_refusal
+from ep.web.ratelimit import per_certificate
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,18 @@ def _integration_systems_only():
         log_refusal(INTEGRATION_ROLE, str(exc))
         return problem(403)
     g.actor = system_actor(g.user, client_addr=request.remote_addr)
-    if request.method == "POST":
-        # end the read of the user: a change begins as a writer (begin_writing)
-        db.session.rollback()
+    # end the read of the user: a change begins as a writer (begin_writing), and the rate
+    # limit's counter is written on a connection of its own, which on SQLite (WAL) a read
+    # still open here would keep this session from writing after
+    db.session.rollback()
+
+
+@blp.errorhandler(429)
+def _too_many_calls(error):
+    # Flask-Limiter adds Retry-After to this response (ep.web.ratelimit logs the breach)
+    return problem(
+        429, f"at most {error.description} for this certificate: call again after Retry-After"
+    )
 
 
 def answered(view):
@@ -171,11 +181,33 @@ def _replay(earlier, fingerprint: str) -> Response:
     return response
 
 
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before calling again.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+
+
+def _rate_limited(view):
+    """At most ApiRateLimit calls per function certificate, over every endpoint together."""
+    view = per_certificate("ApiRateLimit", scope="api")(view)
+    return blp.alt_response(
+        429,
+        schema=schemas.Problem,
+        content_type=PROBLEM_JSON,
+        description="Too many calls with this certificate (ApiRateLimit, and for lab reports "
+        "ApiLabReportRateLimit): wait as Retry-After says.",
+        headers=RETRY_AFTER_HEADER,
+    )(view)
+
+
 # -- orders: sampling systems --
 
 
 @blp.route("/orders")
 @_problem_responses(400, 401, 403, 422)
+@_rate_limited
 @answered
 @blp.arguments(schemas.OrdersQuery, location="query")
 @blp.response(200, schemas.OrderList)
@@ -192,6 +224,7 @@ def orders(args):
 
 @blp.route("/orders/<string:order_number>")
 @_problem_responses(400, 401, 403, 404)
+@_rate_limited
 @answered
 @blp.response(200, schemas.Order)
 def order(order_number):
@@ -206,6 +239,7 @@ def order(order_number):
 @blp.route("/orders/<string:order_number>/sampled", methods=["POST"])
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER])
 @_problem_responses(400, 401, 403, 404, 409, 413, 422)
+@_rate_limited
 @answered
 @blp.arguments(schemas.SampledRequest)
 @blp.response(200, schemas.Order)
@@ -271,6 +305,8 @@ LOCATION_HEADER = {
 @blp.route("/lab-reports", methods=["POST"])
 @blp.doc(parameters=[IDEMPOTENCY_PARAMETER], requestBody=LAB_REPORT_BODY)
 @_problem_responses(400, 401, 403, 413, 415, 422)
+@_rate_limited
+@per_certificate("ApiLabReportRateLimit", scope="api-lab-reports")
 @answered
 @blp.response(
     201,
@@ -363,6 +399,7 @@ def _operation_outcome(received) -> dict:
 
 @blp.route("/lab-reports/<int:message_id>")
 @_problem_responses(401, 403, 404)
+@_rate_limited
 @answered
 @blp.response(200, schemas.LabReport)
 def lab_report(message_id):

@@ -299,7 +299,8 @@ def still_as_read(file: ReadFile) -> bool:
     """Whether the file in the inbox is still the one read: same inode, size and time.
 
     A lab that stalled past LabInboxSettleSeconds and then wrote on has changed it: what
-    was read is half a message, and the whole one is imported by a later run.
+    was read is half a message, and the whole one is imported by a later run. A message
+    from the API or MLLP has no file to change: it is always as read.
     """
     if file.identity is None:
         return True

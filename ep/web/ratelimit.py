@@ -5,7 +5,10 @@ web host sees them. By default that is EP's own database (``rate_limit_counter``
 windows), so the embedded SQLite installation needs nothing more; ``RateLimitStorage``
 may name a Redis (or Memcached) URI instead.
 
-Each limited view has two limits: per client address (loose: many residents can share
+The integration API (/api/v1) is limited per function certificate instead
+(``per_certificate``), after the certificate has been checked.
+
+Each limited view of the pages has two limits: per client address (loose: many residents can share
 one address behind a NAT) and per person (the resident logged in, the personnummer typed
 at a login, the staff member's HSA-ID). A refusal is 429 with Retry-After, and a warning
 in the log naming the limit and the key.
@@ -145,6 +148,13 @@ def staff_member() -> str:
     return f"user:{user.hsa_id}" if user is not None else client_address()
 
 
+def function_certificate() -> str:
+    """The calling system's verified certificate (``g.certificate``): HSA-ID and fingerprint,
+    so a renewed certificate starts afresh and two systems never share a count."""
+    certificate = g.certificate
+    return f"certificate:{certificate.hsa_id}:{certificate.fingerprint}"
+
+
 def _setting(name: str):
     return lambda: current_app.config["EP"][name]
 
@@ -197,6 +207,18 @@ def limited(kind: str, person, *, methods: tuple[str, ...] = ("POST",)):
         return wrapped
 
     return decorate
+
+
+def per_certificate(setting: str, *, scope: str):
+    """Limit a view's calls per function certificate by the ``setting`` named.
+
+    Only for views whose blueprint has authorized the certificate in ``before_request``
+    (ep.web.access.authorize): a caller refused there is answered before any counting, so
+    a stranger never spends a system's quota. Views sharing a ``scope`` share the count.
+    """
+    return limiter.shared_limit(
+        _setting(setting), scope=scope, key_func=function_certificate, on_breach=_log_breach
+    )
 
 
 def init_limiter(app: Flask) -> None:
