@@ -43,7 +43,8 @@ from ep.mllp.cli import mllp_cli
 from ep.timeutil import utcnow
 
 # the commands that may create the database; every other one refuses a missing SQLite file
-CREATES_DATABASE = (("db", "upgrade"),)
+# (a restore goes only into an empty database: a new SQLite file is its usual target)
+CREATES_DATABASE = (("db", "upgrade"), ("db", "restore"))
 
 
 def _load_app():
