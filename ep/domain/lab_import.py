@@ -251,8 +251,9 @@ class ReadFile:
     sha256: str
     name: str = ""  # the name it is recorded and filed under (see stored_name)
     name_reasons: list[str] = field(default_factory=list)
-    # the file as it was read: recorded only if it is still so (see still_as_read)
-    identity: tuple[int, int, int] = (0, 0, 0)  # inode, size, mtime in ns
+    # the file as it was read: recorded only if it is still so (see still_as_read); None
+    # for a message that never was a file (the API, MLLP), which nothing can change
+    identity: tuple[int, int, int] | None = None  # inode, size, mtime in ns
     report: LabReport | None = None
     error: ParseError | None = None
     row: dict | None = None
@@ -299,6 +300,8 @@ def still_as_read(file: ReadFile) -> bool:
     A lab that stalled past LabInboxSettleSeconds and then wrote on has changed it: what
     was read is half a message, and the whole one is imported by a later run.
     """
+    if file.identity is None:
+        return True
     try:
         now = os.stat(file.path, follow_symlinks=False)
     except FileNotFoundError:
@@ -396,7 +399,7 @@ def _read(path: Path, max_bytes: int) -> ReadFile | None:
 
 
 def read_message(
-    data: bytes, *, path: Path, identity: tuple[int, int, int] = (0, 0, 0)
+    data: bytes, *, path: Path, identity: tuple[int, int, int] | None = None
 ) -> ReadFile:
     """Parse one message as if it were an inbox file; touches no database.
 
