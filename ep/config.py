@@ -162,12 +162,6 @@ SETTINGS: tuple[Setting, ...] = (
         for spec in SPINE
     ),
     Setting(
-        "BACKUPWarnAfterMinutesInactivity",
-        "1500",
-        _positive_int,
-        help="... likewise for BACKUP (`ep db backup`): a day without a backup is an ERROR",
-    ),
-    Setting(
         "HealthCheckErrorStatusCode",
         "503",
         _status_code,
@@ -478,12 +472,13 @@ SETTINGS: tuple[Setting, ...] = (
         _int,
         help="wait before the first retry of a transient error; doubled for each next try",
     ),
-    # backups (`ep db backup`, `ep db restore`) and PostgreSQL's WAL archive
+    # backups (`ep batch backup` nightly, `ep db backup` by hand, `ep db restore`) and
+    # PostgreSQL's WAL archive
     Setting(
         "BackupDirectory",
         "backups",
         path="dir",
-        help="where `ep db backup` writes each backup (a folder with its manifest)",
+        help="where BACKUP and `ep db backup` write each backup (a folder with its manifest)",
     ),
     Setting(
         "BackupRetainCount",

@@ -61,6 +61,14 @@ class Manifest:
     def rows(self) -> int:
         return sum(self.tables.values())
 
+    def summary(self, folder: Path) -> str:
+        """The line the operator sees once the backup in ``folder`` is written."""
+        return (
+            f"backed up {self.rows} rows in {len(self.tables)} tables, "
+            f"{self.size_bytes / 1e6:.1f} MB, schema {self.schema_revision}, "
+            f"in {self.seconds:.1f} s: {folder}"
+        )
+
     def write(self, folder: Path) -> None:
         text_ = json.dumps(asdict(self), indent=2, sort_keys=True)
         (folder / MANIFEST).write_text(text_ + "\n", encoding="utf-8")

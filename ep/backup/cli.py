@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from sqlalchemy.exc import SQLAlchemyError
 
 from ep.backup import BackupError, back_up_and_prune, restore_backup, verify_backup
+from ep.batches.spine import spec_of
 from ep.extensions import db
 from ep.healthcheck.checks import evaluate
 from ep.healthcheck.formats import nagios
@@ -25,7 +26,7 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_FAILED)
 
 
-@click.command("backup")
+@click.command(spec_of("BACKUP").command)  # the same word as `ep batch backup`
 @click.option(
     "--folder",
     type=click.Path(file_okay=False, path_type=Path),
@@ -33,8 +34,10 @@ def _fail(message: str) -> None:
 )
 @with_appcontext
 def backup_command(folder: Path | None) -> None:
-    """Back up the database while EP runs, then keep the newest BackupRetainCount backups.
+    """Back up the database now (before an upgrade, say), then keep the newest
+    BackupRetainCount backups.
 
+    The same backup as the nightly `ep batch backup`, but not recorded as a BACKUP run.
     SQLite is copied with VACUUM INTO, PostgreSQL dumped with pg_dump (custom format);
     beside the copy, manifest.json records the EP version, schema revision, rows per
     table and the SHA-256 checksum. Exit 0 written, 1 failed.
@@ -48,11 +51,7 @@ def backup_command(folder: Path | None) -> None:
         )
     except (BackupError, SQLAlchemyError, OSError) as exc:
         _fail(f"backup failed: {' '.join(str(exc).split())}")
-    click.echo(
-        f"backed up {manifest.rows} rows in {len(manifest.tables)} tables, "
-        f"{manifest.size_bytes / 1e6:.1f} MB, schema {manifest.schema_revision}, "
-        f"in {manifest.seconds:.1f} s: {path}"
-    )
+    click.echo(manifest.summary(path))
     for old in deleted:
         click.echo(f"deleted {old} (BackupRetainCount = {keep})")
 

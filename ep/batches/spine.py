@@ -96,6 +96,19 @@ SPINE: tuple[BatchSpec, ...] = (
         "are never deleted; audit events are kept at least five years.",
         "ep.batches.purge",
     ),
+    BatchSpec(
+        "BACKUP",
+        "backup",
+        1500,
+        # after EXPIREORDERS, so the night's copy holds what it closed
+        Schedule(at="02:00"),
+        "Back up the database while EP runs, then keep the newest BackupRetainCount backups.\n\n"
+        "SQLite is copied with VACUUM INTO, PostgreSQL dumped with pg_dump (custom format) in "
+        "one snapshot; beside the copy, manifest.json records the EP version, schema "
+        "revision, rows per table and the SHA-256 checksum. Written to BackupDirectory in "
+        "ep.ini; restore with `ep db restore PATH`.",
+        "ep.batches.backup",
+    ),
 )
 BATCHES = tuple(spec.name for spec in SPINE)
 _BY_NAME = {spec.name: spec for spec in SPINE}

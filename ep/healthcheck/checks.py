@@ -25,13 +25,14 @@ from sqlalchemy import func, select, text, true
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ep.backup.archiving import check_wal_archiving
 from ep.batches.runner import STOPPED, process_gone
 from ep.batches.spine import BATCHES, SPINE, spec_of
 from ep.config import Config
 from ep.database import execute_retrying_once
 from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
-from ep.models import BatchHeartbeat, Installation, LabMessage
+from ep.models import BatchHeartbeat, Installation, LabMessage, MllpListener
 from ep.timeutil import format_local
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -375,6 +376,71 @@ def _expiry_of(path: Path, what: str) -> datetime:
     return _expiry_cache[key]
 
 
+def check_wal_archive(ok: bool, message: str, *, warn_after_minutes: int) -> CheckResult:
+    """PostgreSQL's WAL archive (WalArchivingExpected): off, failing or behind warns."""
+    return CheckResult(
+        "walArchive",
+        "archiving",
+        PASS if ok else WARN,
+        message,
+        threshold=f"{warn_after_minutes} min",
+        command=None if ok else "sudo -u postgres pgbackrest --stanza=ep check",
+    )
+
+
+def check_mllp_listeners(listeners, *, host: str) -> list[CheckResult]:
+    """Each `ep mllp serve` listener (``listeners``: rows of mllp_listener).
+
+    A listener whose process on this host is gone died without recording its stop: ERROR.
+    A clean stop warns, unless another listener is listening. No rows: MLLP is not used.
+    """
+    rows = list(listeners)
+    dead = {
+        row.id
+        for row in rows
+        if row.listening_since is not None and process_gone(row.hostname, row.pid, host)
+    }
+    anyone_listening = any(row.listening_since is not None and row.id not in dead for row in rows)
+    results = []
+    for row in rows:
+        result = CheckResult(
+            "mllpListener",
+            f"{row.hostname}/{row.address}",
+            PASS,
+            "",
+            last_activity=row.last_message_at,
+            observed_value=row.messages,
+            observed_unit="messages",
+            command="systemctl restart ep-mllp",
+        )
+        last = _when(row.last_message_at)
+        if row.id in dead:
+            result.status = FAIL
+            result.message = (
+                f"MLLP listener on {row.address} ({row.hostname}, pid {row.pid}) stopped "
+                f"without finishing: its process no longer exists; it had listened since "
+                f"{_when(row.listening_since)}, last message at {last}. Start it again."
+            )
+        elif row.listening_since is not None:
+            result.message = (
+                f"MLLP listener on {row.address} ({row.hostname}) listening since "
+                f"{_when(row.listening_since)}, {row.messages} messages, last at {last}."
+            )
+        elif anyone_listening:
+            result.message = (
+                f"MLLP listener on {row.address} ({row.hostname}) stopped at "
+                f"{_when(row.stopped_at)}; another listener is listening."
+            )
+        else:
+            result.status = WARN
+            result.message = (
+                f"MLLP listener on {row.address} stopped at {_when(row.stopped_at)} "
+                f"({row.hostname}); no listener receives lab results over MLLP."
+            )
+        results.append(result)
+    return results
+
+
 # -- reading and evaluating --
 
 
@@ -442,6 +508,18 @@ def _database_checks(session: Session, config: Config, *, now: datetime, detail:
     heartbeats = {row.batch: row for row in rows if row.batch is not None}
     yield check_installation(installed_at)
     yield from batch_checks(config, heartbeats, installed_at=installed_at, now=now)
+    # a row per listener host and address, never more: cheap enough for HealthCheckStatus
+    listeners = session.execute(
+        select(MllpListener.__table__).order_by(MllpListener.hostname, MllpListener.address)
+    ).all()
+    yield from check_mllp_listeners(listeners, host=socket.gethostname())
+    if detail and config["WalArchivingExpected"]:
+        if session.get_bind().dialect.name == "postgresql":
+            minutes = config["WalArchiveWarnAfterMinutes"]
+            ok, message = check_wal_archiving(
+                session.connection(), now=now, warn_after_minutes=minutes
+            )
+            yield check_wal_archive(ok, message, warn_after_minutes=minutes)
     if detail:
         yield check_outbox(failing_count(session))
         quarantined = session.scalar(

@@ -17,7 +17,14 @@ from ep.models import BatchHeartbeat, BatchRun, Installation
 from tests.support import EP_COMMAND, run_ep
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-COMMANDS = ("notify-reminders", "import-results", "notify-results", "expire-orders", "purge")
+COMMANDS = (
+    "notify-reminders",
+    "import-results",
+    "notify-results",
+    "expire-orders",
+    "purge",
+    "backup",
+)
 
 
 def hold_lock(session, *, name, silent_for, host="otherhost", pid=4321):
@@ -101,6 +108,7 @@ def test_status_shows_each_batch_with_last_activity_threshold_and_health(
         "NOTIFYRESULTS",
         "EXPIREORDERS",
         "PURGE",
+        "BACKUP",
     }
     assert "1500 min  OK: Last activity" in lines["EXPIREORDERS"]
     assert "OK: Has not run yet." in lines["PURGE"]

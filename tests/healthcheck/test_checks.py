@@ -33,6 +33,7 @@ from ep.models import BatchHeartbeat
         ("NOTIFYRESULTS", "ep batch notify-results"),
         ("EXPIREORDERS", "ep batch expire-orders"),
         ("PURGE", "ep batch purge"),
+        ("BACKUP", "ep batch backup"),
     ],
 )
 def test_each_batch_has_its_rerun_command(batch, command):
