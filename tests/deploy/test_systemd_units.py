@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ep.batches.spine import SPINE
 from ep.unit_hardening import SYSTEMD_HARDENING
 
 UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
@@ -23,7 +24,8 @@ def test_there_is_a_web_unit_running_gunicorn_with_eps_settings():
 
 
 def test_every_unit_ends_its_service_section_with_the_same_hardening_block():
-    assert len(SERVICES) == 7  # the web, the MLLP listener and the five batches
+    # the web, the MLLP listener and each batch of the spine
+    assert len(SERVICES) == 2 + len(SPINE)
     for unit in SERVICES:
         service = unit.read_text().split("[Service]")[1].split("\n[")[0]
         assert service.endswith(SYSTEMD_HARDENING), unit.name
