@@ -3,22 +3,29 @@
     .venv/bin/python bench/healthcheck.py [--seconds 6] [--rounds 5] [--concurrency 4]
                                           [--database-urls EMPTY_URL FULL_URL]
 
-Three servers run side by side under the same gunicorn configuration
-(deploy/gunicorn.conf.py: TLS, cert_reqs = ssl.CERT_OPTIONAL, the demo CA as ca_certs, 2 sync
-workers): the bare route, EP on an empty database, and EP on a database holding 1,000,000
-BatchRun rows and 1,000,000 orders. The client presents the demo operator's certificate to
-each. Rounds alternate between them (in rotating order) so machine noise hits all alike;
-the ratios are the medians of the per-round ratios.
+Two views side by side in one run, each with three servers under the same gunicorn
+configuration (deploy/gunicorn.conf.py, 2 sync workers): the bare route, EP on an empty
+database, and EP on a database holding 1,000,000 BatchRun rows and 1,000,000 orders.
 
-The load comes from a bounded Python client on loopback (a process per connection slot,
-each a fresh TLS connection per request, as gunicorn's sync workers close after each),
-limited in time (--seconds per round) and count (--max-requests per round).
+- the monitor's view (``ClientCertificateSource = tls``): gunicorn terminates TLS
+  (cert_reqs = ssl.CERT_OPTIONAL, the demo CA as ca_certs) and a bounded Python client on
+  loopback (a process per connection slot) opens a fresh TLS connection with the demo
+  operator's certificate for every request, as a monitor does; the handshake dominates;
+- EP's own cost (``ClientCertificateSource = header``, as behind nginx in production):
+  plain HTTP from 127.0.0.1 (a TrustedProxy) with the operator's certificate in
+  X-SSL-Client-Cert, loaded by wrk (keep-alive capable; gunicorn's sync workers still
+  close after each request), so what is measured is EP's work per request.
+
+Rounds alternate between the servers (in rotating order) so machine noise hits all alike;
+the ratios are the medians of the per-round ratios. Each round is limited in time
+(--seconds) and, for the Python client, in count (--max-requests).
 """
 
 import argparse
 import multiprocessing
 import os
 import platform
+import re
 import socket
 import ssl
 import statistics
@@ -27,8 +34,9 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from http.client import HTTPSConnection
+from http.client import HTTPConnection, HTTPSConnection
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 
@@ -94,6 +102,50 @@ def measure(pool, port: int, certs: Path, seconds: float, concurrency: int, cap:
     if errors:
         raise SystemExit(f"{errors} requests did not get 200 OK: is the demo operator set up?")
     return done / elapsed
+
+
+def certificate_header(certs: Path) -> str:
+    """The operator's certificate as nginx passes it ($ssl_client_escaped_cert)."""
+    return "X-SSL-Client-Cert: " + quote((certs / f"{OPERATOR}.pem").read_text().strip())
+
+
+def measure_wrk(port: int, header: str, seconds: float, concurrency: int) -> float:
+    """Requests per second answered 200 over ``seconds`` from wrk's ``concurrency`` connections."""
+    shown = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{concurrency}",
+            f"-d{seconds:.0f}s",
+            "-H",
+            header,
+            f"http://127.0.0.1:{port}{PATH}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # a read "error" is wrk finding a connection the sync worker closed after its answer;
+    # any other socket error or any answer but 2xx fails the run
+    errors = re.search(r"connect (\d+), read \d+, write (\d+), timeout (\d+)", shown)
+    if "Non-2xx" in shown or (errors and any(int(n) for n in errors.groups())):
+        raise SystemExit(f"wrk saw errors on port {port}:\n{shown}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", shown).group(1))
+
+
+def wait_ready_header(port: int, header: str) -> None:
+    name, value = header.split(": ", 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", PATH, headers={name: value})
+            if conn.getresponse().read() == b"OK":
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server on port {port} did not answer OK in header mode")
 
 
 def wait_ready(port: int, certs: Path) -> None:
@@ -224,19 +276,39 @@ def main() -> None:
         orders = conn.execute(text('SELECT count(*) FROM "order"')).scalar_one()
 
     # the bare app is served with the empty instance's configuration (same TLS, same CA)
+    header_mode = {"EP_ClientCertificateSource": "header"}
+    # each instance has its own demo CA, so each its own operator certificate
+    empty_header, full_header = certificate_header(empty_certs), certificate_header(full_certs)
     servers = {
         "bare route": (*start("bench.bare_app:app", empty_env), empty_certs),
         "HealthCheckStatus, empty": (*start("wsgi:app", empty_env), empty_certs),
         "HealthCheckStatus, full": (*start("wsgi:app", full_env), full_certs),
+        "header: bare route": (
+            *start("bench.bare_app:app", {**empty_env, **header_mode}),
+            empty_header,
+        ),
+        "header: HealthCheckStatus, empty": (
+            *start("wsgi:app", {**empty_env, **header_mode}),
+            empty_header,
+        ),
+        "header: HealthCheckStatus, full": (
+            *start("wsgi:app", {**full_env, **header_mode}),
+            full_header,
+        ),
     }
     results: dict[str, list[float]] = {name: [] for name in servers}
     try:
         for _process, port, certs in servers.values():
-            wait_ready(port, certs)
+            if isinstance(certs, str):  # header mode: the certificate header
+                wait_ready_header(port, certs)
+            else:
+                wait_ready(port, certs)
         with multiprocessing.Pool(args.concurrency) as pool:
 
             def run(name: str) -> float:
                 _process, port, certs = servers[name]
+                if isinstance(certs, str):
+                    return measure_wrk(port, certs, args.seconds, args.concurrency)
                 return measure(pool, port, certs, args.seconds, args.concurrency, args.max_requests)
 
             for name in servers:  # warm up
@@ -254,18 +326,24 @@ def main() -> None:
     for engine in (empty_engine, full_engine):
         engine.dispose()
 
-    bare, empty, full = (results[name] for name in servers)
-    vs_bare = statistics.median(e / b for e, b in zip(empty, bare, strict=True))
-    vs_empty = statistics.median(f / e for f, e in zip(full, empty, strict=True))
     print(
         f"database: {full_engine.dialect.name}; the full one holds {runs} batch runs and "
         f"{orders} orders ({fill_seconds:.0f} s to add)"
     )
     for name, values in results.items():
         rounds = ", ".join(f"{v:.0f}" for v in values)
-        print(f"{name:>26}: median {statistics.median(values):6.1f} req/s  (rounds: {rounds})")
-    print(f"HealthCheckStatus / bare route, median of rounds: {vs_bare:.0%}")
-    print(f"HealthCheckStatus full / empty database, median of rounds: {vs_empty:.0%}")
+        print(f"{name:>34}: median {statistics.median(values):7.1f} req/s  (rounds: {rounds})")
+    for view, prefix in (
+        ("TLS per request (monitor's view)", ""),
+        ("header mode (EP's own cost)", "header: "),
+    ):
+        bare, empty, full = (
+            results[prefix + name]
+            for name in ("bare route", "HealthCheckStatus, empty", "HealthCheckStatus, full")
+        )
+        vs_bare = statistics.median(e / b for e, b in zip(empty, bare, strict=True))
+        vs_empty = statistics.median(f / e for f, e in zip(full, empty, strict=True))
+        print(f"{view}: HealthCheckStatus / bare route {vs_bare:.0%}, full / empty {vs_empty:.0%}")
     print(
         f"machine: {platform.node()}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "

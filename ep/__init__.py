@@ -1,16 +1,7 @@
 """EP (Egen Provhantering): residents order sampling packages and read their results."""
 
+from importlib import import_module
 from pathlib import Path
-
-from flask import Flask
-
-from ep.api import init_api
-from ep.config import Config, load_config
-from ep.database import configure_engine, engine_options, operator_engine
-from ep.extensions import db, migrate
-from ep.healthcheck.checks import DATABASE_TIMEOUT_SECONDS
-from ep.logs import configure_logging
-from ep.web import init_web
 
 # an installed wheel carries the migrations inside the package (setup.py); a checkout
 # keeps them beside it
@@ -22,39 +13,13 @@ MIGRATIONS_DIRECTORY = next(
 )
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Create the EP application; the only place an app is made.
+def __getattr__(name: str):
+    """``ep.create_app`` (gunicorn's ``"ep:create_app()"``, wsgi.py), loaded when first asked for.
 
-    Without ``config`` the configuration is loaded from ``EP_CONFIG`` or instance/ep.ini
-    (ep.config.load_config), which raises ConfigError naming the file, key and problem.
+    Importing any part of EP runs this file, so it imports neither the pages nor the API:
+    the `ep` command (a monitor runs `ep check` every minute) makes its app with
+    ep.core.create_core_app and does not pay for importing them.
     """
-    if config is None:
-        config = load_config()
-    configure_logging(config["LogFormat"])
-    app = Flask(
-        __name__,
-        instance_path=str(config.instance_path),
-        template_folder="web/templates",
-        static_folder="web/static",
-    )
-    app.config.update(
-        EP=config,
-        SECRET_KEY=config["SecretKey"] or None,
-        SQLALCHEMY_DATABASE_URI=config.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(config.database_url),
-    )
-
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIRECTORY))
-
-    with app.app_context():
-        configure_engine(db.engine)
-        # the operator pages' engine: on PostgreSQL its own, with fewer round trips per
-        # request (ep.web.operator.operator_session)
-        app.extensions["ep_operator_engine"] = operator_engine(
-            db.engine, statement_timeout_seconds=DATABASE_TIMEOUT_SECONDS
-        )
-
-    init_web(app)
-    init_api(app)
-    return app
+    if name == "create_app":
+        return import_module("ep.app").create_app
+    raise AttributeError(f"module 'ep' has no attribute {name!r}")

@@ -15,13 +15,13 @@ from flask_migrate import upgrade
 from flask_migrate.cli import db as db_group
 from sqlalchemy.exc import SQLAlchemyError
 
-from ep import create_app
 from ep.backup.cli import backup_command, restore_command
 from ep.batches.cli import batch_cli
 from ep.certs import DEMO_CERT_SETTINGS, ensure_demo_certs
 from ep.certs import certs as certs_group
 from ep.config import ConfigError, default_config_path, load_config
 from ep.console import EXIT_FAILED, fail, missing_sqlite_file, no_database_message
+from ep.core import create_core_app
 from ep.domain import DomainError
 from ep.domain.audit import Actor
 from ep.domain.demo import load_demo
@@ -55,7 +55,7 @@ def _load_app():
     missing = missing_sqlite_file(config.database_url)
     if missing is not None and _command_names() not in CREATES_DATABASE:
         fail(no_database_message(missing))
-    return create_app(config)
+    return create_core_app(config)
 
 
 def _command_names() -> tuple[str, ...]:
@@ -139,7 +139,7 @@ def init(demo: bool, instance_dir: Path | None) -> None:
         fail(str(exc))
     for folder in ensure_folders(config):
         click.echo(f"made {folder}")
-    app = create_app(config)
+    app = create_core_app(config)
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         now = utcnow()

@@ -1,6 +1,8 @@
 """The real `ep` command, run as a scheduler or an operator would run it."""
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -139,3 +141,14 @@ def test_every_command_explains_itself(runner, command):
     result = runner.invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage: " in result.output
+
+
+def test_the_ep_command_loads_neither_the_pages_nor_the_api():
+    # a monitor runs `ep check` every minute: the command's start-up is what it pays
+    probe = (
+        "import sys, ep.cli, ep.healthcheck.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith(('ep.web', 'ep.api', 'ep.app'))))"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "[]"

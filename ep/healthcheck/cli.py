@@ -4,9 +4,9 @@ import sys
 
 import click
 
-from ep import create_app
 from ep.config import ConfigError, load_config
 from ep.console import missing_sqlite_file, no_database_message
+from ep.core import create_core_app
 from ep.extensions import db
 from ep.healthcheck.checks import FAIL, evaluate, one_line
 from ep.healthcheck.formats import NAGIOS_EXIT, NAGIOS_WORD, nagios
@@ -31,7 +31,7 @@ def check() -> None:
             line = f"EP {NAGIOS_WORD[FAIL]} - {no_database_message(missing)}"
             code = NAGIOS_EXIT[FAIL]
         else:
-            app = create_app(config)
+            app = create_core_app(config)
             with app.app_context():
                 line, code = nagios(evaluate(db.session, config, now=utcnow()))
                 db.session.rollback()

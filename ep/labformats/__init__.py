@@ -7,7 +7,8 @@ EP's) do not make a message unreadable: they are listed in ``LabReport.problems`
 importer keeps such a message as *unmatched* for staff.
 """
 
-from ep.labformats.fhir import parse_fhir
+from importlib import import_module
+
 from ep.labformats.hl7v2 import Header, build_ack, parse_hl7v2
 from ep.labformats.report import (
     FORMAT_FHIR,
@@ -18,6 +19,16 @@ from ep.labformats.report import (
     ParseError,
 )
 from ep.labformats.text import sniff_format
+
+
+def parse_fhir(data: bytes) -> LabReport:
+    """Read a FHIR R4 JSON message (ep.labformats.fhir); raise ParseError when it cannot be read.
+
+    The FHIR reader loads on the first FHIR message, not when the package is imported: its
+    models (fhir.resources, pydantic) take a tenth of a second to import, which every `ep`
+    command and every web worker would otherwise pay without reading a FHIR message.
+    """
+    return import_module("ep.labformats.fhir").parse_fhir(data)
 
 
 def parse_lab_message(data: bytes) -> LabReport:

@@ -109,6 +109,10 @@ class DatabaseSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
+        if not session and session.token is None:
+            # nothing stored and nothing to store (a monitor, an API client, a first visit):
+            # no database round trip, which every such request would otherwise pay
+            return
         now = utcnow()
         with self.engine.begin() as connection:
             if session.token and (session.renewed or not session):

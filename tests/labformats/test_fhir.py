@@ -1,13 +1,15 @@
 """FHIR R4 JSON lab results (Bundle, or DiagnosticReport with contained Observations)."""
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from ep.labformats import ParseError, parse_fhir, parse_lab_message
 
-from .conftest import sample
+from .conftest import SAMPLES, sample
 
 
 def _bundle():
@@ -134,3 +136,20 @@ def test_a_result_reference_that_points_nowhere_is_refused():
     del document["entry"][4]
     with pytest.raises(ParseError, match="DiagnosticReport.result .* is not in the message"):
         parse_fhir(_encode(document))
+
+
+def test_the_fhir_models_load_with_the_first_fhir_message_not_with_ep():
+    # every `ep` command (a monitor runs `ep check` each minute) and every web worker would
+    # otherwise pay for importing fhir.resources without reading a FHIR message
+    probe = (
+        "import sys, ep.cli, ep.labformats as f; "
+        "print('fhir.resources' in sys.modules, 'pydantic' in sys.modules); "
+        "f.parse_lab_message(open(sys.argv[1], 'rb').read()); "
+        "print('fhir.resources' in sys.modules)"
+    )
+    sample_file = SAMPLES / "fhir_diagnosticreport_contained.json"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe, str(sample_file)], capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == ["False", "False", "True"]
