@@ -23,7 +23,7 @@ def test_there_is_a_web_unit_running_gunicorn_with_eps_settings():
 
 
 def test_every_unit_ends_its_service_section_with_the_same_hardening_block():
-    assert len(SERVICES) == 6  # the web and the five batches
+    assert len(SERVICES) == 8  # the web, the MLLP listener and the six batches
     for unit in SERVICES:
         service = unit.read_text().split("[Service]")[1].split("\n[")[0]
         assert service.endswith(SYSTEMD_HARDENING), unit.name
