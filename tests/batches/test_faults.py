@@ -237,6 +237,7 @@ def test_schedule_systemd_out_writes_the_unit_files(config_path, app, tmp_path):
             "notify-results",
             "expire-orders",
             "purge",
+            "backup",
         )
         for kind in ("service", "timer")
     )
