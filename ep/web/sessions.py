@@ -24,8 +24,10 @@ from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
+from ep.healthcheck.checks import one_line
 from ep.models import WebSession
 from ep.timeutil import utcnow
 
@@ -106,6 +108,14 @@ class DatabaseSessionInterface(SessionInterface):
         return None
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+        try:
+            self._save(app, session, response)
+        except SQLAlchemyError as exc:
+            # the page itself was made (OmniqOperator's detail page says the database is
+            # down): the session is not kept, and the answer still goes out
+            log.warning("session not saved: %s", one_line(exc))
+
+    def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)

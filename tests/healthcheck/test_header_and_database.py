@@ -102,12 +102,14 @@ def test_a_locked_heartbeat_table_gives_error_in_seconds_not_a_hang(
     make_app, pki, installed, operator_user, db_session
 ):
     client = make_app(**pki.settings()).test_client()
-    # what a migration holds: the statement timeout must end the health check's wait
-    db_session.execute(text("LOCK TABLE batch_heartbeat IN ACCESS EXCLUSIVE MODE"))
-    try:
-        reply = client.get(STATUS_PATH, headers=pki.header(operator_user))
-    finally:
-        db_session.rollback()
+    # what a migration holds: the statement timeout must end the health check's wait. The
+    # lock is held on a connection of its own (the test client commits the test's session)
+    with db_session.get_bind().connect() as migration:
+        migration.execute(text("LOCK TABLE batch_heartbeat IN ACCESS EXCLUSIVE MODE"))
+        try:
+            reply = client.get(STATUS_PATH, headers=pki.header(operator_user))
+        finally:
+            migration.rollback()
     assert (reply.status_code, reply.text) == (503, "ERROR")
 
 
