@@ -30,7 +30,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def nginx_site(*, https_port: int, http_port: int, upstream_port: int, ca_path, server_cert):
+def nginx_site(*, https_port: int, http_port: int, upstream_port: int, server_cert):
     """deploy/nginx-ep.conf with its paths and ports replaced, and nothing else changed."""
     text = NGINX_CONF.read_text()
     cert, key = server_cert
@@ -40,7 +40,6 @@ def nginx_site(*, https_port: int, http_port: int, upstream_port: int, ca_path, 
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
         "/etc/ep/tls/ep.example.se.pem;": f"{cert};",
         "/etc/ep/tls/ep.example.se.key;": f"{key};",
-        "/etc/ep/siths-ca.pem;": f"{ca_path};",
     }
     for old, new in replacements.items():
         assert text.count(old) == 1, f"deploy/nginx-ep.conf no longer has {old!r} once"
@@ -97,7 +96,6 @@ def start_nginx(folder: Path, upstream: Server, authority) -> tuple[Server, Path
             https_port=(https := free_port()),
             http_port=free_port(),
             upstream_port=upstream.port,
-            ca_path=authority.ca_path,
             server_cert=authority.issue_server_cert(),
         )
     )
