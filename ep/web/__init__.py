@@ -49,12 +49,32 @@ def select_locale() -> str:
     return g.get("default_language") or "sv"
 
 
+def _numbers_up_to(largest: int) -> str:
+    """A regular expression for the whole numbers 1 to ``largest``, without leading zeros.
+
+    Werkzeug looks at a rule's methods before its converter: a number the converter refuses
+    on a path whose GET and POST are two rules would be 405, not 404. Matching only the
+    possible ids keeps such a path from matching at all.
+    """
+    digits = str(largest)
+    shorter = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    same_length = []
+    for place, digit in enumerate(digits):
+        lowest = 1 if place == 0 else 0
+        if int(digit) > lowest:
+            rest = len(digits) - place - 1
+            same_length.append(f"{digits[:place]}[{lowest}-{int(digit) - 1}]\\d{{{rest}}}")
+    return "|".join([*shorter, *same_length, digits])
+
+
 class DatabaseIdConverter(IntegerConverter):
     """``<int:…>`` in EP's routes is a row id: 1 to the database's largest integer.
 
     Anything else matches no route, so a huge id is a 404 rather than an overflow (a 500)
     in the database driver; every route, present and future, gets it by default.
     """
+
+    regex = f"(?:{_numbers_up_to(MAX_DATABASE_ID)})"
 
     def __init__(self, url_map, fixed_digits=0, min=1, max=MAX_DATABASE_ID, signed=False):
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
