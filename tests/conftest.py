@@ -21,6 +21,11 @@ from ep.domain.users import add_user
 from ep.extensions import db
 from ep.models import Base, Person
 from ep.timeutil import utcnow
+
+# the session's one test CA and its clients: defined here only, so every folder shares it
+# (a fixture imported into several conftest files is several fixtures, each writing its
+# own CA over the same file)
+from tests.pki import cert_app, cert_client, cert_header, pki  # noqa: F401
 from tests.support import empty_tables, make_instance, reset_schema, test_database_url
 
 

@@ -8,15 +8,12 @@ from sqlalchemy import select
 
 from ep.domain.demo import load_demo
 from ep.models import AuditEvent, Kit, Order, Package
-from tests import pki as test_pki
 from tests.conftest import _user
 
 HL7 = "application/hl7-v2"
 FHIR = "application/fhir+json"
 TOLVAN_ORDER = "EP-7K3M-9QX1"  # DIABETES, in most lab samples
 GRETA_ORDER = "EP-4HB2-R8NB"  # STI-HOME, in the chlamydia sample
-
-pki = test_pki.pki  # the session's test CA
 
 
 @pytest.fixture

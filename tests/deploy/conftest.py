@@ -14,7 +14,6 @@ from tests.healthcheck.conftest import (  # noqa: F401 (fixtures)
     Server,
     installed,
     operator_cert,
-    pki,
     start_server,
     stop_server,
 )

@@ -20,17 +20,12 @@ from ep.domain.audit import Actor
 from ep.domain.installation import ensure_installation
 from ep.domain.users import add_user
 from ep.models import BatchHeartbeat, BatchRun
-from tests import pki as test_pki
 from tests.pki import ClientCert
 from tests.support import make_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 STATUS_PATH = "/OmniqOperator/Operator/HealthCheckStatus"
-
-# the shared PKI fixtures for this folder's tests
-pki, cert_app, cert_client = test_pki.pki, test_pki.cert_app, test_pki.cert_client
-cert_header = test_pki.cert_header
 
 
 @dataclass

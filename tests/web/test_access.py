@@ -14,11 +14,9 @@ from ep.domain.users import set_active
 from ep.identity.certificates import issue_client_certificate, make_ca, make_crl
 from ep.timeutil import utcnow
 from ep.web.access import require_role
-from tests import pki as test_pki
 from tests.pki import HEADER
 
 # the shared PKI fixtures (a conftest.py would import them instead)
-pki, cert_app, cert_header = test_pki.pki, test_pki.cert_app, test_pki.cert_header
 
 
 def _guarded_client(app, role="operator"):

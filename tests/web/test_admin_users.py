@@ -7,16 +7,8 @@ from sqlalchemy import select
 
 from ep.models import AuditEvent, Installation, User
 from ep.timeutil import utcnow
-from tests import pki as test_pki
 
 HTTPS = "https://localhost"  # the session cookie is Secure
-
-pki, cert_app, cert_client, cert_header = (
-    test_pki.pki,
-    test_pki.cert_app,
-    test_pki.cert_client,
-    test_pki.cert_header,
-)
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ from ep.models import (
     SamplingLocation,
     User,
 )
-from tests.pki import pki  # noqa: F401
 from tests.web.staff.support import add_unmatched_message
 
 CATALOGUES = Path(__file__).resolve().parents[2] / "ep" / "translations"

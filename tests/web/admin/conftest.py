@@ -1,2 +1,1 @@
-from tests.pki import cert_app, cert_client, cert_header, pki  # noqa: F401
 from tests.web.staff.support import admin, catalogue, location, staff  # noqa: F401

@@ -1,1 +1,0 @@
-from tests.pki import pki  # noqa: F401
