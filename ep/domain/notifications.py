@@ -45,7 +45,7 @@ from functools import cache
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
 from ep.domain.bulk import insert_new_rows
 from ep.models import BatchRun, InboxMessage, Notification, Person
@@ -218,14 +218,12 @@ def send_due(
     of the claim is handed back, and the error re-raised. ``stopping`` is asked between
     rows: once it says yes, the rest is handed back. Returns None when nothing is due.
 
-    The caller's open work in ``session`` is committed first; the claim and the outcomes
-    are then written on a connection of their own, in short transactions of plain
-    statements built once, so their commits stay cheap however many objects the caller's
-    session holds (an ORM commit expires every one of them).
+    The claim and the outcomes are written on a connection of their own, in short
+    transactions of plain statements built once, so their commits stay cheap however many
+    objects the caller's session holds (an ORM commit expires every one of them). So only
+    what the caller has committed is sent: like every service this one never commits the
+    caller's session (the batch step commits its work before it sends).
     """
-    own = session() if isinstance(session, scoped_session) else session  # Flask's db.session
-    if own.in_transaction():
-        own.commit()
     with session.get_bind().connect() as connection, _fast_commits(connection) as fast:
         lease = timedelta(seconds=config["BatchLeaseSeconds"])
         claimed = _claim(
