@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from ep.batches.spine import BATCHES, SPINE
 
@@ -588,8 +590,6 @@ def resolve_path(instance_path: Path, value: str) -> Path:
 
 def mask_url(url: str) -> str:
     """Hide the password in a connection URL."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -748,9 +748,6 @@ def check_citizen_login(config: Config) -> None:
 
 
 def _check_url(url: str, where: object) -> None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         parsed = make_url(url)
     except ArgumentError:

@@ -49,12 +49,9 @@ from sqlalchemy.orm import Session
 
 from ep.domain.bulk import insert_new_rows
 from ep.models import BatchRun, InboxMessage, Notification, Person
-from ep.notify import (
-    OutgoingMessage,
-    PermanentDeliveryError,
-    transport,
-)
+from ep.notify import OutgoingMessage, PermanentDeliveryError
 from ep.notify.texts import inbox_text, language_of, outgoing_text, with_login_link
+from ep.notify.transports import transport
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,7 @@ server process on the host gives the same answer.
 
 import json
 import logging
-import os
 import ssl
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -35,6 +33,7 @@ from ep.config import Config
 from ep.database import execute_retrying_once
 from ep.domain.audit import Actor
 from ep.extensions import db
+from ep.files import write_atomically
 from ep.identity.certificates import (
     CertificateRefused,
     TrustStore,
@@ -204,10 +203,7 @@ def _write_authorizations(config: Config, entries: dict) -> None:
     """Replace the file in one step (a reader sees the old or the new file, never half)."""
     path = _cache_path(config)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".operator-", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(entries, stream)
-        os.replace(temporary, path)
+        write_atomically(path, json.dumps(entries).encode(), mode=0o600)
     except OSError:
         log.warning("cannot write the operator authorization cache %s", path, exc_info=True)
 
