@@ -27,7 +27,13 @@ CHROMIUM_ARGS = [
 ]
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
-ARTIFACTS = HERE.parent.parent / "test-artifacts" / "browser"
+# one folder per database: `make test` runs the SQLite and PostgreSQL passes at once
+ARTIFACTS = (
+    HERE.parent.parent
+    / "test-artifacts"
+    / "browser"
+    / ("postgresql" if os.environ.get("EP_TEST_DATABASE_URL") else "sqlite")
+)
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 LISTENING = re.compile(r"Listening at: (https?://[\d.]+:\d+)")
 
