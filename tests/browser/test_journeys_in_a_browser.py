@@ -405,6 +405,11 @@ def test_a_home_kit_goes_from_order_to_an_answered_result_the_lab_naming_only_th
     expect(page.get_by_text(words["kit_registered"].format(code=code))).to_be_visible()
     expect(page.locator(".kit-code")).to_have_text(code)
     expect_kit_step(page, words, "registered")
+    expect_status(page, words["steps"]["registered"])
+    resident.goto("/orders")
+    listed = page.get_by_role("row").filter(has=page.get_by_role("link", name=number))
+    expect(listed).to_contain_text(words["steps"]["registered"])
+    page.goto(order_page)
 
     # the lab's message names only the kit; IMPORTRESULTS finds the order by it
     if lab_format == "hl7":
