@@ -295,7 +295,7 @@ def _helpers():
         "login_mode": login_mode,
         "language_form": LanguageForm,
         "post_form": PostForm,
-        "order_status": lambda status: ORDER_STATUS.get(status, status),
+        "order_status": order_status,
         "access_text": access_text,
         "access_role": access_role,
         "kit_step_labels": lambda: {step: str(label) for step, label in KIT_STEP.items()},
@@ -307,6 +307,14 @@ def _helpers():
         # (subject, body) in the page's language, whichever language it was written in
         "message_text": lambda m: inbox_text_in(m.subject, m.body, page_language()),
     }
+
+
+def order_status(order: Order) -> str:
+    """The order's status in words; a home kit not yet at the lab says where the kit is
+    ("Skickat till dig"), as "Beställd, väntar på provtagning" would not."""
+    if order.home_kit and order.status == "ordered":
+        return str(KIT_STEP[order.kit_step or "ordered"])
+    return str(ORDER_STATUS.get(order.status, order.status))
 
 
 def _not_found(function, **kwargs):

@@ -76,6 +76,15 @@ FLAG_TEXT = {
     "NEG": _l("Negativt"),
 }
 
+# a home kit's steps (ep.models.orders.KIT_STEPS) as staff read them; the resident's own
+# words ("Skickat till dig", "Registrerat av dig") would speak to the nurse
+KIT_STEP = {
+    "ordered": _l("Beställt"),
+    "sent": _l("Skickat"),
+    "registered": _l("Registrerat av invånaren"),
+    "received": _l("Mottaget av labbet"),
+    "answered": _l("Besvarat"),
+}
 KIT_REFUSALS = {
     "kit-code-invalid": _l("Koden ska ha 6–40 bokstäver, siffror eller bindestreck."),
     "kit-code-taken": _l("Ett annat kit har redan den koden."),
@@ -128,6 +137,7 @@ def _helpers():
         format_personnummer=format_personnummer,
         order_status=lambda status: ORDER_STATUS.get(status, status),
         offer_status=lambda status: OFFER_STATUS.get(status, status),
+        kit_step=lambda step: KIT_STEP.get(step, step),
         flag_text=lambda flag: FLAG_TEXT.get(flag, flag or ""),
         unmatched_reason=unmatched_reason,
     )

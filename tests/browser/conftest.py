@@ -101,8 +101,9 @@ def live_server(app, database_url, tmp_path):
         yield LiveServer(url, config, tmp_path / "inbox")
 
 
-@pytest.fixture
-def chromium():
+@contextmanager
+def launched_chromium():
+    """Debian's chromium, headless, driven by playwright."""
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
     from playwright.sync_api import sync_playwright
@@ -113,6 +114,12 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def chromium():
+    with launched_chromium() as browser:
+        yield browser
 
 
 class Pages:
