@@ -216,7 +216,7 @@ def status() -> None:
     config = current_app.config["EP"]
     now = utcnow()
     heartbeats = {hb.batch: hb for hb in db.session.scalars(select(BatchHeartbeat))}
-    installed = installed_at(db.session)
+    installed = installed_at(db.session())
     installation = check_installation(installed)
     if installation.status == FAIL:
         click.echo(f"ERROR: {installation.message}")

@@ -80,7 +80,7 @@ class MllpServer(socketserver.ThreadingTCPServer):
     def record_start(self) -> None:
         with self.app.app_context():
             self.listener_id = listener_started(
-                db.session,
+                db.session(),
                 hostname=socket.gethostname(),
                 address=self.address,
                 pid=os.getpid(),
@@ -90,7 +90,7 @@ class MllpServer(socketserver.ThreadingTCPServer):
 
     def record_stop(self) -> None:
         with self.app.app_context():
-            listener_stopped(db.session, listener_id=self.listener_id, now=utcnow())
+            listener_stopped(db.session(), listener_id=self.listener_id, now=utcnow())
             db.session.commit()
 
     def store(self, message: bytes, peer: str) -> bytes:

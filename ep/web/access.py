@@ -85,7 +85,7 @@ def authorize(role: str, *, session: Session | None = None) -> None:
     config: Config = current_app.config["EP"]
     client_addr = request.remote_addr
     if session is None:
-        session = db.session
+        session = db.session()
     g.database_unreachable = False
     try:
         certificate = _verified(_client_certificate(config), _trust_store(config))
