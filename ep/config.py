@@ -436,7 +436,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LabAckDirectory",
         "outbox/ack",
         path="dir",
-        help="where HL7 ACKs for the sending systems are written",
+        help="where HL7 ACKs for the sending systems are written (empty: none are written)",
     ),
     Setting(
         "LabInboxSettleSeconds",
