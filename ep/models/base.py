@@ -1,8 +1,9 @@
 """Declarative base: naming convention and UTC-aware timestamps for every model."""
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import ColumnElement, DateTime, Index, MetaData
+from sqlalchemy import ColumnElement, DateTime, Index, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -53,6 +54,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
+    if TYPE_CHECKING:
+        # every EP model is mapped to a Table (DeclarativeBase allows any FROM clause)
+        __table__: ClassVar[Table]
+
     # one explicit registry: Flask-SQLAlchemy subclasses this base, and SQLAlchemy 2.1
     # refuses a type_annotation_map declared on a base that a subclass inherits
     registry = registry(
