@@ -65,6 +65,7 @@ def _command_names() -> tuple[str, ...]:
     if ctx is not None and ctx.invoked_subcommand:  # a group that loads the app (`ep db`)
         names.append(ctx.invoked_subcommand)
     while ctx is not None and ctx.parent is not None:
+        assert ctx.info_name is not None  # a subcommand's context has its name
         names.append(ctx.info_name)
         ctx = ctx.parent
     return tuple(reversed(names))
