@@ -272,10 +272,11 @@ class KitForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    channel = RadioField(choices=["", "sms", "email"], default="")
+    # WTForms takes bare values as choices too; types-WTForms declares only pairs
+    channel = RadioField(choices=["", "sms", "email"], default="")  # type: ignore[list-item]
     mobile = StringField()
     email = StringField()
-    language = RadioField(choices=list(LANGUAGE_NAMES))
+    language = RadioField(choices=list(LANGUAGE_NAMES))  # type: ignore[arg-type]  # as above
     submit = SubmitField()
 
 
@@ -574,7 +575,7 @@ def _order_form(item, locations) -> OrderForm:
     choices = [str(location.id) for location in locations]
     if item.package.home_kit:
         choices.append(HOME_KIT)
-    form.where.choices = choices
+    form.where.choices = choices  # type: ignore[assignment]  # bare values, as SettingsForm's
     return form
 
 

@@ -259,11 +259,20 @@ def assign(person_id: int):
     )
     package_id = row_number(request.form.get("package"))
     package = db.session.get(Package, package_id) if package_id else None
-    offer = dict(package=package, valid_until=valid_until, recurrence_months=recurrence)
-    check_offer(problems, **offer, now=now)
+    check_offer(
+        problems, package=package, valid_until=valid_until, recurrence_months=recurrence, now=now
+    )
     try:
         problems.raise_any()
-        offer = assign_offer(db.session(), person=person, **offer, actor=g.actor, now=now)
+        offer = assign_offer(
+            db.session(),
+            person=person,
+            package=package,
+            valid_until=valid_until,
+            recurrence_months=recurrence,
+            actor=g.actor,
+            now=now,
+        )
     except InvalidInput as error:
         db.session.rollback()
         return _patient_page(person_id, errors=translated(error), form=request.form, status=400)
