@@ -110,10 +110,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python migrations/lint.py  # squawk over every migration's PostgreSQL SQL
+	$(BIN)/mypy  # ep/ and tests/, as pyproject.toml [tool.mypy] configures it
 
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -438,7 +438,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LabAckDirectory",
         "outbox/ack",
         path="dir",
-        help="where HL7 ACKs for the sending systems are written",
+        help="where HL7 ACKs for the sending systems are written (empty: none are written)",
     ),
     Setting(
         "LabInboxSettleSeconds",
@@ -625,7 +625,9 @@ def load_config(
     parser = configparser.ConfigParser(
         interpolation=None, inline_comment_prefixes=(";", "#"), strict=True
     )
-    parser.optionxform = str  # keys keep their case, as in web.config
+    # keys keep their case, as in web.config (configparser's documented way: typeshed
+    # declares optionxform a method)
+    parser.optionxform = str  # type: ignore[method-assign,assignment]
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as exc:

@@ -51,7 +51,10 @@ def _messages(source: str) -> set[str]:
                 expression = node.args[0]
             elif name == "CheckResult" and len(node.args) >= 4:
                 expression = node.args[3]
-            elif name == "append" and getattr(node.func.value, "id", "") == "messages":
+            elif (
+                name == "append"
+                and getattr(getattr(node.func, "value", None), "id", "") == "messages"
+            ):
                 expression = node.args[0]
             elif name == "echo" and node.args and "ep: " in ast.unparse(node.args[0]):
                 expression = node.args[0]

@@ -75,7 +75,7 @@ def judge_archiving(
             f"{as_utc(stats.last_failed_time):%Y-%m-%d %H:%M:%S %Z} for {stats.last_failed_wal}. "
             "Check archive_command and the pgBackRest repository."
         )
-    if stats.last_archived_wal is None:
+    if stats.last_archived_wal is None or last_ok is None:  # PostgreSQL sets both at once
         return True, "WAL archiving is on; no segment has been completed yet."
     # the segment being written is never archived yet; anything older waiting is backlog
     waiting = (

@@ -6,6 +6,7 @@ run a second time changes nothing.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -154,7 +155,7 @@ GUIDANCE = {
     },
 }
 
-PACKAGES = (
+PACKAGES: tuple[dict[str, Any], ...] = (
     dict(
         code="DIABETES",
         name_sv="Diabeteskontroll",
@@ -347,6 +348,7 @@ def load_demo(session: Session, *, now: datetime, history: bool = False) -> list
         if "staff" in demo.roles:
             staff = user
 
+    assert staff is not None  # DEMO_USERS has a staff user
     for code, recurrence in (("DIABETES", 3), ("PK-WARAN", None)):
         package = packages[code]
         exists = session.scalar(

@@ -17,11 +17,13 @@ outbox and lab-inbox counts are warnings only, so they are read for the detail p
 
 import socket
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select, text, true
+from sqlalchemy import Row, func, select, text, true
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -104,7 +106,7 @@ def _when(value: datetime | None) -> str:
 
 def check_batch(
     batch: str,
-    heartbeat: BatchHeartbeat | None,  # the model or a row of its table
+    heartbeat: BatchHeartbeat | Row[Any] | None,  # the model or a row of its table
     *,
     warn_after_minutes: int,
     lease_seconds: int,
@@ -143,6 +145,7 @@ def check_batch(
             f"Start it: {command}"
         )
         return result
+    assert heartbeat is not None  # ``last`` is its last activity
 
     silent_for = now - last
     result.observed_value = _minutes(silent_for)
@@ -180,7 +183,9 @@ def check_batch(
     return result
 
 
-def stalled_because(heartbeat, lease_seconds: int, *, now: datetime, host: str | None) -> str:
+def stalled_because(
+    heartbeat: BatchHeartbeat | Row[Any], lease_seconds: int, *, now: datetime, host: str | None
+) -> str:
     """Why the running run of ``heartbeat`` has stopped without finishing; "" if alive."""
     if heartbeat.last_activity_at is None or heartbeat.running_run_id is None:
         return ""
@@ -257,7 +262,9 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
     )
 
 
-def _count_check(component: str, measurement: str, count: int, warning: str, fine: str):
+def _count_check(
+    component: str, measurement: str, count: int, warning: str, fine: str
+) -> CheckResult:
     return CheckResult(
         component,
         measurement,
@@ -292,7 +299,9 @@ def check_lab_inbox(quarantined: int) -> CheckResult:
     )
 
 
-def _days_left(component: str, path: Path, what: str, *, warn_days: int, now: datetime):
+def _days_left(
+    component: str, path: Path, what: str, *, warn_days: int, now: datetime
+) -> tuple[CheckResult, datetime | None]:
     """A passing result with the days left until ``path``'s date, and that date; a failing
     result and None when the file cannot be read."""
     result = CheckResult(
@@ -318,6 +327,7 @@ def check_expiry(
     if expires is None:
         return result
     days = result.observed_value
+    assert days is not None  # _days_left set it with the date
     when = _when(expires)
     if expires < now:
         result.status = FAIL
@@ -343,6 +353,7 @@ def check_crl(
     if next_update is None:
         return result
     days = result.observed_value
+    assert days is not None  # _days_left set it with the date
     when = _when(next_update)
     if next_update < now:
         result.status = FAIL
@@ -361,7 +372,7 @@ def check_crl(
     return result
 
 
-_expiry_cache: dict[tuple, datetime] = {}
+_expiry_cache: dict[tuple[str, int, int, str], datetime] = {}
 
 
 def _expiry_of(path: Path, what: str) -> datetime:
@@ -388,7 +399,7 @@ def check_wal_archive(ok: bool, message: str, *, warn_after_minutes: int) -> Che
     )
 
 
-def check_mllp_listeners(listeners, *, host: str) -> list[CheckResult]:
+def check_mllp_listeners(listeners: Iterable[Row[Any]], *, host: str) -> list[CheckResult]:
     """Each `ep mllp serve` listener (``listeners``: rows of mllp_listener).
 
     A listener whose process on this host is gone died without recording its stop: ERROR.
@@ -501,7 +512,9 @@ _HEARTBEATS = select(_installed_at.c.installed_at, BatchHeartbeat.__table__).sel
 )
 
 
-def _database_checks(session: Session, config: Config, *, now: datetime, detail: bool):
+def _database_checks(
+    session: Session, config: Config, *, now: datetime, detail: bool
+) -> Iterator[CheckResult]:
     # plain rows (same attribute names as the model): no ORM identity map to build
     rows = session.execute(_HEARTBEATS).all()
     installed_at = rows[0].installed_at
@@ -532,7 +545,13 @@ def _database_checks(session: Session, config: Config, *, now: datetime, detail:
         yield check_lab_inbox(quarantined or 0)
 
 
-def batch_checks(config: Config, heartbeats, *, installed_at, now: datetime) -> list[CheckResult]:
+def batch_checks(
+    config: Config,
+    heartbeats: Mapping[str, BatchHeartbeat | Row[Any]],
+    *,
+    installed_at: datetime | None,
+    now: datetime,
+) -> list[CheckResult]:
     """Every batch's check from its heartbeat row (``heartbeats`` by batch name)."""
     host = socket.gethostname()
     return [

@@ -1,6 +1,7 @@
 """The report as health+json (IETF draft), Prometheus text and a Nagios status line."""
 
 from datetime import datetime
+from typing import Any
 
 from ep.healthcheck.checks import FAIL, PASS, WARN, Report
 
@@ -13,11 +14,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def health_json(report: Report, *, now: datetime) -> dict:
+def health_json(report: Report, *, now: datetime) -> dict[str, Any]:
     """application/health+json (IETF draft-inadarei-api-health-check), checks by key."""
-    checks: dict[str, list[dict]] = {}
+    checks: dict[str, list[dict[str, Any]]] = {}
     for check in report.checks:
-        entry = {
+        entry: dict[str, Any] = {
             "componentId": check.component,
             "componentType": check.component_type,
             "status": check.status,

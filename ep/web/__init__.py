@@ -131,7 +131,8 @@ def init_web(app: Flask) -> None:
         BABEL_TRANSLATION_DIRECTORIES=";".join(TRANSLATION_DIRECTORIES),
     )
     # the client's address and scheme, from TrustedProxies only (ep.web.proxies)
-    app.wsgi_app = ForwardedFrom(app.wsgi_app, config["TrustedProxies"])
+    # Flask's documented way to wrap the WSGI app (a method, as typeshed sees it)
+    app.wsgi_app = ForwardedFrom(app.wsgi_app, config["TrustedProxies"])  # type: ignore[method-assign]
     babel.init_app(app, locale_selector=select_locale)
     app.extensions["ep_catalogues"] = _catalogues_by_audience(app)
     app.before_request(use_own_catalogue)

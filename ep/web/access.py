@@ -84,7 +84,7 @@ def authorize(role: str, *, session: Session | None = None) -> None:
     config: Config = current_app.config["EP"]
     client_addr = request.remote_addr
     if session is None:
-        session = db.session
+        session = db.session()
     g.database_unreachable = False
     try:
         certificate = _verified(_client_certificate(config), _trust_store(config))
@@ -101,11 +101,12 @@ def authorize(role: str, *, session: Session | None = None) -> None:
         raise
     except SQLAlchemyError as exc:
         session.rollback()
-        user = _from_cache(config, role, key, certificate)
-        if user is None:
+        cached = _from_cache(config, role, key, certificate)
+        if cached is None:
             raise AccessRefused(
                 f"the database cannot be reached to verify {certificate.hsa_id}: {exc}"
             ) from None
+        user = cached
         log.warning(
             "database unreachable; %s let in as %s from the authorization cache",
             certificate.hsa_id,
@@ -144,8 +145,8 @@ def _user_with_role(session: Session, hsa_id: str, role: str) -> User:
     The first read of the request: a pooled connection the database dropped is retried
     once on a fresh one, so it cannot turn into a 403 (or a false ERROR).
     """
-    row = execute_retrying_once(session, _USER_WITH_ROLE, {"hsa_id": hsa_id, "role": role})
-    row = row.one_or_none()
+    result = execute_retrying_once(session, _USER_WITH_ROLE, {"hsa_id": hsa_id, "role": role})
+    row = result.one_or_none()
     if row is None:
         raise AccessRefused(f"{hsa_id} is not a user")
     if not row.active:

@@ -5,6 +5,8 @@ HealthCheckStatus says only ``OK`` or ``ERROR``; the detail page, the JSON and t
 carry the messages, for the same verified operators.
 """
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from sqlalchemy import Row, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -103,7 +105,7 @@ def metrics():
     )
 
 
-def _recent_runs() -> dict[str, list[Row]] | None:
+def _recent_runs() -> dict[str, Sequence[Row]] | None:
     """The latest runs of each batch (an indexed LIMIT query each); None without a database.
 
     Plain rows with the model's attribute names, not ORM objects: the view rolls back

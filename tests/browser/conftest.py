@@ -69,6 +69,7 @@ def serve_tls(folder: Path, database_url: str, **settings: str):
     command += ["--certfile", str(cert), "--keyfile", str(key)]
     command += ["--chdir", str(HERE.parent.parent), "wsgi:app"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None  # piped
     url, lines = None, []
     for line in process.stderr:
         lines.append(line)
