@@ -26,7 +26,13 @@ PAGES = {
 def english(directory: str) -> dict[str, str]:
     path = TRANSLATIONS / directory / "en" / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as file:
-        return {m.id: m.string for m in read_po(file) if isinstance(m.id, str) and m.string}
+        messages = read_po(file)
+    # plural forms (tuples) are left out: gettext() reads only singular messages
+    return {
+        m.id: m.string
+        for m in messages
+        if isinstance(m.id, str) and isinstance(m.string, str) and m.string
+    }
 
 
 @pytest.mark.parametrize("blueprint", PAGES)
