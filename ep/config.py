@@ -147,8 +147,10 @@ class Setting:
     default: str
     parse: Callable[[str], Any] = _str
     secret: bool = False
-    # "file": a path that must exist when set; "dir": a folder EP may create
+    # "file": a path that must exist when set; "dir": a folder EP may create, which must be
+    # set unless ``optional`` (then empty switches off what writes there)
     path: str | None = None
+    optional: bool = False
     help: str = ""
 
 
@@ -438,6 +440,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LabAckDirectory",
         "outbox/ack",
         path="dir",
+        optional=True,
         help="where HL7 ACKs for the sending systems are written (empty: none are written)",
     ),
     Setting(
@@ -685,6 +688,8 @@ def load_config(
             values[setting.name] = setting.parse(text)
         except ValueError as exc:
             raise ConfigError(f"{where}: {setting.name}: {exc}") from None
+        if setting.path == "dir" and not values[setting.name] and not setting.optional:
+            raise ConfigError(f"{where}: {setting.name}: empty; a folder is needed")
         if setting.path == "file" and values[setting.name]:
             resolved = resolve_path(instance_path, values[setting.name])
             if not resolved.is_file():

@@ -16,7 +16,7 @@ from ep.batches.spine import spec_of
 
 def _folder(ctx: Context) -> Path:
     folder = ctx.config.path_of("BackupDirectory")
-    assert folder is not None, "BackupDirectory is empty"  # not refused at start-up yet
+    assert folder is not None, "BackupDirectory is empty"  # refused by load_config
     return folder.absolute()
 
 

@@ -84,7 +84,7 @@ WORDS = {
         chlamydia_found="Provet visar att du har klamydia.",
         guidance=(
             "Behandlingen är gratis.",
-            "Vårdpersonal ringer dig inom två arbetsdagar",
+            "Vårdpersonal har kontaktat dig",
             "smittspårning",
         ),
         search_label="Personnummer, ordernummer eller kitkod",
@@ -142,7 +142,7 @@ WORDS = {
         chlamydia_found="The test shows that you have chlamydia.",
         guidance=(
             "Treatment is free.",
-            "Care staff will call you within two working days",
+            "Care staff have contacted you",
             "contact tracing",
         ),
         search_label="Personnummer, order number or kit code",
