@@ -1,5 +1,6 @@
 """The PDL access log: one append-only event per staff read or change of patient data."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,26 @@ class Actor:
     @classmethod
     def system(cls, name: str) -> "Actor":
         return cls("system", name[:40], name)
+
+
+def described(text: str, **values: str | int | list[str] | None) -> str:
+    """Details kept as what happened (``text``, a key) and its values, not as a sentence:
+    each page words them in its reader's language (ep.web.audit_words). A value that is a
+    time is kept as its ISO text in UTC; a value that is None is left out."""
+    kept = {name: value for name, value in values.items() if value is not None}
+    return json.dumps({"text": text, **kept}, ensure_ascii=False, sort_keys=True)
+
+
+def description(details: str | None) -> dict[str, Any] | None:
+    """The key and values ``described`` kept, or None for details kept as plain text (the
+    rows written before, in English, and lists of order numbers)."""
+    if not details or not details.startswith("{"):
+        return None
+    try:
+        kept = json.loads(details)
+    except ValueError:
+        return None
+    return kept if isinstance(kept, dict) and isinstance(kept.get("text"), str) else None
 
 
 def _values(

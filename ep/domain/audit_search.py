@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.models import AuditEvent
 
 PAGE_SIZE = 50
@@ -117,22 +117,19 @@ def search_audit(
         events = rows[:page_size]
         has_previous, has_next = after is not None, len(rows) > page_size
     page = max(1, page) if (after or before) else 1
-    filters = [
-        f"{name}={value.isoformat() if isinstance(value, datetime) else value}"
-        for name, value in (
-            ("patient", personnummer),
-            ("user", hsa_id),
-            ("since", since),
-            ("until", until),
-        )
-        if value
-    ]
     record(
         session,
         actor,
         "search:audit-log",
         now=now,
         patient=personnummer or None,
-        details=(", ".join(filters) or "no filter") + f"; page {page}",
+        details=described(
+            "audit-search",
+            patient=personnummer,
+            user=hsa_id,
+            since=since.isoformat() if since else None,
+            until=until.isoformat() if until else None,
+            page=page,
+        ),
     )
     return AuditPage(events, total, page, page_size, has_previous, has_next, COUNT_CAP)

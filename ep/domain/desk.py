@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ep.domain import NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import find_person
 from ep.domain.staff_input import N_, Problems
 from ep.identity import InvalidIdentifier, parse_kit_code, parse_order_number, parse_personnummer
@@ -55,7 +55,12 @@ def search(session: Session, *, key: str, actor: Actor, now: datetime) -> Found:
         person = find_person(session, personnummer)
         if person is None:
             record(
-                session, actor, "search:patient", now=now, patient=personnummer, details="not found"
+                session,
+                actor,
+                "search:patient",
+                now=now,
+                patient=personnummer,
+                details=described("not-found"),
             )
             raise UnknownResident(personnummer)
         return Found(person)
@@ -69,10 +74,10 @@ def search(session: Session, *, key: str, actor: Actor, now: datetime) -> Found:
         patient=order.person.personnummer if order else None,
         object_type="order",
         object_id=order.number if order else None,
-        details=searched if order else f"{searched}: not found",
+        details=described(searched[0] if order else f"{searched[0]}-not-found", key=searched[1]),
     )
     if order is None:
-        raise NotFound(f"no order with {searched}")
+        raise NotFound(f"no order with {searched[0]} {searched[1]}")
     return Found(order.person, order)
 
 
@@ -81,17 +86,18 @@ def looks_like_personnummer(key: str) -> bool:
     return bool(key.strip()) and all(c.isdigit() or c in "-+ " for c in key.strip())
 
 
-def _order_by_number_or_kit(session: Session, key: str) -> tuple[Order | None, str]:
+def _order_by_number_or_kit(session: Session, key: str) -> tuple[Order | None, tuple[str, str]]:
+    """The order and what was searched: ("order-number" or "kit-code", the number or code)."""
     try:
         number = parse_order_number(key)
     except InvalidIdentifier:
         number = None
     if number is not None:
         order = session.scalar(select(Order).where(Order.number == number))
-        return order, f"order number {number}"
+        return order, ("order-number", number)
     code = parse_kit_code(key)  # InvalidIdentifier: the key is none of the three
     order = session.scalar(select(Order).join(Kit, Kit.id == Order.kit_id).where(Kit.code == code))
-    return order, f"kit code {code}"
+    return order, ("kit-code", code)
 
 
 def add_resident(
@@ -137,6 +143,6 @@ def add_resident(
         patient=personnummer,
         object_type="person",
         object_id=person.id,
-        details="added at the desk before the resident's first login",
+        details=described("added-at-desk"),
     )
     return person

@@ -19,7 +19,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.lab_import import Received, read_message, record_files
 from ep.domain.patient_access import read_order
 from ep.domain.sampling import mark_sampled
@@ -124,8 +124,7 @@ def record_lab_report_received(
         patient=message.personnummer,
         object_type="lab_message",
         object_id=message.id,
-        details=f"{message.status}"
-        + (f" on order {message.order_number}" if message.order_number else ""),
+        details=described("lab-report", status=message.status, order=message.order_number),
     )
 
 
@@ -148,7 +147,7 @@ def read_lab_report(
         patient=message.personnummer,
         object_type="lab_message",
         object_id=message.id,
-        details=message.status,
+        details=described("lab-report", status=message.status),
     )
     return message
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from ep.config import Config
 from ep.domain import DomainError
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.bulk import insert_rows
 from ep.domain.results import OrderRef, ResultsFor, record_results, store_results
 from ep.files import write_atomically
@@ -699,8 +699,9 @@ def attach_lab_message(
         patient=order.person.personnummer,
         object_type="lab_message",
         object_id=message.id,
-        details=f"attached to order {order.number} ({len(results)} results); "
-        f"was unmatched: {previous_problem}",
+        details=described(
+            "attached", order=order.number, results=len(results), reason=previous_problem
+        ),
     )
     session.flush()
     return results

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import acting_user
 from ep.domain.results import record_results
 from ep.domain.staff_input import N_, Problems, format_decimal, parse_decimal
@@ -195,6 +195,6 @@ def enter_results(
         patient=order.person.personnummer,
         object_type="order",
         object_id=order.number,
-        details="entered by hand: " + ", ".join(o.code for o in observations),
+        details=described("entered-by-hand", analyses=[o.code for o in observations]),
     )
     return results

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import acting_user
 from ep.domain.staff_input import N_, Problems
 from ep.models import Offer, Package, Person
@@ -86,7 +86,11 @@ def assign_offer(
         patient=person.personnummer,
         object_type="offer",
         object_id=offer.id,
-        details=f"{package.code} until {valid_until.date().isoformat()}"
-        + (f", every {recurrence_months} months" if recurrence_months else ""),
+        details=described(
+            "offer",
+            package=package.code,
+            until=valid_until.date().isoformat(),
+            months=recurrence_months or None,
+        ),
     )
     return offer

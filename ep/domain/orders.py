@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import DomainError, NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import acting_user, log_order_change
 from ep.identity import InvalidIdentifier, new_order_number, parse_kit_code
 from ep.identity.personnummer import age_on
@@ -358,7 +358,7 @@ def send_kit(session: Session, *, order: Order, code: str, actor: Actor, now: da
     session.flush()
     order.kit_id = kit.id
     session.flush()
-    log_order_change(session, actor, order, f"kit {code} sent", now=now)
+    log_order_change(session, actor, order, described("kit-sent", kit=code), now=now)
     return kit
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import NotFound
-from ep.domain.audit import Actor, record, record_many
+from ep.domain.audit import Actor, described, record, record_many
 from ep.domain.users import find_user
 from ep.identity import parse_personnummer
 from ep.models import Offer, Order, Person, Result, User
@@ -127,7 +127,7 @@ def read_patient(session: Session, *, person_id: int, actor: Actor, now: datetim
         patient=person.personnummer,
         object_type="person",
         object_id=person.id,
-        details="offers, orders, results",
+        details=described("patient-page"),
     )
     return PatientRecord(person, offers, orders, results)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.orders import record_own_change, resident_actor
 from ep.identity import InvalidIdentifier, parse_personnummer
 from ep.models import Analysis, AuditEvent, InboxMessage, Order, Package, Person, Result, User
@@ -211,7 +211,7 @@ def update_settings(
         now=now,
         object_type="person",
         object_id=person.personnummer,
-        details=f"channel: {channel or 'inbox'}, language: {language}",
+        details=described("settings", channel=channel or "inbox", language=language),
     )
     return person
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from ep.domain import DomainError, NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import acting_user, log_list_reads
 from ep.models import LabMessage, Order, Person, Result
 
@@ -100,7 +100,7 @@ def decide_conflict(
     held.conflict_decided_at = now
     held.conflict_decided_by_id = user.id if user is not None else None
     order = held.order
-    was = f"{current.value_text} {current.unit or ''}".strip() if current else "none"
+    was = f"{current.value_text} {current.unit or ''}".strip() if current else None
     new = f"{held.value_text} {held.unit or ''}".strip()
     if decision == KEEP:
         held.conflict = "kept"
@@ -119,9 +119,9 @@ def decide_conflict(
         patient=order.person.personnummer,
         object_type="order",
         object_id=order.number,
-        details=f"{held.analysis_code}: kept {was}, not {new}"
-        if decision == KEEP
-        else f"{held.analysis_code}: {new} replaces {was}",
+        details=described(
+            f"conflict-{held.conflict}", analysis=held.analysis_code, current=was, new=new
+        ),
     )
     session.flush()
     return held

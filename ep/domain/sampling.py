@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import acting_user, find_person, log_order_change
 from ep.identity import parse_personnummer
 from ep.models import Order
@@ -44,7 +44,7 @@ def open_orders_for(
         patient=number,
         object_type="person",
         object_id=person.id if person else None,
-        details=", ".join(order.number for order in orders) or "none open",
+        details=", ".join(order.number for order in orders) or described("none-open"),
     )
     return orders
 
@@ -61,6 +61,6 @@ def mark_sampled(session: Session, *, order: Order, actor: Actor, now: datetime)
     order.status = "sampled"
     order.sampled_at = now
     order.sampled_by_id = user.id if user else None
-    log_order_change(session, actor, order, "sampled", now=now)
+    log_order_change(session, actor, order, described("sampled"), now=now)
     session.flush()
     return order

@@ -6,7 +6,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ep.domain import DomainError, NotFound
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.identity import parse_hsa_id
 from ep.models import User, UserRole
 from ep.models.people import ROLES
@@ -71,7 +71,7 @@ def add_user(
         now=now,
         object_type="user",
         object_id=hsa_id,
-        details=f"roles: {', '.join(sorted(user.roles)) or '-'}",
+        details=described("roles", roles=sorted(user.roles)),
     )
     return user
 
@@ -89,7 +89,7 @@ def grant_role(session: Session, user: User, role: str, *, actor: Actor, now: da
         now=now,
         object_type="user",
         object_id=user.hsa_id,
-        details=role,
+        details=described("role", role=role),
     )
     session.flush()
     return True
@@ -110,7 +110,7 @@ def revoke_role(session: Session, user: User, role: str, *, actor: Actor, now: d
         now=now,
         object_type="user",
         object_id=user.hsa_id,
-        details=role,
+        details=described("role", role=role),
     )
     session.flush()
     return True

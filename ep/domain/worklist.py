@@ -6,13 +6,13 @@ contacted releases it (and the resident is notified, content-free).
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ep.domain import DomainError
-from ep.domain.audit import Actor
+from ep.domain.audit import Actor, described
 from ep.domain.patient_access import (
     acting_user,
     current_results,
@@ -22,7 +22,7 @@ from ep.domain.patient_access import (
 from ep.domain.release import release_order
 from ep.domain.staff_input import N_, Problems
 from ep.models import Order, Result
-from ep.timeutil import STOCKHOLM, local
+from ep.timeutil import STOCKHOLM
 
 # how staff reached the resident (the audit log keeps the key)
 CONTACT_WAYS = ("phone", "visit", "video")
@@ -38,9 +38,9 @@ class ContactNote:
     note: str
 
     def details(self) -> str:
-        when = local(self.at).strftime("%Y-%m-%d %H:%M")
-        note = f": {self.note}" if self.note else ""
-        return f"contacted by {self.how} at {when}{note}; result released"
+        """The audit log's details: how, when (UTC) and the note; the result was released."""
+        at = self.at.astimezone(UTC).isoformat()
+        return described("contacted", how=self.how, at=at, note=self.note or None)
 
 
 def contact_note(*, how: str, when: str, note: str, now: datetime) -> ContactNote:

@@ -42,6 +42,7 @@ from ep.identity import InvalidIdentifier, format_personnummer, parse_hsa_id, pa
 from ep.models import Analysis, Package, SamplingLocation
 from ep.models.catalogue import GUIDANCE_FIELDS
 from ep.timeutil import utcnow
+from ep.web import audit_words
 from ep.web.access import require_role
 from ep.web.staff import logged_page, translated
 
@@ -59,6 +60,9 @@ def _helpers():
     return dict(
         format_personnummer=format_personnummer,
         users_pages="admin" in current_app.blueprints,
+        audit_action=audit_words.action_text,
+        audit_object=audit_words.object_text,
+        audit_details=audit_words.details_text,
     )
 
 

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from ep.domain.audit import description
 from ep.models import Order
 from tests.api.conftest import TOLVAN_ORDER, audit_events, make_order
 
@@ -87,10 +88,10 @@ def test_marking_sampled_records_time_and_place_and_logs_the_change(
     assert order.sampled_at == when
     assert order.sampled_location.code == "VC-TOLVASEN"
     [event] = audit_events(db_session, "update:order")
-    assert (event.actor_type, event.actor_id, event.details) == (
+    assert (event.actor_type, event.actor_id, description(event.details)) == (
         "system",
         integration_user.hsa_id,
-        "sampled",
+        {"text": "sampled"},
     )
 
 

@@ -106,6 +106,7 @@ WORDS = {
         contact_done="Kontakten är registrerad och svaret för {number} visas nu.",
         none_waiting="Inga svar väntar på kontakt.",
         audit_personnummer="Patientens personnummer",
+        audit_contact="Kontakt per telefon {when}, svaret visas. Anteckning: {note}",
     ),
     "en": dict(
         login="Log in",
@@ -164,6 +165,7 @@ WORDS = {
         contact_done="The contact is recorded and the result of {number} is now shown.",
         none_waiting="No results are waiting for contact.",
         audit_personnummer="The patient's personnummer",
+        audit_contact="Contact by phone at {when}, the result is shown. Note: {note}",
     ),
 }
 LANGUAGES = list(WORDS)
@@ -516,7 +518,9 @@ def test_a_positive_chlamydia_result_waits_for_the_staff_call_then_tells_her_wha
     contact = audit.get_by_role("row").filter(has_text=words["note_text"])
     expect(contact).to_contain_text(f"{STAFF.name} ({STAFF.hsa_id})")
     expect(contact).to_contain_text(STAFF.care_unit_name)
-    expect(contact).to_contain_text(f"contacted by phone at {when.replace('T', ' ')}")
+    expect(contact).to_contain_text(
+        words["audit_contact"].format(when=when.replace("T", " "), note=words["note_text"])
+    )
     expect(contact).to_contain_text(number)
 
     # the resident now reads the result and what happens next, on screen and on paper

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from ep.domain.audit import Actor
+from ep.domain.audit import Actor, description
 from ep.domain.lab_import import import_file, inbox_files
 from ep.domain.release import release_order
 from ep.domain.residents import order_results
@@ -110,7 +110,12 @@ def test_staff_replacing_a_conflict_show_the_new_value_after_the_release_tells_t
         select(AuditEvent).where(AuditEvent.action == "update:result-conflict-replace")
     ).one()
     assert (event.actor_id, event.patient_personnummer) == (staff_user.hsa_id, "191212121212")
-    assert event.details == "NPU27300: 99 mmol/mol replaces 48 mmol/mol"
+    assert description(event.details) == {
+        "text": "conflict-replaced",
+        "analysis": "NPU27300",
+        "new": "99 mmol/mol",
+        "current": "48 mmol/mol",
+    }
     assert open_conflicts(session, actor=staff, now=decided) == []
 
 

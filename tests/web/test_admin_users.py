@@ -5,6 +5,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from ep.domain.audit import description
 from ep.models import AuditEvent, Installation, User
 from ep.timeutil import utcnow
 
@@ -43,7 +44,7 @@ def admin(cert_client, cert_header, admin_user):
 def audit_actions(db_session):
     db_session.rollback()
     return [
-        (e.action, e.object_id, e.details, e.actor_id)
+        (e.action, e.object_id, description(e.details), e.actor_id)
         for e in db_session.scalars(select(AuditEvent).order_by(AuditEvent.id))
     ]
 
@@ -92,9 +93,8 @@ def test_an_operator_is_added_as_the_manual_says_and_the_change_is_audited(
     db_session.rollback()
     user = db_session.scalar(select(User).where(User.hsa_id == "SE2321000016-NAG1"))
     assert user.roles == {"operator"} and user.active
-    assert ("user:add", "SE2321000016-NAG1", "roles: operator", admin_user.hsa_id) in (
-        audit_actions(db_session)
-    )
+    roles = {"text": "roles", "roles": ["operator"]}
+    assert ("user:add", "SE2321000016-NAG1", roles, admin_user.hsa_id) in audit_actions(db_session)
 
 
 def test_an_invalid_hsa_id_is_explained_and_nothing_is_added(admin, db_session):
@@ -125,8 +125,9 @@ def test_roles_are_changed_and_each_change_audited(admin, staff_user, admin_user
     db_session.rollback()
     assert db_session.get(User, staff_user.id).roles == {"operator"}
     actions = audit_actions(db_session)
-    assert ("user:grant", staff_user.hsa_id, "operator", admin_user.hsa_id) in actions
-    assert ("user:revoke", staff_user.hsa_id, "staff", admin_user.hsa_id) in actions
+    granted, revoked = {"text": "role", "role": "operator"}, {"text": "role", "role": "staff"}
+    assert ("user:grant", staff_user.hsa_id, granted, admin_user.hsa_id) in actions
+    assert ("user:revoke", staff_user.hsa_id, revoked, admin_user.hsa_id) in actions
 
 
 def test_a_deactivated_user_is_refused_from_then_on(

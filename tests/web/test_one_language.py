@@ -11,6 +11,7 @@ names: a sampling site's name and address, a user's name, a package's or an anal
 """
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from ep.models import (
     SamplingLocation,
     User,
 )
-from tests.web.staff.support import add_unmatched_message
+from ep.timeutil import local
+from tests.web.staff.support import add_unmatched_message, held_positive
 
 CATALOGUES = Path(__file__).resolve().parents[2] / "ep" / "translations"
 PLACEHOLDER = re.compile(r"%\(\w+\)\w|%\w")
@@ -220,3 +222,65 @@ def test_every_page_is_in_one_language(world, db_session, pki, language):  # noq
             if words := other_language_words(response.get_data(as_text=True), language, foreign):
                 found[path] = sorted(words)
     assert not found, "\n".join(f"{path}: {words}" for path, words in found.items())
+
+
+def form_token(client, path: str, headers: dict) -> str:
+    page = client.get(path, headers=headers).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, f"no form on {path}"
+    return token[1]
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_the_audit_log_reads_in_one_language(world, db_session, pki, now, language):  # noqa: F811
+    """EP.Admin's access log in the page's language, whatever language staff used: desk
+    searches, the patient page read and a held positive released with its contact note."""
+    app, person = world
+    sti = db_session.scalar(select(Package).where(Package.code == "STI-HOME"))
+    held = held_positive(db_session, person, sti, now)
+    staff = app.test_client()
+    with staff.session_transaction() as session:
+        session["lang"] = "en" if language == "sv" else "sv"
+    staff_headers = pki.header("SE2321000016-S001")
+    token = form_token(staff, "/staff/", staff_headers)
+    for key in ("19121212-1212", held.number, "KIT-NONE-0000"):
+        staff.post(
+            "/staff/patients",
+            data={"csrf_token": token, "personnummer": key},
+            headers=staff_headers,
+        )
+    staff.get(f"/staff/patients/{person.id}", headers=staff_headers)
+    contact = f"/staff/worklist/{held.id}/contacted"
+    called = local(now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    released = staff.post(
+        contact,
+        data={
+            "csrf_token": form_token(staff, contact, staff_headers),
+            "how": "phone",
+            "when": called,
+            "note": "Behandling bokad",
+        },
+        headers=staff_headers,
+    )
+    assert released.status_code == 302
+
+    admin = app.test_client()
+    with admin.session_transaction() as session:
+        session["lang"] = language
+    admin_headers = pki.header("SE2321000016-A001")
+    page = admin.post(
+        "/EP.Admin/audit",
+        data={
+            "csrf_token": form_token(admin, "/EP.Admin/audit", admin_headers),
+            "personnummer": "191212121212",
+        },
+        headers=admin_headers,
+    ).get_data(as_text=True)
+
+    contact = {
+        "sv": "Kontakt per telefon {at}, svaret visas. Anteckning: Behandling bokad",
+        "en": "Contact by phone at {at}, the result is shown. Note: Behandling bokad",
+    }[language]
+    assert contact.format(at=called.replace("T", " ")) in page  # the note as staff wrote it
+    foreign = language_words()["en" if language == "sv" else "sv"] - names(db_session)
+    assert sorted(other_language_words(page, language, foreign - _words("Behandling bokad"))) == []

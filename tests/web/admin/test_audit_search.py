@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 from ep.domain import audit_search
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, description, record
 from ep.timeutil import local, utcnow
 from tests.web.staff.support import audit_events
 
@@ -35,9 +35,37 @@ def test_an_admin_finds_who_read_a_patient_and_the_search_itself_is_logged(
     assert "Per &lt;i&gt;Persson&lt;/i&gt;" in page
     assert "198112289874" not in page and "19811228-9874" not in page
     logged = audit_events(db_session, actor_id=admin_user.hsa_id, action="search:audit-log")
-    assert [(e.patient_personnummer, e.details) for e in logged] == [
-        ("191212121212", "patient=191212121212; page 1")
+    assert [(e.patient_personnummer, description(e.details)) for e in logged] == [
+        ("191212121212", {"text": "audit-search", "patient": "191212121212", "page": 1})
     ]
+    again = search(admin, personnummer="19121212-1212").text
+    assert "Sökte i åtkomstloggen" in again
+    assert "patient 191212121212; sida 1" in again
+
+
+def test_a_row_written_in_english_before_is_shown_as_written_and_marked_english(admin, db_session):
+    """Details were kept as English sentences before they were kept as a key with values:
+    such a row stays readable on a Swedish page, marked as English for screen readers."""
+    record(
+        db_session,
+        SARA,
+        "update:order",
+        now=utcnow(),
+        patient="191212121212",
+        object_type="order",
+        object_id="EP-7K3M-9QX1",
+        details="contacted by phone at 2026-11-30 10:15: Behandling bokad; result released",
+    )
+    db_session.commit()
+
+    page = search(admin, personnummer="19121212-1212").text
+
+    assert "<td>Ändrade beställning</td>" in page
+    assert "<td>Beställning EP-7K3M-9QX1</td>" in page
+    assert (
+        '<td lang="en">contacted by phone at 2026-11-30 10:15: Behandling bokad; '
+        "result released</td>"
+    ) in page
 
 
 def test_an_admin_searches_by_user_and_a_time_range(admin, db_session):
@@ -78,12 +106,12 @@ def test_the_log_is_shown_a_page_at_a_time(admin, db_session):
     # the searches are in the log now too, newer than the page boundaries: the pages
     # keep to their events (keyset), however much is logged meanwhile
     assert "122 händelser, sida 3 av 3" in third
-    assert third.count("read:patient") == 20
+    assert third.count("Läste patientsidan") == 20
     assert 'name="page" value="2"' in third and "Nästa sida" not in third
     back = search(
         admin, personnummer="191212121212", page="2", before=_cursor(third, "before")
     ).text
-    assert "sida 2 av 3" in back and back.count("read:patient") == 50
+    assert "sida 2 av 3" in back and back.count("Läste patientsidan") == 50
     assert _cursor(back, "after") == _cursor(second.text, "after")
 
 
@@ -106,7 +134,7 @@ def test_a_search_matching_more_than_ten_thousand_events_says_so_without_countin
     page = search(admin, hsa_id="SE2321000016-S001").text
 
     assert "Fler än 30 händelser, sida 1" in page and " av " not in page.split("händelser")[1][:9]
-    assert page.count("read:patient") == 40
+    assert page.count("Läste patientsidan") == 40
 
 
 def test_bad_search_criteria_are_explained_and_nothing_is_searched(admin, admin_user, db_session):

@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 
+from ep.domain.audit import description
 from ep.models import Kit, Person
 from tests.web.staff.support import audit_events, make_order
 
@@ -29,9 +30,9 @@ def test_the_desk_finds_the_patient_by_order_number_and_by_kit_code_and_logs_eac
     page = staff.get(f"/staff/patients/{resident.id}").text
     assert "KIT-5150-DESK" in page  # the kit code shown on the order
     searches = audit_events(db_session, action="search:patient")
-    assert [(e.patient_personnummer, e.details) for e in searches] == [
-        (resident.personnummer, f"order number {order.number}"),
-        (resident.personnummer, "kit code KIT-5150-DESK"),
+    assert [(e.patient_personnummer, description(e.details)) for e in searches] == [
+        (resident.personnummer, {"text": "order-number", "key": order.number}),
+        (resident.personnummer, {"text": "kit-code", "key": "KIT-5150-DESK"}),
     ]
 
 

@@ -4,6 +4,7 @@ import re
 
 from sqlalchemy import select
 
+from ep.domain.audit import description
 from ep.domain.orders import register_kit
 from ep.models import Kit
 from ep.web.staff import kit_url
@@ -43,8 +44,8 @@ def test_staff_post_a_kit_and_print_its_label_with_a_qr_code_to_the_kit_page(
     page = staff.get(f"/staff/patients/{resident.id}").text
     assert "KIT-2233-QRQR" in page
     assert '<dd class="kit-step">Skickat</dd>' in page
-    actions = [e.details for e in audit_events(db_session, action="update:order")]
-    assert actions == ["kit KIT-2233-QRQR sent"]
+    actions = [description(e.details) for e in audit_events(db_session, action="update:order")]
+    assert actions == [{"text": "kit-sent", "kit": "KIT-2233-QRQR"}]
 
 
 def test_the_qr_code_encodes_the_public_address_of_the_kit_page(make_app, app, catalogue):

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from ep.domain.audit import description
 from ep.models import Offer, Person, Result
 from ep.timeutil import STOCKHOLM
 from tests.web.staff.support import audit_count, audit_events, make_order
@@ -89,7 +90,9 @@ def test_a_personnummer_nobody_has_says_so_and_the_lookup_is_logged(staff, db_se
     assert response.status_code == 404
     assert "Det finns ingen invånare med det personnumret i EP." in response.text
     events = audit_events(db_session, actor_id=staff.hsa_id, patient_personnummer="198112289874")
-    assert [(e.action, e.details) for e in events] == [("search:patient", "not found")]
+    assert [(e.action, description(e.details)) for e in events] == [
+        ("search:patient", {"text": "not-found"})
+    ]
 
 
 def test_names_with_markup_are_shown_escaped(staff, db_session, now):
@@ -130,7 +133,12 @@ def test_staff_assign_an_offer_valid_until_the_end_of_the_chosen_day(
     assert [(e.patient_personnummer, e.actor_id) for e in changes] == [
         (resident.personnummer, staff_user.hsa_id)
     ]
-    assert "THYROID until 2099-05-31" in changes[0].details
+    assert description(changes[0].details) == {
+        "text": "offer",
+        "package": "THYROID",
+        "until": "2099-05-31",
+        "months": 3,
+    }
 
 
 def test_an_offer_without_package_in_the_past_or_with_odd_recurrence_is_refused(

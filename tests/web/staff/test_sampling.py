@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from ep.domain.audit import description
 from ep.models import Order
 from tests.web.staff.support import audit_count, audit_events, make_order
 
@@ -52,8 +53,8 @@ def test_staff_mark_an_order_sampled(staff, staff_user, resident, catalogue, db_
     assert order.sampled_by_id == staff_user.id
     assert order.sampled_at is not None
     changes = audit_events(db_session, action="update:order")
-    assert [(e.patient_personnummer, e.object_id, e.details) for e in changes] == [
-        (resident.personnummer, order.number, "sampled")
+    assert [(e.patient_personnummer, e.object_id, description(e.details)) for e in changes] == [
+        (resident.personnummer, order.number, {"text": "sampled"})
     ]
 
 

@@ -1,9 +1,10 @@
 """The STI-positive worklist: a held positive is released once staff have called."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 
+from ep.domain.audit import description
 from ep.models import InboxMessage, Notification, Order, Person, Result
 from ep.timeutil import local
 from tests.web.staff.support import audit_count, audit_events, held_positive, make_order
@@ -74,10 +75,15 @@ def test_marking_the_resident_contacted_releases_the_result_and_notifies_them(
     inbox = db_session.scalar(select(InboxMessage).where(InboxMessage.person_id == resident.id))
     assert inbox is not None
     changes = audit_events(db_session, action="update:order")
-    assert [(e.patient_personnummer, e.details) for e in changes] == [
+    assert [(e.patient_personnummer, description(e.details)) for e in changes] == [
         (
             resident.personnummer,
-            f"contacted by phone at {called:%Y-%m-%d %H:%M}: Behandling bokad; result released",
+            {
+                "text": "contacted",
+                "how": "phone",
+                "at": called.replace(second=0, microsecond=0).astimezone(UTC).isoformat(),
+                "note": "Behandling bokad",
+            },
         )
     ]
 
