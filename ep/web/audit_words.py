@@ -48,6 +48,14 @@ ACTIONS = {
     "user:revoke": _l("Tog bort en roll"),
     "user:activate": _l("Aktiverade användare"),
     "user:deactivate": _l("Inaktiverade användare"),
+    "catalogue:add-package": _l("Lade till provpaket"),
+    "catalogue:update-package": _l("Ändrade provpaket"),
+    "catalogue:add-analysis": _l("Lade till analys"),
+    "catalogue:update-analysis": _l("Ändrade analys"),
+    "catalogue:add-location": _l("Lade till provtagningsplats"),
+    "catalogue:update-location": _l("Ändrade provtagningsplats"),
+    "catalogue:activate-location": _l("Öppnade provtagningsplats"),
+    "catalogue:deactivate-location": _l("Stängde provtagningsplats"),
 }
 OBJECTS = {
     "order": _l("Beställning"),

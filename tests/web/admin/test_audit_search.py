@@ -144,3 +144,21 @@ def test_bad_search_criteria_are_explained_and_nothing_is_searched(admin, admin_
     for field in ("personnummer", "hsa_id", "since"):
         assert f'id="{field}-error"' in page
     assert audit_events(db_session, action="search:audit-log") == []
+
+
+def test_a_catalogue_change_is_named_in_words(admin, db_session):
+    record(
+        db_session,
+        SARA,
+        "catalogue:update-package",
+        now=utcnow(),
+        object_type="package",
+        object_id="DIABETES",
+        details="name_sv",
+    )
+    db_session.commit()
+
+    page = search(admin, hsa_id="SE2321000016-S001").text
+
+    assert "<td>Ändrade provpaket</td>" in page
+    assert "<td>Paket DIABETES</td>" in page
