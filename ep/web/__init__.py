@@ -16,7 +16,7 @@ from ep.web.admin_catalogue import bp as admin_catalogue_bp
 from ep.web.citizen import bp as citizen_bp
 from ep.web.citizen_auth import SESSION_KEY
 from ep.web.errors import init_errors
-from ep.web.formats import date_text, datetime_text, number_text, opening_hours_text
+from ep.web.formats import date_text, datetime_text, lab_text, number_text, opening_hours_text
 from ep.web.operator import bp as operator_bp
 from ep.web.proxies import ForwardedFrom
 from ep.web.ratelimit import init_limiter
@@ -141,6 +141,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
     # in the page's language: "5.8" or "5,8", "31 december 2026", "Mon–Fri 7:30 AM"
     app.jinja_env.filters["number"] = number_text
+    app.jinja_env.filters["lab"] = lab_text
     app.jinja_env.filters["day"] = date_text
     app.jinja_env.filters["moment"] = datetime_text
     app.jinja_env.filters["opening_hours"] = opening_hours_text

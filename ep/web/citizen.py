@@ -48,8 +48,8 @@ from ep.web.citizen_auth import (
     start_session,
 )
 from ep.web.citizen_chart import trend_chart
+from ep.web.formats import lab_text
 from ep.web.formats import language as page_language
-from ep.web.formats import number_text
 from ep.web.ratelimit import client_address, limited, resident, typed_personnummer
 from ep.web.redirects import safe_next
 
@@ -233,9 +233,9 @@ def result_rows(results, analyses, language: str, texts: dict) -> list[ResultRow
                 about=about,
                 comment=result.comment,
                 note=note,
-                value=number_text(result.value_text),
+                value=lab_text(result.value_text),
                 unit=result.unit or "",
-                reference=number_text(
+                reference=lab_text(
                     result.ref_range or (analysis.ref_text if analysis else None) or ""
                 ),
                 flag=flags.get(flag, flag) if flag else "–",

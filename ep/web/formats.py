@@ -1,9 +1,10 @@
 """Numbers, dates and opening hours written the way the page's language writes them.
 
-Lab values and reference ranges arrive as the lab wrote them ("5,8", "2,0-3,0"), and a
-sampling site's opening hours are typed in Swedish by the region ("Mån–fre 7.30–16.00").
-An English page must not show "5,8" or "Mån–fre", so both are rewritten for the page's
-language here; anything these functions do not recognise is left as it was written.
+Lab values and reference ranges arrive as the lab wrote them ("5,8", "2,0-3,0", "Negativ"),
+and a sampling site's opening hours are typed in Swedish by the region ("Mån–fre
+7.30–16.00"). An English page must not show "5,8", "Negativ" or "Mån–fre", so they are
+rewritten for the page's language here; anything these functions do not recognise (a lab's
+free-text value or comment) is left as it was written.
 """
 
 import re
@@ -28,6 +29,14 @@ DAY_WORDS = {
     "helger": _l("helger"),
     "stängt": _l("stängt"),
 }
+# a qualitative value is the result itself, not a name: the lab's words for it (HL7's
+# NEG^Negativ, FHIR's "Negativ") written in the page's language, whatever their case
+QUALITATIVE = {
+    "negativ": _l("Negativ"),
+    "positiv": _l("Positiv"),
+    "ej påvisad": _l("Ej påvisad"),
+    "påvisad": _l("Påvisad"),
+}
 DAY_WORD = re.compile(r"\b(" + "|".join(DAY_WORDS) + r")\b", re.IGNORECASE)
 
 
@@ -41,6 +50,13 @@ def number_text(text: str | None) -> str:
         return text or ""
     symbol = get_decimal_symbol(language())
     return DECIMAL.sub(lambda m: f"{m.group(1)}{symbol}{m.group(2)}", text)
+
+
+def lab_text(text: str | None) -> str:
+    """A lab's value or reference range in the page's language: a qualitative value in its
+    words ("Negativ" → "Negative"), decimal numbers with the page's decimal sign."""
+    word = QUALITATIVE.get((text or "").strip().casefold())
+    return str(word) if word is not None else number_text(text)
 
 
 def date_text(value: datetime | None, length: str = "long") -> str:

@@ -145,3 +145,31 @@ def test_a_positive_chlamydia_result_says_what_it_means_and_what_happens_next(
     page = browser.page("/results")
     assert "What this result means:" in page
     assert "Treatment is free. Care staff have contacted you" in page
+
+
+def test_a_qualitative_value_is_written_in_the_page_s_language(
+    browser, young_resident, catalogue, db_session, now
+):
+    """ "Negativ" and "Positiv" are the result, not a name: an English page says "Negative"
+    and "Positive" in the value and reference columns, as it says "5.8" for "5,8"."""
+    released_order(
+        db_session,
+        young_resident,
+        catalogue["STI-HOME"],
+        when=now - timedelta(days=2),
+        now=now,
+        values={"21613-5": ("positiv", None, "POS"), "24111-7": ("Negativ", None, "NEG")},
+    )
+    db_session.commit()
+    browser.login(young_resident.personnummer)
+
+    def cells(page):
+        return re.findall(r'<td(?: class="value")? data-label="[^"]+">([^<]*)</td>', page)
+
+    swedish = cells(browser.page("/results"))
+    assert "Positiv" in swedish and "Negativ" in swedish
+    browser.submit("/results", "/language", data={"lang": "en", "next": "/results"})
+    for path in ("/results", "/results/print"):
+        english = cells(browser.page(path))
+        assert "Positive" in english and "Negative" in english
+        assert not {"Positiv", "positiv", "Negativ"} & set(english)

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.web.staff.support import held_positive
+
 
 def choose_english(signed_in):
     with signed_in.client.session_transaction() as session:
@@ -42,3 +44,14 @@ def test_a_domain_problem_is_shown_in_the_chosen_language(staff, resident, catal
     response = staff.post(f"{path}/offers", {"recurrence_months": "99"}, token=token)
     assert "Choose a package." in response.text
     assert "Enter a number of months from 1 to 24, or leave empty." in response.text
+
+
+def test_a_result_s_value_is_written_in_the_page_s_language(
+    staff, resident, catalogue, db_session, now
+):
+    """The lab's "Positiv" and "5,8" read "Positive" and "5.8" on an English page."""
+    order = held_positive(db_session, resident, catalogue["STI-HOME"], now)
+    choose_english(staff)
+    page = staff.get(f"/staff/orders/{order.id}/results").text
+    assert "<td>Positive</td>" in page and "<td>Negative</td>" in page
+    assert "<td>Positiv</td>" not in page and "<td>Negativ</td>" not in page
