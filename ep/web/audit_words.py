@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ep.domain.audit import description
+from ep.identity import format_personnummer
 from ep.timeutil import local
 from ep.web.staff import unmatched_reason
 
@@ -136,6 +137,8 @@ def _value(name: str, value: object) -> str:
         return str(words[str(value)])
     if name in ("at", "since", "until") and isinstance(value, str) and "T" in value:
         return local(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
+    if name == "patient":
+        return format_personnummer(str(value))
     if name == "reason":
         return unmatched_reason(str(value))[0]
     return str(value)

@@ -40,7 +40,7 @@ def test_an_admin_finds_who_read_a_patient_and_the_search_itself_is_logged(
     ]
     again = search(admin, personnummer="19121212-1212").text
     assert "Sökte i åtkomstloggen" in again
-    assert "patient 191212121212; sida 1" in again
+    assert "patient 19121212-1212; sida 1" in again
 
 
 def test_a_row_written_in_english_before_is_shown_as_written_and_marked_english(admin, db_session):
