@@ -7,7 +7,8 @@ that no Swedish source uses is English; the locales' month and weekday names are
 Text marked with another language (lang="…", as WCAG 3.1.2 asks for the language switch's
 "English" or a catalogue's English name on a Swedish form) is not counted, and neither are
 names: a sampling site's name and address, a user's name, a package's or an analysis's code
-("Provtagningen City", "Olle Operatör" and "STI-HOME" are the same on every page).
+("Provtagningen City", "Olle Operatör" and "STI-HOME" are the same on every page), nor a
+resident's e-mail address.
 """
 
 import re
@@ -20,6 +21,8 @@ from babel.dates import get_day_names, get_month_names
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
+from ep.domain import orders as order_service
+from ep.domain.audit import Actor
 from ep.domain.demo import load_demo
 from ep.models import (
     Analysis,
@@ -33,7 +36,7 @@ from ep.models import (
     User,
 )
 from ep.timeutil import local
-from tests.web.staff.support import add_unmatched_message, held_positive
+from tests.web.staff.support import add_unmatched_message, held_positive, make_order
 
 CATALOGUES = Path(__file__).resolve().parents[2] / "ep" / "translations"
 PLACEHOLDER = re.compile(r"%\(\w+\)\w|%\w")
@@ -121,6 +124,15 @@ def world(make_app, pki, db_session, now, staff_user, admin_user):  # noqa: F811
     takes the test login for residents and certificates for staff and EP.Admin."""
     load_demo(db_session, now=now, history=True)
     person = db_session.scalar(select(Person).where(Person.personnummer == "191212121212"))
+    # a positive waiting for staff's call, and a home kit posted: their pages are walked too
+    sti = db_session.scalar(select(Package).where(Package.code == "STI-HOME"))
+    held_positive(db_session, person, sti, now)
+    kit_order = make_order(
+        db_session, person, sti, now=now, home_kit=True, delivery_address="Storgatan 1"
+    )
+    order_service.send_kit(
+        db_session, order=kit_order, code="KIT-4711-WALK", actor=Actor.for_user(staff_user), now=now
+    )
     add_unmatched_message(db_session, b"MSH|^~\\&|LIMS\r", personnummer="191212121212", now=now)
     db_session.commit()
     app = make_app(CitizenLogin="dev", **pki.settings())
@@ -129,6 +141,9 @@ def world(make_app, pki, db_session, now, staff_user, admin_user):  # noqa: F811
 
 def resident_paths(session, person) -> list[str]:
     order = session.scalar(select(Order).where(Order.person_id == person.id))
+    open_order = session.scalar(
+        select(Order).where(Order.person_id == person.id, Order.status == "ordered")
+    )
     message = session.scalar(select(InboxMessage).where(InboxMessage.person_id == person.id))
     offer = session.scalar(select(Offer).where(Offer.person_id == person.id))
     return [
@@ -137,6 +152,7 @@ def resident_paths(session, person) -> list[str]:
         f"/order/{offer.package_id}?offer={offer.id}",
         "/orders",
         f"/orders/{order.id}",
+        f"/orders/{open_order.id}/cancel",
         "/kit",
         "/results",
         "/results/print",
@@ -158,6 +174,8 @@ def staff_and_admin_paths(session, person) -> list[str]:
     package = session.scalar(select(Package))
     analysis = session.scalar(select(Analysis))
     location = session.scalar(select(SamplingLocation))
+    kit_order = session.scalar(select(Order).where(Order.kit_id.is_not(None)))
+    held = session.scalar(select(Order).where(Order.held_for_contact.is_(True)))
     return [
         "/staff/",
         f"/staff/patients/{person.id}",
@@ -166,6 +184,8 @@ def staff_and_admin_paths(session, person) -> list[str]:
         "/staff/unmatched",
         f"/staff/unmatched/{session.scalar(select(LabMessage.id))}",
         f"/staff/orders/{order.id}/results",
+        f"/staff/orders/{kit_order.id}/kit",
+        f"/staff/worklist/{held.id}/contacted",
         "/EP.Admin/",
         "/EP.Admin/users/new",
         "/EP.Admin/users/SE2321000016-S001",
@@ -184,9 +204,9 @@ def names(session) -> set[str]:
     for location in session.scalars(select(SamplingLocation)):
         words |= _words(f"{location.name} {location.address} {location.city}")
     for name in session.scalars(
-        select(Package.code).union(select(Analysis.code), select(User.name))
+        select(Package.code).union(select(Analysis.code), select(User.name), select(Person.email))
     ):
-        words |= _words(name)
+        words |= _words(name or "")
     return words
 
 
