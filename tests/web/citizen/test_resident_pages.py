@@ -58,6 +58,25 @@ def test_the_start_page_after_login_says_what_to_do_and_what_is_new(
     assert "Inloggad som" in page and "Logga in</a>" not in page
 
 
+def test_the_start_page_asks_for_a_home_kit_s_code_until_it_is_registered(
+    browser, young_resident, catalogue
+):
+    browser.login(young_resident.personnummer)
+    found = re.search(rf'href="(/order/{catalogue["STI-HOME"].id}[^"]*)"', browser.page("/offers"))
+    assert found is not None
+    link = found.group(1).replace("&amp;", "&")
+    browser.submit(link, data={"where": "home", "address": "Storgatan 1, 211 34 Malmö"})
+
+    page = browser.page("/")
+    assert "Registrera hemtestet för Klamydia och gonorré hemtest" in page
+    assert 'href="/kit">Registrera hemtest</a>' in page
+    assert "Register the home test for Chlamydia and gonorrhoea home test" in (
+        english(browser).page("/")
+    )
+    browser.submit("/kit", data={"code": "KIT-4711-ABCD"})
+    assert "Register the home test for" not in browser.page("/")
+
+
 def test_results_are_grouped_by_occasion_newest_first_earlier_ones_folded(
     as_resident, resident, catalogue, db_session, now
 ):
