@@ -207,6 +207,10 @@ def test_a_resident_finds_their_way_on_a_phone_and_a_desktop(
         page.locator(".menu > summary").filter(has_text=words["menu"]).click()
     expect(results_link).to_be_visible()
     results_link.click()
+    # a phone reads each result as a card of labelled lines, a desktop keeps the table
+    newest = page.locator("table.results").first
+    shown_as = newest.evaluate("table => getComputedStyle(table).display")
+    assert shown_as == ("block" if width < 640 else "table"), (width, shown_as)
     earlier = page.locator("details.occasion").first
     expect(earlier.locator("table")).to_be_hidden()
     earlier.locator("summary").click()
