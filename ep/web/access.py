@@ -44,6 +44,7 @@ from ep.identity.certificates import (
 )
 from ep.models import User, UserRole
 from ep.timeutil import utcnow
+from ep.web.errors import PLAIN_PREFIXES
 from ep.web.proxies import peer_address, peer_in
 
 log = logging.getLogger("ep.access")
@@ -73,7 +74,10 @@ def require_role(role: str, *, session: Session | None = None) -> None:
         authorize(role, session=session)
     except AccessRefused as exc:
         log_refusal(role, str(exc))
-        abort(Response(FORBIDDEN_BODY, status=403, mimetype="text/plain"))
+        if request.path.startswith(PLAIN_PREFIXES):
+            # a monitor reads the operator's answers: plain, like all the others there
+            abort(Response(FORBIDDEN_BODY, status=403, mimetype="text/plain"))
+        abort(403)  # the site's error page in the page's language, the same for every refusal
 
 
 def authorize(role: str, *, session: Session | None = None) -> None:

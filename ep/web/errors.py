@@ -1,8 +1,8 @@
 """Error pages in the site's layout and the page's language (400, 403, 404, 405, 500).
 
-The OmniqOperator pages keep their own plain answers (a monitor reads them), a refusal
-built as a finished response (ep.web.access's generic 403) is sent as it is, and a part
-with answers of its own (the API's problem+json) names its paths with ``answer_errors``.
+The OmniqOperator pages keep their own plain answers (a monitor reads them; ep.web.access
+refuses there with a plain 403), and a part with answers of its own (the API's
+problem+json) names its paths with ``answer_errors``.
 """
 
 from collections.abc import Callable

@@ -12,7 +12,19 @@ STAFF_PAGES = ("/staff/", "/staff/sampling", "/staff/worklist", "/staff/unmatche
 def test_without_a_certificate_every_staff_page_is_forbidden(cert_client, path):
     response = cert_client.get(path)
     assert response.status_code == 403
-    assert response.text == "403 Forbidden\n"
+    assert "<h1>Du har inte behörighet till sidan</h1>" in response.text  # the site's page
+    assert '<html lang="sv">' in response.text
+
+
+def test_a_refusal_is_explained_in_the_chosen_language(cert_client, cert_header, outsider):
+    with cert_client.session_transaction() as session:
+        session["lang"] = "en"
+    for headers in ({}, cert_header(outsider)):
+        response = cert_client.get("/staff/", headers=headers)
+        assert response.status_code == 403
+        assert "<h1>You are not allowed to see this page</h1>" in response.text
+        assert '<html lang="en">' in response.text
+        assert "SE2321000016" not in response.text  # nothing said of who or why
 
 
 @pytest.mark.parametrize("path", STAFF_PAGES)
