@@ -654,3 +654,23 @@ def test_every_operator_page_is_in_one_language(
     operator.walk("database unreachable")
 
     assert not found, "\n".join(f"{path}: {words}" for path, words in found.items())
+
+
+def test_an_operator_turns_the_detail_page_english_with_its_language_button(
+    make_app, db_session, pki, operator_user, now
+):
+    ensure_installation(db_session, now=now - timedelta(days=2), demo=False)
+    db_session.commit()
+    client = make_app(**pki.settings()).test_client()
+    headers = pki.header(operator_user)
+    page = client.get(OPERATOR_PAGE, headers=headers).get_data(as_text=True)
+    assert '<html lang="sv">' in page and "Senaste aktivitet: aldrig" in page
+
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": token, "lang": "en", "next": OPERATOR_PAGE}
+    switched = client.post("/language", data=form, headers=headers, follow_redirects=True)
+    page = switched.get_data(as_text=True)
+    assert switched.request.path == OPERATOR_PAGE
+    assert '<html lang="en">' in page and "Last activity: never" in page
+    body = client.get(OPERATOR_PAGE, headers={**headers, **HEALTH_JSON}).get_json()
+    assert "Last activity: never" in body["output"]
