@@ -67,14 +67,22 @@ run: init
 	@echo
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
-# The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) it runs again on
-# that PostgreSQL database.
+# The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) it runs on that
+# PostgreSQL database too, at the same time (much of the suite waits on servers, browsers
+# and subprocesses, so two runs share the cores well); the PostgreSQL run's output follows.
+PG_LOG := test-artifacts/pytest-postgresql.log
 test: venv browser-deps oidc-deps
-	env -u EP_TEST_DATABASE_URL $(BIN)/pytest
-	@if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
-		echo "== the same suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; \
-		$(BIN)/pytest; \
-	fi
+	@mkdir -p $(dir $(PG_LOG)); pg=; \
+	if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL, alongside: $$EP_TEST_DATABASE_URL ($(PG_LOG))"; \
+		$(BIN)/pytest -p no:cacheprovider > $(PG_LOG) 2>&1 & pg=$$!; \
+	fi; \
+	echo "== the suite on SQLite"; \
+	env -u EP_TEST_DATABASE_URL $(BIN)/pytest; sqlite=$$?; \
+	[ -z "$$pg" ] && exit $$sqlite; \
+	wait $$pg; postgresql=$$?; \
+	echo "== the suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; cat $(PG_LOG); \
+	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
 
 # The date-sensitive tests again at 23:30 UTC in winter and in summer (Stockholm's day is
 # then already tomorrow) and just before both DST changes, on SQLite (tests/conftest.py
@@ -84,21 +92,29 @@ CLOCK_TESTS := tests/web tests/domain tests/models tests/healthcheck/test_checks
 	tests/batches/test_purge.py tests/batches/test_runner.py tests/batches/test_notify_results.py
 CLOCKS := 2026-01-15T23:30:00+00:00 2026-07-15T23:30:00+00:00 \
 	2026-03-29T00:30:00+00:00 2026-10-25T00:30:00+00:00
+# The four clocks run at once, each into its own log, printed in order when all are done.
 test-clock: venv
-	@for clock in $(CLOCKS); do \
-		echo "== date-sensitive tests at $$clock"; \
-		env -u EP_TEST_DATABASE_URL EP_TEST_CLOCK=$$clock $(BIN)/pytest -q \
-			-m "not browser and not slow" $(CLOCK_TESTS) || exit 1; \
-	done
+	@mkdir -p test-artifacts; pids=; \
+	for clock in $(CLOCKS); do \
+		env -u EP_TEST_DATABASE_URL EP_TEST_CLOCK=$$clock $(BIN)/pytest -q -p no:cacheprovider \
+			-m "not browser and not slow" $(CLOCK_TESTS) > "test-artifacts/clock-$$clock.log" 2>&1 & \
+		pids="$$pids $$!"; \
+	done; \
+	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
+	for clock in $(CLOCKS); do \
+		echo "== date-sensitive tests at $$clock"; cat "test-artifacts/clock-$$clock.log"; \
+	done; \
+	exit $$failed
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python migrations/lint.py  # squawk over every migration's PostgreSQL SQL
+	$(BIN)/mypy  # ep/ and tests/, as pyproject.toml [tool.mypy] configures it
 
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

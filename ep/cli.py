@@ -65,6 +65,7 @@ def _command_names() -> tuple[str, ...]:
     if ctx is not None and ctx.invoked_subcommand:  # a group that loads the app (`ep db`)
         names.append(ctx.invoked_subcommand)
     while ctx is not None and ctx.parent is not None:
+        assert ctx.info_name is not None  # a subcommand's context has its name
         names.append(ctx.info_name)
         ctx = ctx.parent
     return tuple(reversed(names))
@@ -143,10 +144,10 @@ def init(demo: bool, instance_dir: Path | None) -> None:
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         now = utcnow()
-        if ensure_installation(db.session, now=now, demo=demo):
+        if ensure_installation(db.session(), now=now, demo=demo):
             click.echo("recorded the installation")
         if demo:
-            for line in load_demo(db.session, now=now, history=True):
+            for line in load_demo(db.session(), now=now, history=True):
                 click.echo(f"added {line}")
         db.session.commit()
     click.echo(f"EP is ready in {config.instance_path}")
@@ -181,7 +182,7 @@ def _change_user(hsa_id: str | None, change) -> None:
     With ``hsa_id`` None the change finds or makes its own user. Bad input is one line, exit 2.
     """
     try:
-        found = get_user(db.session, hsa_id) if hsa_id is not None else None
+        found = get_user(db.session(), hsa_id) if hsa_id is not None else None
         message = change(found, cli_actor(), utcnow())
         db.session.commit()
     except (DomainError, InvalidIdentifier) as exc:
@@ -204,7 +205,7 @@ def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
 
     def change(_, actor, now):
         added = add_user(
-            db.session,
+            db.session(),
             hsa_id=hsa_id,
             name=name,
             roles=roles,
@@ -225,7 +226,7 @@ def user_grant(hsa_id, role) -> None:
     """Give the user with HSA_ID the role ROLE (staff | admin | operator | integration)."""
 
     def change(found, actor, now):
-        done = grant_role(db.session, found, role, actor=actor, now=now)
+        done = grant_role(db.session(), found, role, actor=actor, now=now)
         return f"{found.hsa_id} {'now has' if done else 'already had'} role {role}"
 
     _change_user(hsa_id, change)
@@ -238,7 +239,7 @@ def user_revoke(hsa_id, role) -> None:
     """Take the role ROLE from the user with HSA_ID."""
 
     def change(found, actor, now):
-        done = revoke_role(db.session, found, role, actor=actor, now=now)
+        done = revoke_role(db.session(), found, role, actor=actor, now=now)
         return f"{found.hsa_id} {'no longer has' if done else 'did not have'} role {role}"
 
     _change_user(hsa_id, change)
@@ -260,7 +261,7 @@ def user_activate(hsa_id) -> None:
 
 def _set_active(hsa_id: str, active: bool) -> None:
     def change(found, actor, now):
-        if set_active(db.session, found, active, actor=actor, now=now):
+        if set_active(db.session(), found, active, actor=actor, now=now):
             return f"{found.hsa_id} {'activated' if active else 'deactivated'}"
         return f"{found.hsa_id} was already {'active' if active else 'inactive'}"
 
@@ -270,7 +271,7 @@ def _set_active(hsa_id: str, active: bool) -> None:
 @user.command("list")
 def user_list() -> None:
     """List every user with roles and whether it is active."""
-    users = list_users(db.session)
+    users = list_users(db.session())
     if not users:
         click.echo("no users")
     for found in users:

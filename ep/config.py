@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from ep.batches.spine import BATCHES, SPINE
 
@@ -145,8 +147,10 @@ class Setting:
     default: str
     parse: Callable[[str], Any] = _str
     secret: bool = False
-    # "file": a path that must exist when set; "dir": a folder EP may create
+    # "file": a path that must exist when set; "dir": a folder EP may create, which must be
+    # set unless ``optional`` (then empty switches off what writes there)
     path: str | None = None
+    optional: bool = False
     help: str = ""
 
 
@@ -436,7 +440,8 @@ SETTINGS: tuple[Setting, ...] = (
         "LabAckDirectory",
         "outbox/ack",
         path="dir",
-        help="where HL7 ACKs for the sending systems are written",
+        optional=True,
+        help="where HL7 ACKs for the sending systems are written (empty: none are written)",
     ),
     Setting(
         "LabInboxSettleSeconds",
@@ -588,8 +593,6 @@ def resolve_path(instance_path: Path, value: str) -> Path:
 
 def mask_url(url: str) -> str:
     """Hide the password in a connection URL."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -625,7 +628,9 @@ def load_config(
     parser = configparser.ConfigParser(
         interpolation=None, inline_comment_prefixes=(";", "#"), strict=True
     )
-    parser.optionxform = str  # keys keep their case, as in web.config
+    # keys keep their case, as in web.config (configparser's documented way: typeshed
+    # declares optionxform a method)
+    parser.optionxform = str  # type: ignore[method-assign,assignment]
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as exc:
@@ -683,6 +688,8 @@ def load_config(
             values[setting.name] = setting.parse(text)
         except ValueError as exc:
             raise ConfigError(f"{where}: {setting.name}: {exc}") from None
+        if setting.path == "dir" and not values[setting.name] and not setting.optional:
+            raise ConfigError(f"{where}: {setting.name}: empty; a folder is needed")
         if setting.path == "file" and values[setting.name]:
             resolved = resolve_path(instance_path, values[setting.name])
             if not resolved.is_file():
@@ -748,9 +755,6 @@ def check_citizen_login(config: Config) -> None:
 
 
 def _check_url(url: str, where: object) -> None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
         parsed = make_url(url)
     except ArgumentError:

@@ -1,11 +1,13 @@
 """Engine settings that make SQLite safe beside gunicorn workers and a batch process,
 the one query hint SQLite needs, and a read that survives a connection the database dropped."""
 
+from typing import TypeVar
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, Result, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -97,7 +99,10 @@ def configure_engine(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-class unindexed(ColumnElement):  # noqa: N801 - used like the column it wraps
+_T = TypeVar("_T")
+
+
+class unindexed(ColumnElement[_T]):  # noqa: N801 - used like the column it wraps
     """``column`` in a WHERE term that must not pick the index to read by, on SQLite.
 
     A batch walks a table by primary key (``id > :after ORDER BY id LIMIT n``) under a
@@ -112,7 +117,7 @@ class unindexed(ColumnElement):  # noqa: N801 - used like the column it wraps
     inherit_cache = True
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
 
-    def __init__(self, column):
+    def __init__(self, column: ColumnElement[_T] | InstrumentedAttribute[_T]) -> None:
         self.column = column
         self.type = column.type
 

@@ -56,6 +56,7 @@ def ensure_folders(config: Config) -> list[Path]:
     for setting in SETTINGS:
         if setting.path == "dir" and config[setting.name]:
             folder = config.path_of(setting.name)
+            assert folder is not None  # the setting is set
             if not folder.is_dir():
                 folder.mkdir(parents=True)
                 made.append(folder)

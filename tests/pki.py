@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ep.identity.certificates import (
@@ -59,7 +60,7 @@ class PKI:
         self.ca_path = folder / f"{self.slug}.pem"
         self.ca_path.write_bytes(self.ca.cert_pem)
         self.crl_path = folder / f"{self.slug}-crl.pem"
-        self._revoked = []
+        self._revoked: list[x509.Certificate] = []
         self._write_crl()
         self._header_certs: dict[str, ClientCert] = {}
         self._count = 0

@@ -82,6 +82,9 @@ def test_ep_config_picks_the_file(ini, tmp_path, monkeypatch):
         ("SmsGatewayUrl = gateway.example", "'gateway.example' is not an http:// or https://"),
         ("KitCodeRateLimit = often", "KitCodeRateLimit: 'often' is not a rate limit"),
         ("SessionIdleMinutes = 0", "SessionIdleMinutes: '0' must be a whole number above 0"),
+        ("BackupDirectory =", "BackupDirectory: empty; a folder is needed"),
+        ("NotificationDirectory =", "NotificationDirectory: empty; a folder is needed"),
+        ("LabInboxDirectory =", "LabInboxDirectory: empty; a folder is needed"),
     ],
 )
 def test_a_bad_value_stops_with_one_line_naming_file_key_and_problem(ini, settings, message):
@@ -91,6 +94,12 @@ def test_a_bad_value_stops_with_one_line_naming_file_key_and_problem(ini, settin
     assert "\n" not in text
     assert text.startswith(str(ini))
     assert message in text
+
+
+def test_an_empty_ack_folder_is_allowed_and_switches_the_acks_off(ini):
+    assert (
+        load_config(write(ini, "LabAckDirectory ="), environ={}).path_of("LabAckDirectory") is None
+    )
 
 
 def test_notification_channel_is_a_list_of_transports(ini):

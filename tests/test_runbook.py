@@ -64,21 +64,30 @@ def _translated(node: ast.AST) -> bool:
     )
 
 
-def _translations(source: str) -> set[tuple[str, str]]:
+def _literal(node: ast.expr) -> str:
+    assert isinstance(node, ast.Constant) and isinstance(node.value, str), ast.unparse(node)
+    return node.value
+
+
+def _translations(source: str) -> set[tuple[str, str | None]]:
     """(Swedish, English) fragments of each msg/plural_msg in ``source`` (a plural message
-    is quoted in its plural form), the English from the operator catalogue."""
+    is quoted in its plural form), the English from the operator catalogue; a message id
+    must be a literal, so that pybabel can extract it."""
     with CATALOGUE.open("rb") as file:
         catalogue = read_po(file)
     tree = ast.parse((ROOT / source).read_text(encoding="utf-8"))
-    found: set[tuple[str, str]] = set()
+    found: set[tuple[str, str | None]] = set()
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and _name(node) in TRANSLATED_CALLS):
+        if not isinstance(node, ast.Call):
             continue
-        form = TRANSLATED_CALLS[_name(node)]
-        entry = catalogue.get(node.args[0].value)
-        assert entry is not None and entry.string, f"no English for {node.args[0].value!r}"
+        form = TRANSLATED_CALLS.get(_name(node) or "")
+        if form is None:
+            continue
+        msgid = _literal(node.args[0])
+        entry = catalogue.get(msgid)
+        assert entry is not None and entry.string, f"no English for {msgid!r}"
         english = entry.string if isinstance(entry.string, str) else entry.string[form]
-        swedish = _longest([node.args[form].value])
+        swedish = _longest([_literal(node.args[form])])
         if swedish:
             found.add((swedish, _longest([english])))
     return found
@@ -95,7 +104,10 @@ def _messages(source: str) -> set[str]:
                 expression = node.args[0]
             elif name == "CheckResult" and len(node.args) >= 4:
                 expression = node.args[3]
-            elif name == "append" and getattr(node.func.value, "id", "") == "messages":
+            elif (
+                name == "append"
+                and getattr(getattr(node.func, "value", None), "id", "") == "messages"
+            ):
                 expression = node.args[0]
             elif name == "echo" and node.args and "ep: " in ast.unparse(node.args[0]):
                 expression = node.args[0]

@@ -122,10 +122,10 @@ def answered(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        session = db.session
+        session = db.session()
         key = request.headers.get("Idempotency-Key")
         if request.method == "POST":
-            begin_writing(session())
+            begin_writing(session)
         if key is not None and request.method == "POST":
             if not IDEMPOTENCY_KEY.match(key):
                 return problem(400, "Idempotency-Key must be 1-255 printable ASCII characters")
@@ -218,7 +218,7 @@ def orders(args):
     as actor, also when the resident has no orders.
     """
     number = parse_personnummer(args["personnummer"])
-    found = open_orders_for(db.session, personnummer=number, actor=g.actor, now=utcnow())
+    found = open_orders_for(db.session(), personnummer=number, actor=g.actor, now=utcnow())
     return {"personnummer": number, "orders": [_order(order) for order in found]}
 
 
@@ -232,7 +232,7 @@ def order(order_number):
 
     The read is written to the PDL log with the calling system as actor.
     """
-    found = read_order_by_number(db.session, number=order_number, actor=g.actor, now=utcnow())
+    found = read_order_by_number(db.session(), number=order_number, actor=g.actor, now=utcnow())
     return _order(found)
 
 
@@ -251,7 +251,7 @@ def sampled(args, order_number):
     written to the PDL log with the calling system as actor.
     """
     done = report_sampled(
-        db.session,
+        db.session(),
         number=order_number,
         sampled_at=args["sampledAt"],
         location_code=args["samplingLocationCode"],
@@ -358,8 +358,8 @@ def lab_reports():
             400, f"the body is {sniffed}, but Content-Type says {request.mimetype}: nothing kept"
         )
     now = utcnow()
-    received = receive_lab_message(db.session, data, origin=api_origin(g.user.hsa_id), now=now)
-    record_lab_report_received(db.session, received, actor=g.actor, now=now)
+    received = receive_lab_message(db.session(), data, origin=api_origin(g.user.hsa_id), now=now)
+    record_lab_report_received(db.session(), received, actor=g.actor, now=now)
     status = 422 if received.status == "rejected" else 201
     location = url_for("api.lab_report", message_id=received.message_id)
     if declared == FORMAT_HL7V2:
@@ -407,7 +407,7 @@ def lab_report(message_id):
 
     Reports other systems delivered are 404 here. The read is written to the PDL log.
     """
-    message = read_lab_report(db.session, message_id=message_id, actor=g.actor, now=utcnow())
+    message = read_lab_report(db.session(), message_id=message_id, actor=g.actor, now=utcnow())
     return {
         "id": message.id,
         "status": message.status,

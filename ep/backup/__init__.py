@@ -189,6 +189,7 @@ def _backup_sqlite(engine: Engine, target: Path) -> tuple[dict[str, int], str | 
     try:
         # VACUUM INTO reads in one transaction: a snapshot that includes what is still
         # only in the WAL, while writers go on committing beside it
+        assert raw.driver_connection is not None  # a live connection from the pool
         raw.driver_connection.execute("VACUUM INTO ?", (str(target),))
     finally:
         raw.close()
@@ -374,6 +375,7 @@ def _restore_sqlite(engine: Engine, data: Path) -> None:
     try:
         # the backup API writes through the target's own journal: a reader sees the
         # empty database or the whole copy, never half of it
+        assert raw.driver_connection is not None  # a live connection from the pool
         source.backup(raw.driver_connection)
     finally:
         raw.close()

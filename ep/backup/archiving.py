@@ -86,7 +86,7 @@ def judge_archiving(
             wal=Code(stats.last_failed_wal or "?"),
             command=Code("archive_command"),
         )
-    if stats.last_archived_wal is None:
+    if stats.last_archived_wal is None or last_ok is None:  # PostgreSQL sets both at once
         return True, msg("WAL-arkiveringen är på; inget segment är färdigt än.")
     # the segment being written is never archived yet; anything older waiting is backlog
     waiting = (

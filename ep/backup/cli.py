@@ -90,7 +90,7 @@ def restore_command(path: Path) -> None:
     if manifest.schema_revision != head:
         click.echo(f"upgrading the schema from {manifest.schema_revision} to {head}")
         upgrade(directory=current_app.extensions["migrate"].directory)
-    line, code = nagios(evaluate(db.session, current_app.config["EP"], now=utcnow()))
+    line, code = nagios(evaluate(db.session(), current_app.config["EP"], now=utcnow()))
     db.session.rollback()
     click.echo(line)
     if code != 0:

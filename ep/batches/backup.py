@@ -15,7 +15,9 @@ from ep.batches.spine import spec_of
 
 
 def _folder(ctx: Context) -> Path:
-    return ctx.config.path_of("BackupDirectory").absolute()
+    folder = ctx.config.path_of("BackupDirectory")
+    assert folder is not None, "BackupDirectory is empty"  # refused by load_config
+    return folder.absolute()
 
 
 def backup_step(ctx: Context) -> StepResult | None:
@@ -25,7 +27,11 @@ def backup_step(ctx: Context) -> StepResult | None:
     ctx.state["done"] = True
     keep = ctx.config["BackupRetainCount"]
     path, manifest, deleted = back_up_and_prune(
-        ctx.session.get_bind(), folder=_folder(ctx), keep=keep, now=ctx.now(), progress=ctx.log
+        ctx.session.get_bind().engine,
+        folder=_folder(ctx),
+        keep=keep,
+        now=ctx.now(),
+        progress=ctx.log,
     )
     ctx.log(manifest.summary(path))
     for old in deleted:

@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 import click
 from flask import current_app
@@ -155,6 +156,7 @@ def _run_command(batch: Batch):
     def command(dry_run: bool, limit: int | None, log_file: Path | None) -> None:
         config = current_app.config["EP"]
         with contextlib.ExitStack() as stack:
+            stream: TextIO
             if log_file is not None:
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 stream = stack.enter_context(log_file.open("a", encoding="utf-8"))
@@ -217,7 +219,7 @@ def status() -> None:
     config = current_app.config["EP"]
     now = utcnow()
     heartbeats = {hb.batch: hb for hb in db.session.scalars(select(BatchHeartbeat))}
-    installed = installed_at(db.session)
+    installed = installed_at(db.session())
     installation = check_installation(installed)
     if installation.status == FAIL:
         click.echo(f"ERROR: {installation.message}")
@@ -267,7 +269,7 @@ def history(name: str, limit: int) -> None:
     for run in runs:
         state, ended = run.status, run.finished_at
         error = f"{run.error_type}: {run.error_message}" if run.error_type else ""
-        if stalled and run.status == "running" and heartbeat.running_run_id == run.id:
+        if stalled and heartbeat and run.status == "running" and heartbeat.running_run_id == run.id:
             # not yet taken over, but dead: it ended at its last heartbeat
             state, ended, error = "stopped?", heartbeat.last_activity_at, english(stalled)
         seconds = f"{(ended - run.started_at).total_seconds():.1f}" if ended else "-"

@@ -152,6 +152,7 @@ class _ReadAhead:
         self.readers: list[tuple] = []  # (process, this end of its two-way pipe)
         self.pending: dict[int, int] = {}  # chunk start → which reader has it
         self.turn = 0
+        assert _FORK is not None  # made only where processes fork (see import_step)
         for _ in range(READERS):
             mine, theirs = _FORK.Pipe()
             # a reader must hold no batch end of any pipe: with the batch gone (even

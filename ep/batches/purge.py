@@ -10,11 +10,7 @@ def purge_step(purge):
 
     def step(ctx: Context) -> StepResult | None:
         deleted = purge(ctx.session, now=ctx.now(), config=ctx.config, limit=ctx.chunk_size())
-        if not deleted:
-            ctx.session.rollback()
-            return None
-        ctx.session.commit()
-        return StepResult(succeeded=deleted)
+        return StepResult(succeeded=deleted) if deleted else None  # the runner commits
 
     return step
 

@@ -30,10 +30,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, cast
 
 import psycopg
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -471,7 +471,7 @@ class Lease:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> bool:
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         self.done.set()
         self.thread.join()
         return False
@@ -631,7 +631,8 @@ def process_gone(holder_host: str | None, holder_pid: int | None, host: str) -> 
 
 def _heartbeat(session: Session, batch: Batch, run_id: int, totals: StepResult, now) -> None:
     """Stamp the heartbeat row (raise LeaseLost if another run took it) and the counts."""
-    stamped = session.execute(_stamp(batch.name, run_id, now))
+    # an UPDATE's result is a cursor's, which counts its rows
+    stamped = cast(CursorResult[Any], session.execute(_stamp(batch.name, run_id, now)))
     if stamped.rowcount != 1:
         session.rollback()
         raise LeaseLost(f"run {run_id} was silent longer than the lease and another run took over")

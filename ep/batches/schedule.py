@@ -85,21 +85,23 @@ def when(schedule: Schedule) -> When:
             _repeating_xml(every, offset),
             schedule.words,
         )
-    hour, minute = (int(part) for part in schedule.at.split(":"))
+    at = schedule.at
+    assert at is not None  # a schedule is every N minutes or at a time of day
+    hour, minute = (int(part) for part in at.split(":"))
     if schedule.weekday:
         day = schedule.weekday
         return When(
             f"{minute} {hour} * * {(WEEKDAYS.index(day) + 1) % 7}",
-            f"{day.title()} *-*-* {schedule.at}:00",
-            ("/SC", "WEEKLY", "/D", day, "/ST", schedule.at),
-            _weekly_xml(day, schedule.at),
+            f"{day.title()} *-*-* {at}:00",
+            ("/SC", "WEEKLY", "/D", day, "/ST", at),
+            _weekly_xml(day, at),
             schedule.words,
         )
     return When(
         f"{minute} {hour} * * *",
-        f"*-*-* {schedule.at}:00",
-        ("/SC", "DAILY", "/ST", schedule.at),
-        _daily_xml(schedule.at),
+        f"*-*-* {at}:00",
+        ("/SC", "DAILY", "/ST", at),
+        _daily_xml(at),
         schedule.words,
     )
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -45,7 +46,7 @@ def _values(
     object_type: str | None = None,
     object_id: object = None,
     details: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     return dict(
         at=now,
         actor_type=actor.type,
@@ -89,7 +90,9 @@ def record(
     return event
 
 
-def record_many(session: Session, actor: Actor, action: str, events: list[dict], *, now) -> None:
+def record_many(
+    session: Session, actor: Actor, action: str, events: list[dict[str, Any]], *, now: datetime
+) -> None:
     """Append one audit event per dict of ``record``'s keywords, in one statement however
     many (a list page logs a read per patient it shows). Executes only; the caller commits."""
     if events:

@@ -6,14 +6,22 @@ would be most of their time. PostgreSQL gets COPY and one statement over arrays
 (``unnest``); SQLite, in-process, an executemany on the driver.
 """
 
+from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
-from sqlalchemy import bindparam, column, func, select, text, update
+from sqlalchemy import Table, TableValuedAlias, bindparam, column, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert, Update
+
+# a mapped class with an integer primary key ``id`` (its table is ``__table__``)
+Model = Any
+Row = dict[str, Any]
 
 
-def insert_rows(session: Session, model, rows: list[dict]) -> list[int]:
+def insert_rows(session: Session, model: Model, rows: list[Row]) -> list[int]:
     """Insert ``rows`` in one go (executemany; COPY on PostgreSQL); return their ids in order.
 
     Not ``INSERT … RETURNING`` in parameter order: SQLAlchemy sends that one row per
@@ -32,7 +40,10 @@ def insert_rows(session: Session, model, rows: list[dict]) -> list[int]:
     dialect = session.get_bind().dialect
     columns = list(rows[0])
     converted = _converted_rows(table, columns, rows, dialect)
-    cursor = session.connection().connection.dbapi_connection.cursor()
+    # the driver's own connection (a live one always has it), for psycopg's COPY or
+    # sqlite3's executemany
+    driver: Any = session.connection().connection.dbapi_connection
+    cursor = driver.cursor()
     if dialect.name == "postgresql":
         ids = list(
             session.scalars(
@@ -60,7 +71,9 @@ def insert_rows(session: Session, model, rows: list[dict]) -> list[int]:
     return list(newest)[::-1]
 
 
-def _converted_rows(table, columns: list[str], rows: list[dict], dialect):
+def _converted_rows(
+    table: Table, columns: list[str], rows: list[Row], dialect: Dialect
+) -> Iterator[list[Any]]:
     """Yield each row's values in ``columns`` order, as the driver takes them."""
     conversions = [
         (index, process)
@@ -74,7 +87,7 @@ def _converted_rows(table, columns: list[str], rows: list[dict], dialect):
         yield values
 
 
-def update_rows(session: Session, model, rows: list[dict]) -> None:
+def update_rows(session: Session, model: Model, rows: list[Row]) -> None:
     """Update rows by id, each with its own values (every dict has the same keys).
 
     On PostgreSQL one ``UPDATE … FROM unnest(…)`` statement with an array per column
@@ -91,7 +104,7 @@ def update_rows(session: Session, model, rows: list[dict]) -> None:
 
 
 @cache
-def _update_from_arrays(table, names: tuple[str, ...]):
+def _update_from_arrays(table: Table, names: tuple[str, ...]) -> Update:
     changes = _arrays(table, names)
     return (
         update(table)
@@ -100,7 +113,7 @@ def _update_from_arrays(table, names: tuple[str, ...]):
     )
 
 
-def insert_new_rows(session: Session, table, rows: list[dict], *, key: str) -> list:
+def insert_new_rows(session: Session, table: Table, rows: list[Row], *, key: str) -> list[Any]:
     """Insert the rows whose ``key`` is not in ``table`` yet; return the keys inserted.
 
     One statement, INSERT … ON CONFLICT (key) DO NOTHING RETURNING key: it decides "new
@@ -118,11 +131,11 @@ def insert_new_rows(session: Session, table, rows: list[dict], *, key: str) -> l
     return list(session.scalars(_insert_new(table, key), rows))
 
 
-def _as_arrays(names: tuple[str, ...], rows: list[dict]) -> dict[str, list]:
+def _as_arrays(names: tuple[str, ...], rows: list[Row]) -> dict[str, list[Any]]:
     return {f"all_{name}": [row[name] for row in rows] for name in names}
 
 
-def _arrays(table, names: tuple[str, ...]):
+def _arrays(table: Table, names: tuple[str, ...]) -> TableValuedAlias:
     """``unnest(:all_a, :all_b, …) AS changes(a, b, …)``, typed as the table's columns."""
     # a bind named like a column of the table is reserved for its SET or VALUES clause
     arrays = [
@@ -136,7 +149,7 @@ def _arrays(table, names: tuple[str, ...]):
 
 
 @cache
-def _insert_from_arrays(table, names: tuple[str, ...], key: str):
+def _insert_from_arrays(table: Table, names: tuple[str, ...], key: str) -> ReturningInsert[Any]:
     changes = _arrays(table, names)
     return (
         postgresql.insert(table)
@@ -147,5 +160,5 @@ def _insert_from_arrays(table, names: tuple[str, ...], key: str):
 
 
 @cache
-def _insert_new(table, key: str):
+def _insert_new(table: Table, key: str) -> ReturningInsert[Any]:
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])

@@ -5,8 +5,9 @@ once (InvalidInput), and logs the change with the fields it changed.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from ep.identity import InvalidIdentifier, parse_hsa_id
 from ep.models import Analysis, Package, SamplingLocation, package_analysis
 from ep.models.catalogue import GUIDANCE_FIELDS
 
+# a catalogue entry an admin saves
+_Entry = TypeVar("_Entry", Analysis, Package, SamplingLocation)
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 MAX_AGE = 130
 MAX_VALIDITY_DAYS = 365
@@ -62,7 +65,13 @@ def _required(problems: Problems, form: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _code(problems: Problems, form, model, current, session: Session) -> str:
+def _code(
+    problems: Problems,
+    form: Mapping[str, str],
+    model: type[_Entry],
+    current: _Entry | None,
+    session: Session,
+) -> str:
     code = _required(problems, form, "code")
     if code and not _CODE.match(code):
         problems.add("code", N_("Koden får bara innehålla bokstäver A–Z, siffror, punkt och -."))
@@ -73,7 +82,7 @@ def _code(problems: Problems, form, model, current, session: Session) -> str:
     return code
 
 
-def _optional_decimal(problems: Problems, form, name: str) -> float | None:
+def _optional_decimal(problems: Problems, form: Mapping[str, str], name: str) -> float | None:
     text = _text(form, name)
     if not text:
         return None
@@ -84,18 +93,28 @@ def _optional_decimal(problems: Problems, form, name: str) -> float | None:
         return None
 
 
-def _apply(obj, values: dict) -> list[str]:
+def _apply(obj: object, values: dict[str, Any]) -> list[str]:
     changed = [name for name, value in values.items() if getattr(obj, name, None) != value]
     for name in changed:
         setattr(obj, name, values[name])
     return changed
 
 
-def _save(session, obj, model, values, *, kind: str, actor: Actor, now: datetime, also=None):
+def _save(
+    session: Session,
+    obj: _Entry | None,
+    model: type[_Entry],
+    values: dict[str, Any],
+    *,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    also: Callable[[_Entry], str | None] | None = None,
+) -> _Entry:
     """Apply ``values`` (and ``also(obj)``, which describes its change or returns None);
     log one event naming what changed."""
     is_new = obj is None
-    if is_new:
+    if obj is None:
         obj = model()
         session.add(obj)
     changed = _apply(obj, values)
@@ -116,11 +135,16 @@ def _save(session, obj, model, values, *, kind: str, actor: Actor, now: datetime
 
 
 def save_analysis(
-    session: Session, analysis: Analysis | None, form: Mapping[str, str], *, actor, now
+    session: Session,
+    analysis: Analysis | None,
+    form: Mapping[str, str],
+    *,
+    actor: Actor,
+    now: datetime,
 ) -> Analysis:
     """Add (``analysis`` None) or change an analysis; raise InvalidInput on problems."""
     problems = Problems()
-    values = dict(
+    values: dict[str, Any] = dict(
         code=_code(problems, form, Analysis, analysis, session),
         name_sv=_required(problems, form, "name_sv"),
         name_en=_required(problems, form, "name_en"),
@@ -150,7 +174,7 @@ def save_package(
 ) -> Package:
     """Add (``package`` None) or change a package and its analyses; InvalidInput on problems."""
     problems = Problems()
-    values = dict(
+    values: dict[str, Any] = dict(
         code=_code(problems, form, Package, package, session),
         name_sv=_required(problems, form, "name_sv"),
         name_en=_required(problems, form, "name_en"),
@@ -240,7 +264,12 @@ def _set_analyses(session: Session, package: Package, chosen: list[Analysis]) ->
 
 
 def save_location(
-    session: Session, location: SamplingLocation | None, form: Mapping[str, str], *, actor, now
+    session: Session,
+    location: SamplingLocation | None,
+    form: Mapping[str, str],
+    *,
+    actor: Actor,
+    now: datetime,
 ) -> SamplingLocation:
     """Add (``location`` None) or change a sampling location; InvalidInput on problems."""
     problems = Problems()
@@ -252,7 +281,7 @@ def save_location(
             problems.add(
                 "care_unit_hsa_id", N_("Skriv ett HSA-id, till exempel SE2321000016-VC01.")
             )
-    values = dict(
+    values: dict[str, Any] = dict(
         code=_code(problems, form, SamplingLocation, location, session),
         name=_required(problems, form, "name"),
         address=_text(form, "address"),

@@ -6,6 +6,7 @@ run a second time changes nothing.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -124,13 +125,14 @@ GUIDANCE = {
         "att behandla.",
         "abnormal_meaning_en": "The test shows that you have chlamydia. It is common and easy "
         "to treat.",
-        "abnormal_next_sv": "Behandlingen är gratis. Vårdpersonal ringer dig inom två "
-        "arbetsdagar för att ordna behandling och smittspårning: enligt smittskyddslagen ska "
-        "de du har haft sex med få veta och testa sig. Ha inte sex förrän du är behandlad.",
-        "abnormal_next_en": "Treatment is free. Care staff will call you within two working "
-        "days to arrange treatment and contact tracing: under the Communicable Diseases Act, "
-        "the people you have had sex with must be told and tested. Do not have sex until you "
-        "have been treated.",
+        "abnormal_next_sv": "Behandlingen är gratis. Vårdpersonal har kontaktat dig för att "
+        "ordna behandling och smittspårning: enligt smittskyddslagen ska de du har haft sex "
+        "med få veta och testa sig. Ha inte sex förrän du är behandlad. Ring mottagningen om "
+        "du inte har fått tid för behandling.",
+        "abnormal_next_en": "Treatment is free. Care staff have contacted you to arrange "
+        "treatment and contact tracing: under the Communicable Diseases Act, the people you "
+        "have had sex with must be told and tested. Do not have sex until you have been "
+        "treated. Call the clinic if you have not been given a time for treatment.",
         "normal_meaning_sv": "Provet visar ingen klamydia.",
         "normal_meaning_en": "The test shows no chlamydia.",
         "normal_next_sv": "Du behöver inte göra något. Testa dig igen om du har haft sex utan "
@@ -154,7 +156,7 @@ GUIDANCE = {
     },
 }
 
-PACKAGES = (
+PACKAGES: tuple[dict[str, Any], ...] = (
     dict(
         code="DIABETES",
         name_sv="Diabeteskontroll",
@@ -347,6 +349,7 @@ def load_demo(session: Session, *, now: datetime, history: bool = False) -> list
         if "staff" in demo.roles:
             staff = user
 
+    assert staff is not None  # DEMO_USERS has a staff user
     for code, recurrence in (("DIABETES", 3), ("PK-WARAN", None)):
         package = packages[code]
         exists = session.scalar(

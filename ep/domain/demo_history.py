@@ -58,6 +58,7 @@ def load_demo_history(
     location = session.scalar(
         select(SamplingLocation).where(SamplingLocation.code == "VC-TOLVASEN")
     )
+    assert package is not None and location is not None  # load_demo's catalogue, loaded first
     analyses = {
         a.code: a
         for a in session.scalars(
@@ -89,6 +90,8 @@ def load_demo_history(
         session.flush()
         for code, value in (("NPU27300", HBA1C[index]), ("NPU02192", GLUCOSE[index])):
             analysis = analyses[code]
+            low, high = analysis.ref_low, analysis.ref_high
+            assert low is not None and high is not None  # the demo catalogue's ranges
             session.add(
                 Result(
                     order_id=order.id,
@@ -97,7 +100,7 @@ def load_demo_history(
                     value_text=_number(value),
                     value_numeric=float(value),
                     unit=analysis.unit,
-                    ref_range=f"{_number(analysis.ref_low)}–{_number(analysis.ref_high)}",
+                    ref_range=f"{_number(low)}–{_number(high)}",
                     ref_low=analysis.ref_low,
                     ref_high=analysis.ref_high,
                     flag=_flag(value, analysis.ref_low, analysis.ref_high),
@@ -120,7 +123,7 @@ def load_demo_history(
                 created_at=latest.released_at,
             )
         )
-        if staff is not None:
+        if staff is not None and latest.released_at is not None:
             record(
                 session,
                 Actor.for_user(staff),

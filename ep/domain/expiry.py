@@ -1,35 +1,44 @@
 """EXPIREORDERS: close orders nobody came to sample in time, and offers past their end."""
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from ep.domain.bulk import Model
 from ep.models import Offer, Order
 from ep.models.orders import OPEN_ORDER_STATUSES
 
 
-def _overdue_orders(now: datetime):
+def _overdue_orders(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (Order.status.in_(OPEN_ORDER_STATUSES), Order.expires_at <= now)
 
 
-def _overdue_offers(now: datetime):
+def _overdue_offers(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (Offer.status == "active", Offer.valid_until <= now)
 
 
-def _expire(session: Session, model, overdue: tuple, oldest_first, limit: int) -> int:
+def _expire(
+    session: Session,
+    model: Model,
+    overdue: tuple[ColumnElement[bool], ...],
+    oldest_first: Any,
+    limit: int,
+) -> int:
     """Mark up to ``limit`` overdue rows expired; the UPDATE checks the state again, so a
     row that changed a moment ago (say, an order just sampled) is left alone."""
     query = select(model.id).where(*overdue).order_by(oldest_first).limit(limit)
     ids = session.scalars(query).all()
     if not ids:
         return 0
-    return session.execute(
+    expired = session.execute(
         update(model)
         .where(model.id.in_(ids), *overdue)
         .values(status="expired")
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    return cast(CursorResult[Any], expired).rowcount  # an UPDATE's result counts its rows
 
 
 def expire_orders(session: Session, *, now: datetime, limit: int) -> int:
@@ -46,4 +55,4 @@ def overdue_counts(session: Session, *, now: datetime) -> tuple[int, int]:
     """How many orders and offers expire_orders and expire_offers would close now."""
     orders = session.scalar(select(func.count()).select_from(Order).where(*_overdue_orders(now)))
     offers = session.scalar(select(func.count()).select_from(Offer).where(*_overdue_offers(now)))
-    return orders, offers
+    return orders or 0, offers or 0

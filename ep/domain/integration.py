@@ -115,6 +115,7 @@ def record_lab_report_received(
 ) -> None:
     """Log a lab report a system delivered: it changes (or tries to) a patient's results."""
     message = session.get(LabMessage, received.message_id)
+    assert message is not None  # recorded by this request
     record(
         session,
         actor,

@@ -28,6 +28,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -257,7 +258,7 @@ class ReadFile:
     identity: tuple[int, int, int] | None = None
     report: LabReport | None = None
     error: ParseError | None = None
-    row: dict | None = None
+    row: dict[str, Any] | None = None
     ack: tuple[str, str] | None = None  # (code, text)
 
 
@@ -321,18 +322,18 @@ def record_files(
     with one control id is the duplicate even within one call. The database work is a
     few statements for all files.
     """
-    files = [file for file in files if file is not None and still_as_read(file)]
-    readable = [f for f in files if f.report is not None]
+    kept = [file for file in files if file is not None and still_as_read(file)]
+    readable = [f.report for f in kept if f.report is not None]
     earlier = _earlier_messages(session, readable)
     orders = _orders(session, readable)
 
-    to_store: list[tuple[ReadFile, OrderRef]] = []
-    for file in files:
+    to_store: list[tuple[ReadFile, LabReport, OrderRef]] = []
+    for file in kept:
         if file.report is None:
             file.row, file.ack = _rejected_row(file, now)
             continue
         report = file.report
-        row = {
+        row: dict[str, Any] = {
             "source": (report.sending_facility or SOURCE_UNKNOWN)[:100],
             "format": report.format,
             "control_id": (report.control_id or f"sha256:{file.sha256}")[:200],
@@ -363,20 +364,20 @@ def record_files(
             continue
         row["status"], row["order_id"] = "imported", order.id
         file.ack = (ACK_ACCEPT, "imported")
-        to_store.append((file, order))
+        to_store.append((file, report, order))
 
-    ids = insert_rows(session, LabMessage, [file.row for file in files])
-    by_file = {id(file): message_id for file, message_id in zip(files, ids, strict=True)}
+    ids = insert_rows(session, LabMessage, [file.row for file in kept if file.row is not None])
+    by_file = {id(file): message_id for file, message_id in zip(kept, ids, strict=True)}
     store_results(
         session,
         [
-            ResultsFor(order, file.report.observations, by_file[id(file)])
-            for file, order in to_store
+            ResultsFor(order, report.observations, by_file[id(file)])
+            for file, report, order in to_store
         ],
         now=now,
     )
     session.flush()
-    return [_received(file, by_file[id(file)], now) for file in files]
+    return [_received(file, by_file[id(file)], now) for file in kept]
 
 
 def _read(path: Path, max_bytes: int) -> ReadFile | None:
@@ -424,15 +425,17 @@ def _named(file: ReadFile) -> ReadFile:
     return file
 
 
-def _earlier_messages(session: Session, files: list[ReadFile]) -> dict[tuple[str, str], str]:
+def _earlier_messages(
+    session: Session, reports: list[LabReport]
+) -> dict[tuple[str, str | None], str]:
     """Control ids already imported or kept: (source, control id) → which message.
 
     A rejected message does not count: the lab may resend it repaired with the same id.
     """
-    control_ids = {f.report.control_id for f in files if f.report.control_id}
+    control_ids = {r.control_id for r in reports if r.control_id}
     if not control_ids:
         return {}
-    found: dict[tuple[str, str], str] = {}
+    found: dict[tuple[str, str | None], str] = {}
     for message_id, source, control_id, status in session.execute(
         select(LabMessage.id, LabMessage.source, LabMessage.control_id, LabMessage.status)
         .where(
@@ -451,10 +454,10 @@ class _Order:
     personnummer: str
 
 
-def _orders(session: Session, files: list[ReadFile]) -> dict[str, _Order]:
-    """The orders the files name: by order number, and by kit code for home kits."""
-    numbers = {f.report.order_number for f in files if f.report.order_number}
-    kit_codes = {f.report.kit_code for f in files if f.report.kit_code}
+def _orders(session: Session, reports: list[LabReport]) -> dict[str, _Order]:
+    """The orders the reports name: by order number, and by kit code for home kits."""
+    numbers = {r.order_number for r in reports if r.order_number}
+    kit_codes = {r.kit_code for r in reports if r.kit_code}
     found: dict[str, _Order] = {}
     columns = (Order.id, Order.number, Order.status, Order.package_id, Person.personnummer)
     if numbers:
@@ -466,13 +469,13 @@ def _orders(session: Session, files: list[ReadFile]) -> dict[str, _Order]:
         for order_id, number, status, package_id, personnummer in rows:
             found[number] = _Order(OrderRef(order_id, number, status, package_id), personnummer)
     if kit_codes:
-        rows = session.execute(
+        kit_rows = session.execute(
             select(*columns, Kit.code)
             .join(Person, Person.id == Order.person_id)
             .join(Kit, Kit.id == Order.kit_id)
             .where(Kit.code.in_(kit_codes))
         )
-        for order_id, number, status, package_id, personnummer, code in rows:
+        for order_id, number, status, package_id, personnummer, code in kit_rows:
             found[_kit_key(code)] = _Order(
                 OrderRef(order_id, number, status, package_id), personnummer
             )
@@ -495,7 +498,7 @@ def _match(report: LabReport, orders: dict[str, _Order]) -> tuple[OrderRef | Non
             return None, f"no order in EP has kit {report.kit_code}"
     else:
         named = f"order {report.order_number}"
-        found = orders.get(report.order_number)
+        found = orders.get(report.order_number) if report.order_number else None
         if found is None:
             return None, f"no order {report.order_number} in EP"
     if found.personnummer != report.personnummer:
@@ -505,27 +508,30 @@ def _match(report: LabReport, orders: dict[str, _Order]) -> tuple[OrderRef | Non
     return found.ref, None
 
 
-def _rejected_row(file: ReadFile, now: datetime) -> tuple[dict, tuple[str, str]]:
-    header = file.error.header
+def _rejected_row(file: ReadFile, now: datetime) -> tuple[dict[str, Any], tuple[str, str]]:
+    error = file.error
+    assert error is not None  # a file without a report has the error that stopped it
+    header = error.header
     row = {
         "source": ((header.sending_facility if header else None) or SOURCE_UNKNOWN)[:100],
-        "format": file.error.format,
+        "format": error.format,
         "control_id": header.control_id[:200] if header and header.control_id else None,
         "filename": file.name,
         "payload": file.data,
         "sha256": file.sha256,
         "status": "rejected",
-        "error": file.error.reason,
+        "error": error.reason,
         "received_at": now,
         "order_number": None,
         "personnummer": None,
         "order_id": None,
     }
-    return row, (ACK_REJECT, file.error.reason)
+    return row, (ACK_REJECT, error.reason)
 
 
 def _received(file: ReadFile, message_id: int, now: datetime) -> Received:
     row = file.row
+    assert row is not None  # record_files made every file's row
     received = Received(
         file.path,
         file.name,
@@ -536,8 +542,10 @@ def _received(file: ReadFile, message_id: int, now: datetime) -> Received:
         row["control_id"],
         file.sha256,
     )
-    header = file.error.header if file.error is not None else file.report.header
+    read = file.error if file.error is not None else file.report
+    header = read.header if read is not None else None
     if isinstance(header, Header) and header.control_id:
+        assert file.ack is not None  # made with the row
         code, text = file.ack
         received.ack = build_ack(header, code, text, now=now)
         if header.charset.upper() == "8859/1":
@@ -574,7 +582,7 @@ def file_away(received: Received, config: Config, *, now: datetime) -> Path:
             f"this one is kept as {os.path.basename(target)}"
         )
     if received.status == "rejected" or reasons:
-        lines = [received.error] if received.status == "rejected" else []
+        lines = [received.error or ""] if received.status == "rejected" else []
         lines += reasons
         reason = (
             "\n".join(lines) + "\n\n"
@@ -585,9 +593,9 @@ def file_away(received: Received, config: Config, *, now: datetime) -> Path:
             f"lab message: {received.message_id}\n"
         )
         write_atomically(target + REASON_SUFFIX, reason.encode())
-    if received.ack is not None:
-        ack_folder = os.fspath(config.path_of("LabAckDirectory"))
-        ack_name = _free_name(ack_folder, f"{_safe_name(received.control_id)}.ack.hl7")
+    ack_folder = config.path_of("LabAckDirectory")  # None when unset: ACKs are not written
+    if received.ack is not None and ack_folder is not None:
+        ack_name = _free_name(os.fspath(ack_folder), f"{_safe_name(received.control_id)}.ack.hl7")
         write_atomically(ack_name, received.ack.encode(received.ack_encoding, "replace"))
     return Path(target)
 

@@ -88,7 +88,9 @@ def numeric_flag(value: float, low: float | None, high: float | None) -> str:
     return "N"
 
 
-def _observation(analysis: Analysis, typed: TypedResult, problems: Problems, now: datetime):
+def _observation(
+    analysis: Analysis, typed: TypedResult, problems: Problems, now: datetime
+) -> Observation | None:
     code = analysis.code
     if is_qualitative(analysis):
         answer = QUALITATIVE.get(typed.value.strip().lower())

@@ -42,19 +42,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
 
+from ep.config import Config
+from ep.domain.bulk import Row as Values
 from ep.domain.bulk import insert_new_rows
 from ep.models import BatchRun, InboxMessage, Notification, Person
-from ep.notify import (
-    OutgoingMessage,
-    PermanentDeliveryError,
-    transport,
-)
+from ep.notify import OutgoingMessage, PermanentDeliveryError
 from ep.notify.texts import inbox_text, language_of, outgoing_text, with_login_link
+from ep.notify.transports import transport
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +132,7 @@ def queue_notifications(
     return len(queued)
 
 
-def _rows(request: NotificationRequest, now: datetime) -> tuple[dict, dict]:
+def _rows(request: NotificationRequest, now: datetime) -> tuple[Values, Values]:
     """Return the notification row and the inbox message row for ``request``."""
     person, kind = request.person, request.kind
     language = language_of(person.language)
@@ -154,7 +165,7 @@ def _rows(request: NotificationRequest, now: datetime) -> tuple[dict, dict]:
 
 
 @cache
-def _insert_notification(dialect: str):
+def _insert_notification(dialect: str) -> ReturningInsert[Notification]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING the new Notification (as insert_new_rows
     does for many rows, but returning the ORM object). Built once: statements with their
     values inline cost more to build than to run."""
@@ -175,7 +186,7 @@ def _route(person: Person) -> tuple[str, str | None]:
     return INBOX, None
 
 
-def send_next(session: Session, config, *, claimant: str, now: datetime) -> str | None:
+def send_next(session: Session, config: Config, *, claimant: str, now: datetime) -> str | None:
     """Claim, deliver and record one due notification; commit. None when nothing is due.
 
     Returns "sent" or "failed" (a permanent error, recorded on the row). A transient
@@ -198,7 +209,7 @@ class SendOutcome:
 
 def send_due(
     session: Session,
-    config,
+    config: Config,
     *,
     claimant: str,
     now: datetime,
@@ -218,15 +229,13 @@ def send_due(
     of the claim is handed back, and the error re-raised. ``stopping`` is asked between
     rows: once it says yes, the rest is handed back. Returns None when nothing is due.
 
-    The caller's open work in ``session`` is committed first; the claim and the outcomes
-    are then written on a connection of their own, in short transactions of plain
-    statements built once, so their commits stay cheap however many objects the caller's
-    session holds (an ORM commit expires every one of them).
+    The claim and the outcomes are written on a connection of their own, in short
+    transactions of plain statements built once, so their commits stay cheap however many
+    objects the caller's session holds (an ORM commit expires every one of them). So only
+    what the caller has committed is sent: like every service this one never commits the
+    caller's session (the batch step commits its work before it sends).
     """
-    own = session() if isinstance(session, scoped_session) else session  # Flask's db.session
-    if own.in_transaction():
-        own.commit()
-    with session.get_bind().connect() as connection, _fast_commits(connection) as fast:
+    with session.get_bind().engine.connect() as connection, _fast_commits(connection) as fast:
         lease = timedelta(seconds=config["BatchLeaseSeconds"])
         claimed = _claim(
             fast, run_id=_run_id(claimant), now=now, stale_before=now - lease, size=limit
@@ -235,7 +244,7 @@ def send_due(
             return None
         outcome = SendOutcome()
         waiting = list(claimed)
-        delivered: list[dict] = []  # sent, their outcome not yet written
+        delivered: list[Values] = []  # sent, their outcome not yet written
         try:
             while waiting and not (stopping is not None and stopping()):
                 row = waiting.pop(0)
@@ -283,7 +292,9 @@ def _fast_commits(connection: Connection) -> Iterator[Connection]:
             fast.invalidate()
 
 
-def _send_one(connection: Connection, config, claimed, name: str, *, now: datetime):
+def _send_one(
+    connection: Connection, config: Config, claimed: Row[Any], name: str, *, now: datetime
+) -> Values | None:
     """Deliver one claimed row by transport ``name``; return the outcome to record as
     sent, or None after recording a permanent failure. A transient error is recorded and
     re-raised."""
@@ -323,7 +334,8 @@ def _repeat_replaces(name: str) -> bool:
 
 def backoff(attempts: int) -> timedelta:
     """Return the wait before try ``attempts + 1``: 30 s, doubling, at most 30 minutes."""
-    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+    factor: int = 2 ** max(attempts - 1, 0)
+    return min(BACKOFF_FIRST * factor, BACKOFF_MAX)
 
 
 def _transport_for(channel: str, enabled: tuple[str, ...]) -> str:
@@ -345,7 +357,9 @@ _ABANDONED = and_(
 )
 
 
-def _claim_statement(condition, order):
+def _claim_statement(
+    condition: ColumnElement[bool], order: ColumnElement[Any]
+) -> ReturningUpdate[Any]:
     # One statement: the subquery picks up to :size rows (skipping rows other senders hold
     # locked, on PostgreSQL), the update claims exactly those. No other sender can change
     # them in between: on PostgreSQL FOR UPDATE locks them (and re-checks the condition on
@@ -442,7 +456,7 @@ _HAND_BACK = (
 )
 
 
-def _claim(connection: Connection, **params) -> list:
+def _claim(connection: Connection, **params: Any) -> list[Row[Any]]:
     """Claim up to ``size`` rows (due ones, else a dead sender's); commit each claim.
 
     Return them in the order they are to go, or an empty list when nothing is due.
@@ -457,7 +471,7 @@ def _claim(connection: Connection, **params) -> list:
     return []
 
 
-def _record(connection: Connection, statement, outcomes: list[dict]) -> None:
+def _record(connection: Connection, statement: Update, outcomes: list[Values]) -> None:
     """Write the outcomes of our claims and commit, before anything else is sent."""
     if not outcomes:
         return
@@ -473,7 +487,7 @@ def _record(connection: Connection, statement, outcomes: list[dict]) -> None:
         )
 
 
-def _hand_back(connection: Connection, rows: list) -> None:
+def _hand_back(connection: Connection, rows: list[Row[Any]]) -> None:
     """Put claimed rows we will not send back to pending (best effort: if the database is
     gone, the next run takes them over once this run has ended)."""
     if not rows:

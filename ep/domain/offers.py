@@ -64,6 +64,7 @@ def assign_offer(
         now=now,
     )
     problems.raise_any()
+    assert package is not None and valid_until is not None  # else check_offer objected
     user = acting_user(session, actor)
     offer = Offer(
         person_id=person.id,

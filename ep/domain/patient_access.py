@@ -22,7 +22,9 @@ def acting_user(session: Session, actor: Actor) -> User | None:
     return find_user(session, actor.id) if actor.type == "user" else None
 
 
-def log_order_change(session: Session, actor: Actor, order: Order, details: str, *, now):
+def log_order_change(
+    session: Session, actor: Actor, order: Order, details: str, *, now: datetime
+) -> None:
     """Log a change staff made to an order (sampled, contacted …)."""
     record(
         session,
@@ -94,7 +96,7 @@ def current_results(session: Session, order_ids: list[int]) -> dict[int, list[Re
     return by_order
 
 
-def read_patient(session: Session, *, person_id: int, actor: Actor, now: datetime):
+def read_patient(session: Session, *, person_id: int, actor: Actor, now: datetime) -> PatientRecord:
     """Return the patient's record for the staff page; log the read."""
     person = session.get(Person, person_id)
     if person is None:
@@ -130,7 +132,9 @@ def read_patient(session: Session, *, person_id: int, actor: Actor, now: datetim
     return PatientRecord(person, offers, orders, results)
 
 
-def read_order(session: Session, *, order_id: int, actor: Actor, now: datetime, purpose: str):
+def read_order(
+    session: Session, *, order_id: int, actor: Actor, now: datetime, purpose: str
+) -> tuple[Order, list[Result]]:
     """Return one order with its current results; log the read with its purpose."""
     order = session.get(Order, order_id)
     if order is None:

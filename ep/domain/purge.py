@@ -20,10 +20,13 @@ deleted that a resident or staff still need:
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from ep.config import Config
+from ep.domain.bulk import Model
 from ep.domain.reminders import add_months
 from ep.models import (
     AuditEvent,
@@ -40,19 +43,21 @@ from ep.models import (
 
 AUDIT_MINIMUM_YEARS = 5
 CLOSED_ORDER_STATUSES = ("released", "cancelled", "expired")
+# what a kind of row must meet to be past retention, from the time and the configuration
+Conditions = tuple[ColumnElement[bool], ...]
 
 
-def _days_ago(now: datetime, config, key: str) -> datetime:
+def _days_ago(now: datetime, config: Config, key: str) -> datetime:
     return now - timedelta(days=config[key])
 
 
-def audit_cutoff(now: datetime, config) -> datetime:
+def audit_cutoff(now: datetime, config: Config) -> datetime:
     """Audit events before this may go: the setting, but never less than five years."""
     legal_minimum = add_months(now, -12 * AUDIT_MINIMUM_YEARS)
     return min(_days_ago(now, config, "RetainAuditEventsDays"), legal_minimum)
 
 
-def _closed_orders(now, config):
+def _closed_orders(now: datetime, config: Config) -> Conditions:
     cutoff = _days_ago(now, config, "RetainOrdersDays")
     closed_at = func.coalesce(Order.released_at, Order.cancelled_at, Order.expires_at)
     return (
@@ -64,7 +69,7 @@ def _closed_orders(now, config):
     )
 
 
-def _old_offers(now, config):
+def _old_offers(now: datetime, config: Config) -> Conditions:
     referenced = select(Order.id).where(Order.offer_id == Offer.id).exists()
     # ended before the cutoff, so no longer valid whatever its status (ix_offer_valid_until)
     return (
@@ -73,14 +78,14 @@ def _old_offers(now, config):
     )
 
 
-def _old_notifications(now, config):
+def _old_notifications(now: datetime, config: Config) -> Conditions:
     return (
         Notification.status.in_(("sent", "failed")),
         Notification.created_at < _days_ago(now, config, "RetainNotificationsDays"),
     )
 
 
-def _old_inbox_messages(now, config):
+def _old_inbox_messages(now: datetime, config: Config) -> Conditions:
     pending = (
         select(Notification.id)
         .where(
@@ -95,7 +100,7 @@ def _old_inbox_messages(now, config):
     )
 
 
-def _old_lab_messages(now, config):
+def _old_lab_messages(now: datetime, config: Config) -> Conditions:
     kept_result = select(Result.id).where(Result.lab_message_id == LabMessage.id).exists()
     return (
         LabMessage.received_at < _days_ago(now, config, "RetainLabMessagesDays"),
@@ -104,7 +109,7 @@ def _old_lab_messages(now, config):
     )
 
 
-def _old_batch_runs(now, config):
+def _old_batch_runs(now: datetime, config: Config) -> Conditions:
     latest = select(BatchHeartbeat.batch).where(
         or_(
             BatchHeartbeat.last_run_id == BatchRun.id,
@@ -118,24 +123,25 @@ def _old_batch_runs(now, config):
     )
 
 
-def _old_audit_events(now, config):
+def _old_audit_events(now: datetime, config: Config) -> Conditions:
     return (AuditEvent.at < audit_cutoff(now, config),)
 
 
-def _ids(session: Session, model, conditions, limit: int) -> list[int]:
+def _ids(session: Session, model: Model, conditions: Conditions, limit: int) -> list[int]:
     return list(
         session.scalars(select(model.id).where(*conditions).order_by(model.id).limit(limit))
     )
 
 
-def _delete(session: Session, model, ids: list[int]) -> int:
+def _delete(session: Session, model: Model, ids: list[int]) -> int:
     if not ids:
         return 0
     statement = delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
-    return session.execute(statement).rowcount
+    # a DELETE's result is a cursor's, which counts its rows
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
-def purge_orders(session: Session, *, now: datetime, config, limit: int) -> int:
+def purge_orders(session: Session, *, now: datetime, config: Config, limit: int) -> int:
     """Delete up to ``limit`` long-closed orders with their results and kits. Flushes."""
     ids = _ids(session, Order, _closed_orders(now, config), limit)
     if not ids:
@@ -156,10 +162,12 @@ def purge_orders(session: Session, *, now: datetime, config, limit: int) -> int:
     return deleted
 
 
-def _purger(model, conditions) -> Callable[..., int]:
+def _purger(
+    model: Model, conditions: Callable[[datetime, Config], Conditions]
+) -> Callable[..., int]:
     """A purger deleting up to ``limit`` rows of ``model`` past retention. Flushes only."""
 
-    def purge(session: Session, *, now: datetime, config, limit: int) -> int:
+    def purge(session: Session, *, now: datetime, config: Config, limit: int) -> int:
         return _delete(session, model, _ids(session, model, conditions(now, config), limit))
 
     return purge
@@ -173,7 +181,7 @@ purge_batch_runs = _purger(BatchRun, _old_batch_runs)
 _purge_audit_rows = _purger(AuditEvent, _old_audit_events)
 
 
-def purge_audit_events(session: Session, *, now: datetime, config, limit: int) -> int:
+def purge_audit_events(session: Session, *, now: datetime, config: Config, limit: int) -> int:
     """Delete up to ``limit`` audit events past retention, never younger than five years."""
     if session.get_bind().dialect.name == "postgresql":
         # the append-only trigger lets this transaction delete events over five years old
@@ -193,11 +201,12 @@ PURGERS = (
 )
 
 
-def purge_counts(session: Session, *, now: datetime, config) -> dict[str, int]:
+def purge_counts(session: Session, *, now: datetime, config: Config) -> dict[str, int]:
     """How many rows of each kind PURGE would delete now (for --dry-run)."""
     return {
         what: session.scalar(
             select(func.count()).select_from(model).where(*conditions(now, config))
         )
+        or 0
         for what, _purge, (model, conditions) in PURGERS
     }

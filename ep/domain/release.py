@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ep.domain.notifications import queue_notification
@@ -69,7 +69,7 @@ def is_negative(result: Result) -> bool:
     return any(value.startswith(word) for word in NEGATIVE_WORDS)
 
 
-def _unreleased_results():
+def _unreleased_results() -> ColumnElement[bool]:
     # read from the partial index of results not yet released (ix_result_unreleased_order_id):
     # the few orders waiting, never the millions already released
     return Order.id.in_(
@@ -77,7 +77,7 @@ def _unreleased_results():
     )
 
 
-def _due_condition(session: Session, now: datetime):
+def _due_condition(session: Session, now: datetime) -> ColumnElement[bool]:
     """Orders whose package's policy allows release now (contact-positive: decided later)."""
     allowed = []
     for package_id, policy in session.execute(select(Package.id, Package.release_policy)):
@@ -98,7 +98,7 @@ def _due_condition(session: Session, now: datetime):
     return or_(false(), *allowed)
 
 
-def _waiting(session: Session, now: datetime) -> tuple:
+def _waiting(session: Session, now: datetime) -> tuple[ColumnElement[bool], ...]:
     """Orders with results waiting that their package's policy lets go now, not held for
     contact (unless staff have recorded the contact)."""
     return (
@@ -186,4 +186,5 @@ def release_due(session: Session, *, now: datetime, limit: int) -> int:
 
 def due_count(session: Session, *, now: datetime) -> int:
     """How many orders release_due would settle now (for --dry-run)."""
-    return session.scalar(select(func.count()).select_from(Order).where(*_waiting(session, now)))
+    count = session.scalar(select(func.count()).select_from(Order).where(*_waiting(session, now)))
+    return count or 0

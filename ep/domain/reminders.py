@@ -23,8 +23,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, cast, exists, false, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ep.database import unindexed
 from ep.domain.notifications import NotificationRequest, queue_notifications
@@ -48,19 +60,22 @@ class Reminder:
     cursor: int  # the offer or order id, for walking through candidates in order
 
 
-def _not_queued(kind: str, object_id):
+def _not_queued(kind: str, object_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
     key = literal(f"{kind}:") + cast(object_id, String)
     return ~exists().where(Notification.dedupe_key == key)
 
 
-def _package_rules(session: Session, rule_column) -> list[tuple[int, int]]:
+def _package_rules(
+    session: Session, rule_column: InstrumentedAttribute[int | None]
+) -> list[tuple[int, int]]:
     """(package id, rule value) for every package with this reminder rule switched on."""
-    return list(
-        session.execute(select(Package.id, rule_column).where(rule_column.is_not(None))).all()
-    )
+    rows = session.execute(select(Package.id, rule_column).where(rule_column.is_not(None)))
+    return [(package_id, value) for package_id, value in rows if value is not None]
 
 
-def offers_not_ordered(session: Session, *, now: datetime, after: int, limit: int):
+def offers_not_ordered(
+    session: Session, *, now: datetime, after: int, limit: int
+) -> list[Reminder]:
     """Active, valid offers nobody has ordered from, past their package's reminder delay."""
     by_package = [
         and_(Offer.package_id == package_id, Offer.valid_from <= now - timedelta(days=days))
@@ -86,7 +101,15 @@ def offers_not_ordered(session: Session, *, now: datetime, after: int, limit: in
     ]
 
 
-def _order_reminders(session: Session, kind: str, conditions: list, *, now, after, limit):
+def _order_reminders(
+    session: Session,
+    kind: str,
+    conditions: list[ColumnElement[bool]],
+    *,
+    now: datetime,
+    after: int,
+    limit: int,
+) -> list[Reminder]:
     """Reminders of ``kind`` for open orders meeting ``conditions``, not yet queued."""
     rows = session.execute(
         select(Order.id, Order.person_id)
@@ -106,7 +129,7 @@ def _order_reminders(session: Session, kind: str, conditions: list, *, now, afte
     ]
 
 
-def orders_expiring(session: Session, *, now: datetime, after: int, limit: int):
+def orders_expiring(session: Session, *, now: datetime, after: int, limit: int) -> list[Reminder]:
     """Orders still waiting for sampling that expire within their package's warning time."""
     by_package = [
         and_(Order.package_id == package_id, Order.expires_at <= now + timedelta(days=days))
@@ -116,7 +139,9 @@ def orders_expiring(session: Session, *, now: datetime, after: int, limit: int):
     return _order_reminders(session, ORDER_EXPIRING, conditions, now=now, after=after, limit=limit)
 
 
-def kits_not_registered(session: Session, *, now: datetime, after: int, limit: int):
+def kits_not_registered(
+    session: Session, *, now: datetime, after: int, limit: int
+) -> list[Reminder]:
     """Home-kit orders whose kit is not registered, past their package's reminder delay."""
     by_package = [
         and_(Order.package_id == package_id, Order.ordered_at <= now - timedelta(days=days))
@@ -129,7 +154,7 @@ def kits_not_registered(session: Session, *, now: datetime, after: int, limit: i
     )
 
 
-def offers_due_again(session: Session, *, now: datetime, after: int, limit: int):
+def offers_due_again(session: Session, *, now: datetime, after: int, limit: int) -> list[Reminder]:
     """Recurring offers whose latest order is ``recurrence_months`` old, none open now."""
     # the latest order is looked up per offer shown (by the order.offer_id index), after
     # the page is chosen: joined on a correlated subquery instead, PostgreSQL read the

@@ -2,8 +2,10 @@
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -253,11 +255,12 @@ def mark_read(session: Session, *, person: Person, message: InboxMessage, now: d
 
 def unread_count(session: Session, *, person: Person) -> int:
     """Return how many of the resident's messages are unread."""
-    return session.scalar(
+    count = session.scalar(
         select(func.count(InboxMessage.id)).where(
             InboxMessage.person_id == person.id, InboxMessage.read_at.is_(None)
         )
     )
+    return count or 0
 
 
 # -- "Vem har tittat på mina uppgifter" --
@@ -332,10 +335,11 @@ def access_log_by_day(session: Session, *, person: Person) -> list[tuple[date, l
 # -- "Mina provsvar" --
 
 
-def derived_flag(result) -> str | None:
+def derived_flag(result: "Result | ReleasedResult") -> str | None:
     """The lab's flag, or for an unflagged number the side of its reference range."""
-    if result.flag:
-        return result.flag.upper()
+    flag: str | None = result.flag
+    if flag:
+        return flag.upper()
     if result.value_numeric is None:
         return None
     if result.ref_low is not None and result.value_numeric < result.ref_low:
@@ -453,7 +457,8 @@ def my_results(session: Session, *, person: Person) -> ResultsOverview:
     orders there are (results with their orders and packages, then the analyses), read
     as plain columns: with ten years of history, building ORM entities was the cost.
     """
-    rows = session.execute(
+    # read by position into ReleasedResult and ReleasedOrder
+    rows: Sequence[Any] = session.execute(
         select(*RESULT_COLUMNS, *ORDER_COLUMNS)
         .join(Result.order)
         .join(Order.package)
@@ -471,7 +476,8 @@ def my_results(session: Session, *, person: Person) -> ResultsOverview:
         entry = by_order.get(row[width])
         if entry is None:
             entry = by_order[row[width]] = OrderResults(ReleasedOrder(*row[width:]))
-        result = ReleasedResult(*row[:width], order=entry.order)
+        # the row's first ``width`` columns are the fields before ``order``
+        result = ReleasedResult(*row[:width], order=entry.order)  # type: ignore[misc]
         entry.results.append(result)
         results.append(result)
     analyses = analyses_for(session, results)
@@ -495,6 +501,7 @@ def my_results(session: Session, *, person: Person) -> ResultsOverview:
         trend.points = [
             TrendPoint(r.taken_at, r.value_numeric, r.value_text, derived_flag(r), r.order.number)
             for r in values
+            if r.value_numeric is not None  # every one of the series
         ]
         trends.append(trend)
     return ResultsOverview(list(by_order.values()), trends, analyses)
@@ -506,7 +513,9 @@ def _ref(analysis: Analysis | None, side: str) -> float | None:
     return analysis.ref_low if side == "low" else analysis.ref_high
 
 
-def analyses_for(session: Session, results) -> dict[str, Analysis]:
+def analyses_for(
+    session: Session, results: "Iterable[Result | ReleasedResult]"
+) -> dict[str, Analysis]:
     """Return the catalogue's analyses for these results, by code, in one query."""
     codes = {result.analysis_code for result in results}
     if not codes:

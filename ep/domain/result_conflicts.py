@@ -56,7 +56,9 @@ def open_conflicts(session: Session, *, actor: Actor, now: datetime) -> list[Con
     return conflicts
 
 
-def _current_for(session: Session, held: list[Result]) -> dict[tuple[int, str], tuple]:
+def _current_for(
+    session: Session, held: list[Result]
+) -> dict[tuple[int, str], tuple[Result, str | None]]:
     if not held:
         return {}
     message = aliased(LabMessage)

@@ -21,6 +21,7 @@ stores thousands of messages a run; ``record_results`` is the one-order form.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +36,9 @@ CLOSED_ORDER_STATUSES = ("cancelled",)
 FINAL_STATUSES = ("F", "C")
 # an order not yet (fully) resulted; "expired" too: the sample was taken after all
 BEFORE_PARTIAL = ("ordered", "sampled", "expired")
+# a current value of an (order, analysis): (origin "db" or "new", its id or its index
+# among the new rows, status, (value text, unit))
+_Current = tuple[str, int, str, tuple[str | None, str | None]]
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def store_results(
     order_ids = {item.order.id for item in items}
     codes = {o.code for item in items for o in item.observations}
     # (order, analysis) → (origin, id, status, value): the value the resident would see
-    current: dict[tuple[int, str], tuple[str, int, str, tuple]] = {
+    current: dict[tuple[int, str], _Current] = {
         (order_id, code): ("db", result_id, status, (value_text, unit))
         for result_id, order_id, code, status, value_text, unit in session.execute(
             select(
@@ -117,13 +121,13 @@ def store_results(
         session.execute(select(Analysis.code, Analysis.id).where(Analysis.code.in_(codes))).all()
     )
 
-    rows: list[dict] = []
-    links: list[tuple[tuple, tuple]] = []  # (older, newer): older gets superseded
+    rows: list[dict[str, Any]] = []
+    links: list[tuple[_Current, _Current]] = []  # (older, newer): older gets superseded
     for item in items:
         for observation in item.observations:
             key = (item.order.id, observation.code)
             value = (observation.value_text, observation.unit)
-            new = ("new", len(rows), observation.status, value)
+            new: _Current = ("new", len(rows), observation.status, value)
             rows.append(
                 {
                     "order_id": item.order.id,
@@ -159,10 +163,10 @@ def store_results(
         return [], set()
     new_ids = insert_rows(session, Result, rows)
 
-    def resolve(ref) -> int:
+    def resolve(ref: _Current) -> int:
         return ref[1] if ref[0] == "db" else new_ids[ref[1]]
 
-    superseded = [
+    superseded: list[dict[str, Any]] = [
         {"id": resolve(older), "superseded_at": now, "superseded_by_id": resolve(newer)}
         for older, newer in links
     ]
@@ -174,7 +178,7 @@ def store_results(
     return new_ids, {row["id"] for row in superseded}
 
 
-def _held_back(observation: Observation, item: ResultsFor, earlier: tuple) -> bool:
+def _held_back(observation: Observation, item: ResultsFor, earlier: _Current) -> bool:
     """Whether a value for an analysis with a final value stays history, not current."""
     if observation.status == "P":
         return True  # a preliminary value never replaces a final one
@@ -183,7 +187,13 @@ def _held_back(observation: Observation, item: ResultsFor, earlier: tuple) -> bo
     return True  # a second final from a lab: a resend, or a conflict for staff
 
 
-def _update_orders(session, items, current, *, now) -> None:
+def _update_orders(
+    session: Session,
+    items: Sequence[ResultsFor],
+    current: dict[tuple[int, str], _Current],
+    *,
+    now: datetime,
+) -> None:
     """sampled → partial (some analyses of the package) → resulted (all of them).
 
     Only final or corrected values count as resulted. A released order that receives a

@@ -13,7 +13,9 @@ from ep.models import Order
 from ep.models.orders import OPEN_ORDER_STATUSES
 
 
-def open_orders_for(session: Session, *, personnummer: str, actor: Actor, now: datetime):
+def open_orders_for(
+    session: Session, *, personnummer: str, actor: Actor, now: datetime
+) -> list[Order]:
     """Return the resident's orders waiting for sampling, soonest expiry first; log the read.
 
     Raises InvalidIdentifier for a malformed personnummer. An unknown resident has no

@@ -30,7 +30,7 @@ class Problem:
     """One thing wrong with one field: a Swedish source message and its parameters."""
 
     message: str
-    params: dict = field(default_factory=dict)
+    params: dict[str, object] = field(default_factory=dict)
 
 
 class InvalidInput(DomainError):
@@ -47,7 +47,7 @@ class Problems:
     def __init__(self) -> None:
         self.by_field: dict[str, Problem] = {}
 
-    def add(self, name: str, message: str, **params) -> None:
+    def add(self, name: str, message: str, **params: object) -> None:
         self.by_field.setdefault(name, Problem(message, params))
 
     def raise_any(self) -> None:

@@ -11,8 +11,8 @@ from ep.domain.lab_import import attach_lab_message
 from ep.domain.patient_access import log_list_reads
 from ep.domain.staff_input import N_, Problems
 from ep.identity import InvalidIdentifier, parse_order_number
-from ep.labformats import ParseError, parse_lab_message
-from ep.models import LabMessage, Order
+from ep.labformats import Observation, ParseError, parse_lab_message
+from ep.models import LabMessage, Order, Result
 
 
 def unmatched_messages(session: Session, *, actor: Actor, now: datetime) -> list[LabMessage]:
@@ -40,7 +40,9 @@ def unmatched_messages(session: Session, *, actor: Actor, now: datetime) -> list
     return messages
 
 
-def read_lab_message(session: Session, *, message_id: int, actor: Actor, now: datetime):
+def read_lab_message(
+    session: Session, *, message_id: int, actor: Actor, now: datetime
+) -> tuple[LabMessage, str, list[Observation] | None]:
     """Return one lab message, its text and its observations (None if unreadable); log it."""
     message = session.get(LabMessage, message_id)
     if message is None:
@@ -75,7 +77,7 @@ def attach_to_order(
     confirmed_other_patient: bool,
     actor: Actor,
     now: datetime,
-):
+) -> tuple[Order, list[Result]]:
     """Attach an unmatched message to the order staff name; return the stored results.
 
     Raises InvalidInput (field ``order_number``) for a malformed or unknown number, or
@@ -104,4 +106,5 @@ def attach_to_order(
                 ),
             )
     problems.raise_any()
+    assert order is not None  # else a problem was raised
     return order, attach_lab_message(session, message=message, order=order, actor=actor, now=now)

@@ -62,6 +62,7 @@ def contact_note(*, how: str, when: str, note: str, now: datetime) -> ContactNot
     if len(note) > NOTE_LENGTH:
         problems.add("note", N_("Anteckningen får ha högst %(max)s tecken."), max=NOTE_LENGTH)
     problems.raise_any()
+    assert at is not None  # an unreadable time was a problem
     return ContactNote(how, at, note)
 
 

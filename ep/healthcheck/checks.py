@@ -19,11 +19,13 @@ outbox and lab-inbox counts are warnings only, so they are read for the detail p
 
 import socket
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select, text, true
+from sqlalchemy import Row, func, select, text, true
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -113,7 +115,7 @@ def _when(value: datetime | None) -> datetime | Text:
 
 def check_batch(
     batch: str,
-    heartbeat: BatchHeartbeat | None,  # the model or a row of its table
+    heartbeat: BatchHeartbeat | Row[Any] | None,  # the model or a row of its table
     *,
     warn_after_minutes: int,
     lease_seconds: int,
@@ -158,6 +160,7 @@ def check_batch(
             ),
         ]
         return result
+    assert heartbeat is not None  # ``last`` is its last activity
 
     silent_for = now - last
     result.observed_value = _minutes(silent_for)
@@ -213,7 +216,7 @@ def check_batch(
 
 
 def stalled_because(
-    heartbeat, lease_seconds: int, *, now: datetime, host: str | None
+    heartbeat: BatchHeartbeat | Row[Any], lease_seconds: int, *, now: datetime, host: str | None
 ) -> Text | None:
     """Why the running run of ``heartbeat`` has stopped without finishing; None if alive."""
     if heartbeat.last_activity_at is None or heartbeat.running_run_id is None:
@@ -295,7 +298,9 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
     )
 
 
-def _count_check(component: str, measurement: str, count: int, warning: Text, fine: Text):
+def _count_check(
+    component: str, measurement: str, count: int, warning: Text, fine: Text
+) -> CheckResult:
     return CheckResult(
         component,
         measurement,
@@ -344,7 +349,9 @@ def check_lab_inbox(quarantined: int) -> CheckResult:
 CERTIFICATE, CA_CERTIFICATE = msg("certifikatet"), msg("CA-certifikatet")
 
 
-def _days_left(component: str, path: Path, kind: str, *, warn_days: int, now: datetime):
+def _days_left(
+    component: str, path: Path, kind: str, *, warn_days: int, now: datetime
+) -> tuple[CheckResult, datetime | None]:
     """A passing result with the days left until ``path``'s date, and that date; a failing
     result and None when the file cannot be read."""
     threshold = plural_msg("%(num)d dag", "%(num)d dagar", warn_days)
@@ -376,6 +383,7 @@ def check_expiry(
     if expires is None:
         return result
     days = result.observed_value
+    assert days is not None  # _days_left set it with the date
     values = {"what": what, "file": Code(path.name), "when": expires}
     if expires < now:
         result.status = FAIL
@@ -403,6 +411,7 @@ def check_crl(
     if next_update is None:
         return result
     days = result.observed_value
+    assert days is not None  # _days_left set it with the date
     values = {"file": Code(path.name), "when": next_update}
     if next_update < now:
         result.status = FAIL
@@ -424,7 +433,7 @@ def check_crl(
     return result
 
 
-_expiry_cache: dict[tuple, datetime] = {}
+_expiry_cache: dict[tuple[str, int, int, str], datetime] = {}
 
 
 def _expiry_of(path: Path, kind: str) -> datetime:
@@ -451,7 +460,7 @@ def check_wal_archive(ok: bool, message: Text, *, warn_after_minutes: int) -> Ch
     )
 
 
-def check_mllp_listeners(listeners, *, host: str) -> list[CheckResult]:
+def check_mllp_listeners(listeners: Iterable[Row[Any]], *, host: str) -> list[CheckResult]:
     """Each `ep mllp serve` listener (``listeners``: rows of mllp_listener).
 
     A listener whose process on this host is gone died without recording its stop: ERROR.
@@ -579,7 +588,9 @@ _HEARTBEATS = select(_installed_at.c.installed_at, BatchHeartbeat.__table__).sel
 )
 
 
-def _database_checks(session: Session, config: Config, *, now: datetime, detail: bool):
+def _database_checks(
+    session: Session, config: Config, *, now: datetime, detail: bool
+) -> Iterator[CheckResult]:
     # plain rows (same attribute names as the model): no ORM identity map to build
     rows = session.execute(_HEARTBEATS).all()
     installed_at = rows[0].installed_at
@@ -610,7 +621,13 @@ def _database_checks(session: Session, config: Config, *, now: datetime, detail:
         yield check_lab_inbox(quarantined or 0)
 
 
-def batch_checks(config: Config, heartbeats, *, installed_at, now: datetime) -> list[CheckResult]:
+def batch_checks(
+    config: Config,
+    heartbeats: Mapping[str, BatchHeartbeat | Row[Any]],
+    *,
+    installed_at: datetime | None,
+    now: datetime,
+) -> list[CheckResult]:
     """Every batch's check from its heartbeat row (``heartbeats`` by batch name)."""
     host = socket.gethostname()
     return [

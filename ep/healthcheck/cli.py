@@ -33,7 +33,7 @@ def check() -> None:
         else:
             app = create_core_app(config)
             with app.app_context():
-                line, code = nagios(evaluate(db.session, config, now=utcnow()))
+                line, code = nagios(evaluate(db.session(), config, now=utcnow()))
                 db.session.rollback()
     except ConfigError as exc:
         line, code = f"EP UNKNOWN - configuration: {exc}", NAGIOS_UNKNOWN

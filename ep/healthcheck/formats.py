@@ -6,6 +6,7 @@ is also the detail page's other form, so it speaks the language it is asked in.
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from ep.healthcheck.checks import FAIL, PASS, WARN, Report
 from ep.texts import english, msg
@@ -19,12 +20,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def health_json(report: Report, *, now: datetime, say: Callable[[object], str] = english) -> dict:
+def health_json(
+    report: Report, *, now: datetime, say: Callable[[object], str] = english
+) -> dict[str, Any]:
     """application/health+json (IETF draft-inadarei-api-health-check), checks by key; the
     messages and thresholds as ``say`` words them."""
-    checks: dict[str, list[dict]] = {}
+    checks: dict[str, list[dict[str, Any]]] = {}
     for check in report.checks:
-        entry = {
+        entry: dict[str, Any] = {
             "componentId": check.component,
             "componentType": check.component_type,
             "status": check.status,

@@ -15,10 +15,12 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
@@ -178,7 +180,9 @@ def _check_not_revoked(
         if crl.issuer != issuer.subject:
             continue  # another CA's list
         ca = issuer.subject.rfc4514_string()
-        if not crl.is_signature_valid(issuer.public_key()):
+        # the chain verified: the issuer signed ``cert``, so its key is one that signs
+        issuer_key = cast(CertificateIssuerPublicKeyTypes, issuer.public_key())
+        if not crl.is_signature_valid(issuer_key):
             # a list claiming to be the issuer's but not signed by it: trust nothing
             raise CertificateRefused(f"the CRL of {ca} is not valid")
         # a CRL past its next update may no longer list what was revoked since: OpenSSL
@@ -381,7 +385,9 @@ def write_issued(issued: Issued, cert_path: Path, key_path: Path) -> None:
     write_private(key_path, issued.key_pem)
 
 
-def pkcs12_bytes(issued: Issued, ca: x509.Certificate, *, friendly_name: str, password: str):
+def pkcs12_bytes(
+    issued: Issued, ca: x509.Certificate, *, friendly_name: str, password: str
+) -> bytes:
     """A PKCS#12 bundle (certificate, key, CA) for importing into a browser."""
     return pkcs12.serialize_key_and_certificates(
         friendly_name.encode(),
@@ -396,4 +402,6 @@ def load_issued(cert_path: Path, key_path: Path) -> Issued:
     """Read a certificate and its key written by write_issued."""
     cert = load_certificate(cert_path.read_bytes())
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{key_path}: not an elliptic-curve private key (EP issues only those)")
     return Issued(cert, key)

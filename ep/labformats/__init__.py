@@ -7,8 +7,6 @@ EP's) do not make a message unreadable: they are listed in ``LabReport.problems`
 importer keeps such a message as *unmatched* for staff.
 """
 
-from importlib import import_module
-
 from ep.labformats.hl7v2 import Header, build_ack, parse_hl7v2
 from ep.labformats.report import (
     FORMAT_FHIR,
@@ -28,7 +26,9 @@ def parse_fhir(data: bytes) -> LabReport:
     models (fhir.resources, pydantic) take a tenth of a second to import, which every `ep`
     command and every web worker would otherwise pay without reading a FHIR message.
     """
-    return import_module("ep.labformats.fhir").parse_fhir(data)
+    from ep.labformats.fhir import parse_fhir as parse
+
+    return parse(data)
 
 
 def parse_lab_message(data: bytes) -> LabReport:

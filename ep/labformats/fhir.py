@@ -19,6 +19,7 @@ Patient and ServiceRequest), or a DiagnosticReport with contained Observations.
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, NoReturn
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
@@ -45,7 +46,13 @@ PERSONNUMMER_SYSTEMS = (
     "http://electronichealth.se/identifier/samordningsnummer",
 )
 _STATUS = {"preliminary": "P", "final": "F", "amended": "C", "corrected": "C"}
-_MODELS = {"Bundle": Bundle, "DiagnosticReport": DiagnosticReport}
+_MODELS: dict[str, type[Bundle] | type[DiagnosticReport]] = {
+    "Bundle": Bundle,
+    "DiagnosticReport": DiagnosticReport,
+}
+# a fhir.resources model of one of several kinds (Bundle, DiagnosticReport, Observation,
+# Patient …), read by field name: the reader cannot say which kind before it asks
+Resource = Any
 # a lab report holds a few dozen resources; tens of thousands would only cost memory
 MAX_RESOURCES = 5_000
 
@@ -104,9 +111,9 @@ def parse_fhir(data: bytes) -> LabReport:
 
 
 class _Reader:
-    def __init__(self, resource):
+    def __init__(self, resource: Resource) -> None:
         self.root = resource
-        self.index: dict[str, object] = {}
+        self.index: dict[str, Resource] = {}
         if resource.get_resource_type() == "Bundle":
             for entry in resource.entry or []:
                 if entry.resource is None:
@@ -123,10 +130,10 @@ class _Reader:
         else:
             self.reports = [resource]
 
-    def fail(self, reason: str):
+    def fail(self, reason: str) -> NoReturn:
         raise ParseError(reason, format=FORMAT_FHIR)
 
-    def resolve(self, reference, container=None):
+    def resolve(self, reference: Resource, container: Resource = None) -> Resource:
         """Return the resource a Reference points to, inside this message, or None."""
         if reference is None or not reference.reference:
             return None
@@ -193,9 +200,9 @@ class _Reader:
             control_id += f"/_history/{root.meta.versionId}"
         return control_id
 
-    def specimen_ids(self, report) -> list[str]:
+    def specimen_ids(self, report: Resource) -> list[str]:
         """The identifiers of the report's specimens: a home kit's code is one of them."""
-        found = []
+        found: list[str] = []
         for reference in report.specimen or []:
             if reference.identifier and reference.identifier.value:
                 found.append(reference.identifier.value)
@@ -208,14 +215,16 @@ class _Reader:
                 found.append(accession.value)
         return found
 
-    def order_number(self, report) -> str | None:
+    def order_number(self, report: Resource) -> str | None:
         for based_on in report.basedOn or []:
-            if based_on.identifier and based_on.identifier.value:
-                return based_on.identifier.value.strip()
+            value: str | None = based_on.identifier.value if based_on.identifier else None
+            if value:
+                return value.strip()
             request = self.resolve(based_on, report)
             for identifier in getattr(request, "identifier", None) or []:
-                if identifier.value:
-                    return identifier.value.strip()
+                value = identifier.value
+                if value:
+                    return value.strip()
         for identifier in report.identifier or []:
             try:
                 return parse_order_number(identifier.value or "")
@@ -223,7 +232,7 @@ class _Reader:
                 continue
         return None
 
-    def personnummer(self, report, problems: list[str]) -> str | None:
+    def personnummer(self, report: Resource, problems: list[str]) -> str | None:
         subject = report.subject
         identifiers = []
         if subject is not None and subject.identifier is not None:
@@ -236,7 +245,7 @@ class _Reader:
             chosen.value if chosen else None, problems, where="DiagnosticReport.subject"
         )
 
-    def performer(self, report) -> str | None:
+    def performer(self, report: Resource) -> str | None:
         for reference in report.performer or []:
             organization = self.resolve(reference, report)
             name = getattr(organization, "name", None)
@@ -246,7 +255,7 @@ class _Reader:
                 return clip(found, 100)
         return None
 
-    def observation(self, resource, report) -> Observation | None:
+    def observation(self, resource: Resource, report: Resource) -> Observation | None:
         if resource.get_resource_type() != "Observation":
             self.fail(f"DiagnosticReport.result points to a {resource.get_resource_type()}")
         status = _STATUS.get(resource.status)
@@ -284,7 +293,7 @@ class _Reader:
             comment="\n".join(notes) or None,
         )
 
-    def code(self, resource) -> tuple[str, str | None]:
+    def code(self, resource: Resource) -> tuple[str, str | None]:
         concept = resource.code
         codings = [c for c in (concept.coding if concept else None) or [] if c.code]
         if not codings:
@@ -296,7 +305,7 @@ class _Reader:
         chosen = ranked[0]
         return chosen.code.strip(), concept.text or chosen.display
 
-    def value(self, resource) -> tuple[str, float | None, str | None]:
+    def value(self, resource: Resource) -> tuple[str, float | None, str | None]:
         quantity = resource.valueQuantity
         if quantity is not None and quantity.value is not None:
             shown = _plain(quantity.value)
@@ -318,7 +327,7 @@ class _Reader:
             return ("true" if resource.valueBoolean else "false"), None, None
         return "", None, None
 
-    def reference_range(self, resource) -> tuple[str | None, float | None, float | None]:
+    def reference_range(self, resource: Resource) -> tuple[str | None, float | None, float | None]:
         for ref in resource.referenceRange or []:
             low = ref.low.value if ref.low is not None else None
             high = ref.high.value if ref.high is not None else None
@@ -340,7 +349,7 @@ class _Reader:
         return None, None, None
 
 
-def _count_resources(document: dict) -> int:
+def _count_resources(document: dict[str, Any]) -> int:
     """Bundle entries and contained resources, counted before the models are built."""
     count = 0
     for key in ("entry", "contained"):
@@ -358,7 +367,7 @@ def _plain(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _as_utc(value) -> datetime | None:
+def _as_utc(value: datetime | date | None) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):

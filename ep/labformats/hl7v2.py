@@ -19,6 +19,7 @@ of an ORU^R01 carry what:
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 import hl7
 
@@ -44,6 +45,8 @@ _CODED_TYPES = {"CE", "CWE", "CNE", "CF"}
 VALUE_TEXT_LENGTH = 200
 # a lab report is tens of segments; thousands of result comments at the most
 MAX_SEGMENTS = 10_000
+# an hl7.Segment (a list of fields, each a list of repetitions …): hl7 has no type hints
+Segment = Any
 
 
 @dataclass(frozen=True)
@@ -174,10 +177,10 @@ class _Reader:
             self.segments.append((segment_id, segment))
         self.message = message
 
-    def fail(self, reason: str):
+    def fail(self, reason: str) -> NoReturn:
         raise ParseError(reason, format=FORMAT_HL7V2, header=self.header)
 
-    def value(self, segment, field: int, component: int = 1, repeat: int = 1) -> str:
+    def value(self, segment: Segment, field: int, component: int = 1, repeat: int = 1) -> str:
         """Return one component of a field, unescaped; empty when absent."""
         if field >= len(segment):
             return ""
@@ -197,14 +200,14 @@ class _Reader:
             raw = self.message.unescape(raw)
         return raw.strip()
 
-    def components(self, segment, field: int, repeat: int = 1) -> list[str]:
+    def components(self, segment: Segment, field: int, repeat: int = 1) -> list[str]:
         if field >= len(segment) or repeat > len(segment[field]):
             return []
         node = segment[field][repeat - 1]
         count = 1 if isinstance(node, str) else len(node)
         return [self.value(segment, field, c, repeat) for c in range(1, count + 1)]
 
-    def repeats(self, segment, field: int) -> int:
+    def repeats(self, segment: Segment, field: int) -> int:
         return len(segment[field]) if field < len(segment) else 0
 
     def report(self) -> LabReport:
@@ -288,7 +291,7 @@ class _Reader:
             header=header,
         )
 
-    def personnummer(self, pid, problems: list[str]) -> str | None:
+    def personnummer(self, pid: Segment, problems: list[str]) -> str | None:
         """PID-3 (repeating): the first identifier that reads as a personnummer."""
         candidates = [self.value(pid, 3, 1, r) for r in range(1, self.repeats(pid, 3) + 1)]
         candidates = [c for c in candidates if c] or [self.value(pid, 2)]
@@ -315,7 +318,7 @@ class _Reader:
             numbers[0] if numbers else "", specimen_ids, problems, where="OBR-2"
         )
 
-    def observation(self, obx, group_time: datetime | None) -> Observation | None:
+    def observation(self, obx: Segment, group_time: datetime | None) -> Observation | None:
         position = self.value(obx, 1) or "?"
         status_code = self.value(obx, 11).upper()
         if status_code in _NO_VALUE_STATUSES:
@@ -351,7 +354,7 @@ class _Reader:
         observation.comment = comment
         return observation
 
-    def observation_value(self, obx, value_type: str) -> tuple[str, float | None]:
+    def observation_value(self, obx: Segment, value_type: str) -> tuple[str, float | None]:
         """OBX-5 as text and, for a plain number, as a number."""
         if value_type == "SN":
             comparator, first, separator, second = (self.components(obx, 5) + [""] * 4)[:4]
@@ -370,11 +373,11 @@ class _Reader:
         text = "\n".join(t for t in texts if t).replace("\r", "\n")
         return text, parse_number(text) if value_type in ("NM", "") else None
 
-    def comment(self, nte) -> str:
+    def comment(self, nte: Segment) -> str:
         lines = [self.value(nte, 3, 1, r) for r in range(1, self.repeats(nte, 3) + 1)]
         return "\n".join(line for line in lines if line).replace("\r", "\n")
 
-    def time(self, segment, field: int, name: str) -> datetime | None:
+    def time(self, segment: Segment, field: int, name: str) -> datetime | None:
         raw = self.value(segment, field)
         if not raw:
             return None
@@ -384,7 +387,7 @@ class _Reader:
         if not _HL7_TIME.match(raw):
             self.fail(f"{name} {raw!r} is not an HL7 date/time (YYYYMMDDHHMM[SS][+ZZZZ])")
         try:
-            parsed = hl7.parse_datetime(raw)
+            parsed: datetime = hl7.parse_datetime(raw)
         except ValueError:
             self.fail(f"{name} {raw!r} is not a valid date/time")
         if parsed.tzinfo is None:
@@ -432,7 +435,7 @@ def build_ack(header: Header, code: str, text: str, *, now: datetime) -> str:
 
 def _escape(text: str, field_separator: str, encoding: str) -> str:
     """Escape free text for an HL7 field (2.10.4): separators become \\F\\, \\S\\ …"""
-    component, repetition, escape = (encoding + "~\\&")[:3]
+    component, repetition, escape = list((encoding + "~\\&")[:3])
     subcomponent = encoding[3:4] or "&"
     text = " ".join(text.split())
     pairs = (

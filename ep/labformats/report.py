@@ -1,7 +1,12 @@
 """The normalised form every lab message is read into, and the one error a parser raises."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ep.labformats.hl7v2 import Header
 
 FORMAT_HL7V2 = "hl7v2"
 FORMAT_FHIR = "fhir"
@@ -15,7 +20,9 @@ class ParseError(Exception):
     reach the sender.
     """
 
-    def __init__(self, reason: str, *, format: str = FORMAT_UNKNOWN, header=None):
+    def __init__(
+        self, reason: str, *, format: str = FORMAT_UNKNOWN, header: "Header | None" = None
+    ):
         # one line whatever a library's message held: it goes into reason files and ACKs
         reason = " ".join(reason.split())
         super().__init__(reason)
@@ -23,12 +30,12 @@ class ParseError(Exception):
         self.format = format
         self.header = header
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., "ParseError"], tuple[str, str, "Header | None"]]:
         # pickled whole (a file is read in a worker process), keyword arguments included
         return _parse_error, (self.reason, self.format, self.header)
 
 
-def _parse_error(reason: str, format: str, header) -> ParseError:
+def _parse_error(reason: str, format: str, header: "Header | None") -> ParseError:
     return ParseError(reason, format=format, header=header)
 
 

@@ -1,6 +1,7 @@
 """What both formats need: transport bytes off, text decoded, numbers and identifiers read."""
 
 import re
+from collections.abc import Callable
 
 from ep.identity import (
     InvalidIdentifier,
@@ -152,7 +153,14 @@ def read_order_or_kit(
     return order_number, None
 
 
-def _read_identifier(parse, raw, problems, what: str, where: str, keep_invalid: bool):
+def _read_identifier(
+    parse: Callable[[str], str],
+    raw: str | None,
+    problems: list[str],
+    what: str,
+    where: str,
+    keep_invalid: bool,
+) -> str | None:
     if not raw or not raw.strip():
         problems.append(f"no {what} in {where}")
         return None

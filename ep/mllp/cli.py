@@ -29,7 +29,9 @@ def mllp_serve(host: str, port: int) -> None:
     """Receive ORU^R01 over MLLP; ACK each message once it is stored. SIGTERM stops it."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        serve(current_app._get_current_object(), host, port, ready=click.echo)
+        # the server outlives this app context: it needs the app itself, not the proxy
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        serve(app, host, port, ready=click.echo)
     except OSError as exc:
         click.echo(f"ep: cannot listen on {host}:{port}: {exc}", err=True)
         raise SystemExit(2) from None

@@ -6,6 +6,7 @@ import signal
 import socket
 import socketserver
 import threading
+from typing import cast
 
 from flask import Flask
 
@@ -74,13 +75,13 @@ class MllpServer(socketserver.ThreadingTCPServer):
 
     @property
     def address(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = cast(tuple[str, int], self.server_address[:2])  # a TCP server's
         return f"{host}:{port}"
 
     def record_start(self) -> None:
         with self.app.app_context():
             self.listener_id = listener_started(
-                db.session,
+                db.session(),
                 hostname=socket.gethostname(),
                 address=self.address,
                 pid=os.getpid(),
@@ -90,7 +91,8 @@ class MllpServer(socketserver.ThreadingTCPServer):
 
     def record_stop(self) -> None:
         with self.app.app_context():
-            listener_stopped(db.session, listener_id=self.listener_id, now=utcnow())
+            assert self.listener_id is not None  # record_start ran before serving
+            listener_stopped(db.session(), listener_id=self.listener_id, now=utcnow())
             db.session.commit()
 
     def store(self, message: bytes, peer: str) -> bytes:
@@ -103,6 +105,7 @@ class MllpServer(socketserver.ThreadingTCPServer):
                 received = receive_lab_message(
                     session, message, origin=f"{MLLP_ORIGIN}:{peer}", now=now
                 )
+                assert self.listener_id is not None  # record_start ran before serving
                 listener_received(session, listener_id=self.listener_id, now=now)
                 session.commit()
             except Exception as exc:

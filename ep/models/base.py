@@ -1,8 +1,10 @@
 """Declarative base: naming convention and UTC-aware timestamps for every model."""
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import DateTime, Index, MetaData
+from sqlalchemy import ColumnElement, DateTime, Index, MetaData, Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -15,7 +17,7 @@ NAMING_CONVENTION = {
 }
 
 
-def partial_index(name: str, *columns, where) -> Index:
+def partial_index(name: str, *columns: str, where: ColumnElement[bool]) -> Index:
     """An index over only the rows matching ``where``, the same on PostgreSQL and SQLite.
 
     For the small sets a region's history must not slow down: results not yet released,
@@ -24,7 +26,7 @@ def partial_index(name: str, *columns, where) -> Index:
     return Index(name, *columns, postgresql_where=where, sqlite_where=where)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every database.
 
     PostgreSQL keeps the zone (timestamptz); SQLite stores text without one, so values
@@ -35,7 +37,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -43,7 +45,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -52,6 +54,10 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
+    if TYPE_CHECKING:
+        # every EP model is mapped to a Table (DeclarativeBase allows any FROM clause)
+        __table__: ClassVar[Table]
+
     # one explicit registry: Flask-SQLAlchemy subclasses this base, and SQLAlchemy 2.1
     # refuses a type_annotation_map declared on a base that a subclass inherits
     registry = registry(

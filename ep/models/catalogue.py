@@ -56,9 +56,10 @@ class Analysis(Base):
     def guidance(self, outcome: str, language: str) -> tuple[str, str]:
         """(what it means, the next step) for ``outcome`` (abnormal | normal); '' if unset."""
         suffix = "en" if language == "en" else "sv"
-        return tuple(
+        meaning, next_step = (
             getattr(self, f"{outcome}_{part}_{suffix}", None) or "" for part in ("meaning", "next")
         )
+        return meaning, next_step
 
 
 GUIDANCE_FIELDS = tuple(

@@ -31,20 +31,3 @@ class OutgoingMessage:
     language: str
     subject: str
     body: str
-
-
-def transport(name: str):
-    """Return the transport module for ``name`` (file, smtp or sms)."""
-    if name == "file":
-        from ep.notify import file
-
-        return file
-    if name == "smtp":
-        from ep.notify import smtp
-
-        return smtp
-    if name == "sms":
-        from ep.notify import sms
-
-        return sms
-    raise ValueError(f"unknown notification transport {name!r}")

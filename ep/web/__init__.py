@@ -3,8 +3,8 @@
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, request, session
-from flask_babel import get_locale
+from flask import Flask, Response, current_app, g, request, session
+from flask_babel import Domain, get_babel, get_locale
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
@@ -32,6 +32,17 @@ TRANSLATION_DIRECTORIES = (
     "translations/admin",
     "translations/operator",
 )
+# the catalogue that holds a blueprint's own texts (the staff catalogue also holds EP.Admin's
+# catalogue pages and audit log): it wins where two catalogues translate the same Swedish
+# differently ("Personnummer": "Personal identity number" for residents, kept as
+# "Personnummer" for staff; "Tid": "Time" in the audit log, "Duration" for a batch run)
+CATALOGUE_OF_BLUEPRINT = {
+    "citizen": "translations/citizen",
+    "staff": "translations/staff",
+    "admin_catalogue": "translations/staff",
+    "admin": "translations/admin",
+    "operator": "translations/operator",
+}
 
 # no inline script or style anywhere: pages work without JavaScript, and this policy
 # keeps an injected script from running even if escaping were ever missed
@@ -47,6 +58,25 @@ def select_locale() -> str:
     if chosen in LANGUAGES:
         return chosen
     return g.get("default_language") or "sv"
+
+
+def _catalogues_by_audience(app: Flask) -> dict[str, Domain]:
+    """For each catalogue, all of them merged with it last: Flask-Babel lets a later
+    catalogue's translation win, so each audience's pages read their own words."""
+    directories = get_babel(app).translation_directories
+    resolved = dict(zip(TRANSLATION_DIRECTORIES, directories, strict=True))
+    domains: dict[str, Domain] = {}
+    for own in TRANSLATION_DIRECTORIES:
+        ordered = [resolved[name] for name in TRANSLATION_DIRECTORIES if name != own]
+        domains[own] = Domain(translation_directories=[*ordered, resolved[own]])
+    return domains
+
+
+def use_own_catalogue() -> None:
+    """Before a request: its blueprint's own catalogue wins over the others."""
+    own = CATALOGUE_OF_BLUEPRINT.get(request.blueprint or "")
+    if own is not None:
+        current_app.extensions["ep_catalogues"][own].as_default()
 
 
 def _numbers_up_to(largest: int) -> str:
@@ -101,8 +131,11 @@ def init_web(app: Flask) -> None:
         BABEL_TRANSLATION_DIRECTORIES=";".join(TRANSLATION_DIRECTORIES),
     )
     # the client's address and scheme, from TrustedProxies only (ep.web.proxies)
-    app.wsgi_app = ForwardedFrom(app.wsgi_app, config["TrustedProxies"])
+    # Flask's documented way to wrap the WSGI app (a method, as typeshed sees it)
+    app.wsgi_app = ForwardedFrom(app.wsgi_app, config["TrustedProxies"])  # type: ignore[method-assign]
     babel.init_app(app, locale_selector=select_locale)
+    app.extensions["ep_catalogues"] = _catalogues_by_audience(app)
+    app.before_request(use_own_catalogue)
     csrf.init_app(app)
     init_errors(app)
     app.jinja_env.filters["localtime"] = format_local

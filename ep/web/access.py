@@ -19,9 +19,7 @@ server process on the host gives the same answer.
 
 import json
 import logging
-import os
 import ssl
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -35,6 +33,7 @@ from ep.config import Config
 from ep.database import execute_retrying_once
 from ep.domain.audit import Actor
 from ep.extensions import db
+from ep.files import write_atomically
 from ep.identity.certificates import (
     CertificateRefused,
     TrustStore,
@@ -85,7 +84,7 @@ def authorize(role: str, *, session: Session | None = None) -> None:
     config: Config = current_app.config["EP"]
     client_addr = request.remote_addr
     if session is None:
-        session = db.session
+        session = db.session()
     g.database_unreachable = False
     try:
         certificate = _verified(_client_certificate(config), _trust_store(config))
@@ -102,11 +101,12 @@ def authorize(role: str, *, session: Session | None = None) -> None:
         raise
     except SQLAlchemyError as exc:
         session.rollback()
-        user = _from_cache(config, role, key, certificate)
-        if user is None:
+        cached = _from_cache(config, role, key, certificate)
+        if cached is None:
             raise AccessRefused(
                 f"the database cannot be reached to verify {certificate.hsa_id}: {exc}"
             ) from None
+        user = cached
         log.warning(
             "database unreachable; %s let in as %s from the authorization cache",
             certificate.hsa_id,
@@ -145,8 +145,8 @@ def _user_with_role(session: Session, hsa_id: str, role: str) -> User:
     The first read of the request: a pooled connection the database dropped is retried
     once on a fresh one, so it cannot turn into a 403 (or a false ERROR).
     """
-    row = execute_retrying_once(session, _USER_WITH_ROLE, {"hsa_id": hsa_id, "role": role})
-    row = row.one_or_none()
+    result = execute_retrying_once(session, _USER_WITH_ROLE, {"hsa_id": hsa_id, "role": role})
+    row = result.one_or_none()
     if row is None:
         raise AccessRefused(f"{hsa_id} is not a user")
     if not row.active:
@@ -204,10 +204,7 @@ def _write_authorizations(config: Config, entries: dict) -> None:
     """Replace the file in one step (a reader sees the old or the new file, never half)."""
     path = _cache_path(config)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".operator-", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(entries, stream)
-        os.replace(temporary, path)
+        write_atomically(path, json.dumps(entries).encode(), mode=0o600)
     except OSError:
         log.warning("cannot write the operator authorization cache %s", path, exc_info=True)
 

@@ -60,7 +60,7 @@ def users():
     """The users with roles and whether active, a page at a time, searched by HSA-ID or name."""
     text = request.args.get("q", "").strip()[:200]
     after = request.args.get("after", "")[:40]
-    found, more = find_users(db.session, text=text, after=after)
+    found, more = find_users(db.session(), text=text, after=after)
     return render_template(
         "admin/users/list.html",
         users=found,
@@ -95,14 +95,14 @@ def add():
             errors["name"] = _("Ange användarens namn.")
         roles = [role for role in form.getlist("roles") if role in ROLES]
         if not errors:
-            if find_user(db.session, hsa_id) is not None:
+            if find_user(db.session(), hsa_id) is not None:
                 errors["hsa_id"] = _(
                     "Det finns redan en användare med HSA-id %(hsa_id)s.", hsa_id=hsa_id
                 )
         if not errors:
             try:
                 user = add_user(
-                    db.session,
+                    db.session(),
                     hsa_id=hsa_id,
                     name=name,
                     roles=roles,
@@ -124,7 +124,7 @@ def add():
 
 def _user_or_404(hsa_id: str):
     try:
-        user = find_user(db.session, hsa_id)
+        user = find_user(db.session(), hsa_id)
     except InvalidIdentifier:
         user = None
     if user is None:
@@ -150,9 +150,9 @@ def change_roles(hsa_id: str):
     changed = False
     for role in ROLES:
         if role in wanted:
-            changed |= grant_role(db.session, found, role, actor=g.actor, now=now)
+            changed |= grant_role(db.session(), found, role, actor=g.actor, now=now)
         else:
-            changed |= revoke_role(db.session, found, role, actor=g.actor, now=now)
+            changed |= revoke_role(db.session(), found, role, actor=g.actor, now=now)
     db.session.commit()
     if changed:
         flash(_("Rollerna för %(hsa_id)s är ändrade.", hsa_id=found.hsa_id), "success")
@@ -167,7 +167,7 @@ def change_active(hsa_id: str):
     if found.id == g.user.id and not active:
         flash(_("Du kan inte inaktivera dig själv."), "error")
         return redirect(url_for("admin.user", hsa_id=found.hsa_id))
-    if set_active(db.session, found, active, actor=g.actor, now=utcnow()):
+    if set_active(db.session(), found, active, actor=g.actor, now=utcnow()):
         db.session.commit()
         message = (
             _("%(hsa_id)s är aktiverad.", hsa_id=found.hsa_id)

@@ -92,7 +92,7 @@ def _edit_page(model, item_id, *, kind, values, save, template, what, back, cont
 @bp.get("/packages")
 def packages():
     """Every package with its analyses and release policy."""
-    return render_template("admin/catalogue/packages.html", packages=all_packages(db.session))
+    return render_template("admin/catalogue/packages.html", packages=all_packages(db.session()))
 
 
 def _package_values(package: Package | None) -> dict:
@@ -116,7 +116,7 @@ def _package_context(package: Package | None) -> dict:
         chosen = request.form.getlist("analyses")
     else:
         chosen = [a.code for a in package.analyses] if package else []
-    return dict(analyses=all_analyses(db.session), chosen=chosen)
+    return dict(analyses=all_analyses(db.session()), chosen=chosen)
 
 
 @bp.route("/packages/new", methods=["GET", "POST"])
@@ -129,7 +129,7 @@ def package(package_id: int | None = None):
         kind="package",
         values=_package_values,
         save=lambda current: save_package(
-            db.session,
+            db.session(),
             current,
             request.form,
             request.form.getlist("analyses"),
@@ -149,7 +149,7 @@ def package(package_id: int | None = None):
 @bp.get("/analyses")
 def analyses():
     """Every analysis with its unit and reference range."""
-    return render_template("admin/catalogue/analyses.html", analyses=all_analyses(db.session))
+    return render_template("admin/catalogue/analyses.html", analyses=all_analyses(db.session()))
 
 
 def _analysis_values(analysis: Analysis | None) -> dict:
@@ -176,7 +176,7 @@ def analysis(analysis_id: int | None = None):
         kind="analysis",
         values=_analysis_values,
         save=lambda current: save_analysis(
-            db.session, current, request.form, actor=g.actor, now=utcnow()
+            db.session(), current, request.form, actor=g.actor, now=utcnow()
         ),
         template="admin/catalogue/analysis_form.html",
         what=_("Analysen"),
@@ -190,7 +190,7 @@ def analysis(analysis_id: int | None = None):
 @bp.get("/locations")
 def locations():
     """Every sampling location, open or closed."""
-    return render_template("admin/catalogue/locations.html", locations=all_locations(db.session))
+    return render_template("admin/catalogue/locations.html", locations=all_locations(db.session()))
 
 
 def _location_values(location: SamplingLocation | None) -> dict:
@@ -210,7 +210,7 @@ def location(location_id: int | None = None):
         kind="location",
         values=_location_values,
         save=lambda current: save_location(
-            db.session, current, request.form, actor=g.actor, now=utcnow()
+            db.session(), current, request.form, actor=g.actor, now=utcnow()
         ),
         template="admin/catalogue/location_form.html",
         what=_("Provtagningsstället"),
@@ -223,7 +223,7 @@ def location_active(location_id: int):
     """Open or close a sampling location for new orders."""
     current = db.session.get(SamplingLocation, location_id) or abort(404)
     active = request.form.get("active") == "1"
-    set_location_active(db.session, current, active, actor=g.actor, now=utcnow())
+    set_location_active(db.session(), current, active, actor=g.actor, now=utcnow())
     db.session.commit()
     if active:
         flash(_("%(name)s tar emot beställningar igen.", name=current.name))
@@ -264,7 +264,7 @@ def audit():
         errors = translated(error)
         return render_template("admin/catalogue/audit.html", form=form, errors=errors), 400
     result = search_audit(
-        db.session,
+        db.session(),
         personnummer=personnummer,
         hsa_id=hsa_id,
         since=start_of_local_day(since) if since else None,

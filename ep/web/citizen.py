@@ -153,19 +153,19 @@ class StartPage:
 def start_page(person: Person, *, now: datetime) -> StartPage:
     """The start page from the services the other pages use: one read of the resident's
     orders gives both the ones waiting for them and the recently released ones."""
-    orders = order_service.my_orders(db.session, person=person)
+    orders = order_service.my_orders(db.session(), person=person)
     waiting = [o for o in orders if o.status == "ordered"]
     recent = now - timedelta(days=NEW_RESULTS_DAYS)
     return StartPage(
         offers=[
             item
-            for item in order_service.orderable(db.session, person=person, now=now)
+            for item in order_service.orderable(db.session(), person=person, now=now)
             if item.offer is not None
         ],
         to_sample=[o for o in waiting if not o.home_kit],
         kits_to_register=[o for o in waiting if o.home_kit and o.kit is None],
         new_results=[o for o in orders if o.released_at is not None and o.released_at >= recent],
-        unread=[m for m in residents.my_messages(db.session, person=person) if m.read_at is None],
+        unread=[m for m in residents.my_messages(db.session(), person=person) if m.read_at is None],
     )
 
 
@@ -272,10 +272,11 @@ class KitForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    channel = RadioField(choices=["", "sms", "email"], default="")
+    # WTForms takes bare values as choices too; types-WTForms declares only pairs
+    channel = RadioField(choices=["", "sms", "email"], default="")  # type: ignore[list-item]
     mobile = StringField()
     email = StringField()
-    language = RadioField(choices=list(LANGUAGE_NAMES))
+    language = RadioField(choices=list(LANGUAGE_NAMES))  # type: ignore[arg-type]  # as above
     submit = SubmitField()
 
 
@@ -295,7 +296,7 @@ def _helpers():
         "login_mode": login_mode,
         "language_form": LanguageForm,
         "post_form": PostForm,
-        "order_status": lambda status: ORDER_STATUS.get(status, status),
+        "order_status": order_status,
         "access_text": access_text,
         "access_role": access_role,
         "kit_step_labels": lambda: {step: str(label) for step, label in KIT_STEP.items()},
@@ -303,16 +304,24 @@ def _helpers():
         "result_texts": result_texts,
         "language_names": LANGUAGE_NAMES,
         "format_personnummer": format_personnummer,
-        "unread_messages": lambda: residents.unread_count(db.session, person=g.person),
+        "unread_messages": lambda: residents.unread_count(db.session(), person=g.person),
         # (subject, body) in the page's language, whichever language it was written in
         "message_text": lambda m: inbox_text_in(m.subject, m.body, page_language()),
     }
 
 
+def order_status(order: Order) -> str:
+    """The order's status in words; a home kit not yet at the lab says where the kit is
+    ("Skickat till dig"), as "Beställd, väntar på provtagning" would not."""
+    if order.home_kit and order.status == "ordered":
+        return str(KIT_STEP[order.kit_step or "ordered"])
+    return str(ORDER_STATUS.get(order.status, order.status))
+
+
 def _not_found(function, **kwargs):
     """Call a domain lookup for the logged-in resident; 404 when it is not theirs."""
     try:
-        return function(db.session, person=g.person, **kwargs)
+        return function(db.session(), person=g.person, **kwargs)
     except NotFound:
         abort(404)
 
@@ -391,7 +400,7 @@ def login():
     if form.validate_on_submit():
         try:
             person = residents.login_person(
-                db.session, personnummer=form.personnummer.data, now=utcnow()
+                db.session(), personnummer=form.personnummer.data, now=utcnow()
             )
         except InvalidIdentifier:
             form.personnummer.errors.append(
@@ -451,7 +460,7 @@ def _login_failed(failure: oidc.LoginFailed):
     )
     db.session.rollback()
     residents.record_login_failure(
-        db.session,
+        db.session(),
         personnummer=failure.personnummer,
         reason=failure.reason,
         detail=failure.detail,
@@ -498,7 +507,7 @@ def login_callback():
             )
         try:
             person = residents.login_verified_resident(
-                db.session,
+                db.session(),
                 personnummer=personnummer,
                 given_name=str(login.claims.get("given_name") or ""),
                 family_name=str(login.claims.get("family_name") or ""),
@@ -527,7 +536,7 @@ def logout():
     end_session()
     if person is not None:
         residents.record_session_event(
-            db.session,
+            db.session(),
             person=person,
             action="logout",
             client_addr=_client_ip(),
@@ -564,7 +573,7 @@ def language():
 @bp.get("/offers")
 @login_required
 def offers():
-    items = order_service.orderable(db.session, person=g.person, now=utcnow())
+    items = order_service.orderable(db.session(), person=g.person, now=utcnow())
     return render_template("citizen/offers.html", items=items)
 
 
@@ -574,7 +583,7 @@ def _order_form(item, locations) -> OrderForm:
     choices = [str(location.id) for location in locations]
     if item.package.home_kit:
         choices.append(HOME_KIT)
-    form.where.choices = choices
+    form.where.choices = choices  # type: ignore[assignment]  # bare values, as SettingsForm's
     return form
 
 
@@ -587,17 +596,17 @@ def order(package_id: int):
     item = _not_found(
         order_service.find_orderable, package_id=package_id, offer_id=offer_id, now=now
     )
-    locations = order_service.active_locations(db.session)
+    locations = order_service.active_locations(db.session())
     form = _order_form(item, locations)
     if request.method == "GET" and item.package.home_kit:
-        form.address.data = order_service.last_delivery_address(db.session, person=g.person)
+        form.address.data = order_service.last_delivery_address(db.session(), person=g.person)
     if form.validate_on_submit():
         location = None
         if form.where.data != HOME_KIT:
             location = db.session.get(SamplingLocation, int(form.where.data))
         try:
             placed = order_service.place_order(
-                db.session,
+                db.session(),
                 person=g.person,
                 package=item.package,
                 offer=item.offer,
@@ -629,7 +638,7 @@ def order(package_id: int):
 def orders():
     return render_template(
         "citizen/orders.html",
-        orders=order_service.my_orders(db.session, person=g.person),
+        orders=order_service.my_orders(db.session(), person=g.person),
         can_cancel=order_service.can_cancel,
     )
 
@@ -638,13 +647,13 @@ def orders():
 @login_required
 def order_detail(order_id: int):
     placed = _not_found(order_service.get_order, order_id=order_id)
-    results = residents.order_results(db.session, person=g.person, order=placed)
+    results = residents.order_results(db.session(), person=g.person, order=placed)
     return render_template(
         "citizen/order_detail.html",
         order=placed,
         results=results,
         can_cancel=order_service.can_cancel(placed),
-        analyses=residents.analyses_for(db.session, results),
+        analyses=residents.analyses_for(db.session(), results),
     )
 
 
@@ -660,7 +669,7 @@ def cancel(order_id: int):
     if not PostForm().validate_on_submit():
         abort(400)
     try:
-        order_service.cancel_order(db.session, person=g.person, order=placed, now=utcnow())
+        order_service.cancel_order(db.session(), person=g.person, order=placed, now=utcnow())
     except order_service.OrderRefused as exc:
         db.session.rollback()
         flash(REFUSALS[exc.reason], "error")
@@ -681,7 +690,7 @@ def kit():
     if form.validate_on_submit():
         try:
             registered = order_service.register_kit(
-                db.session, person=g.person, code=form.code.data, now=utcnow()
+                db.session(), person=g.person, code=form.code.data, now=utcnow()
             )
         except order_service.OrderRefused as exc:
             db.session.rollback()
@@ -689,7 +698,7 @@ def kit():
         else:
             db.session.commit()
             flash(_("Kitet %(code)s är registrerat på dig.", code=registered.code), "success")
-            placed = order_service.order_of_kit(db.session, person=g.person, kit=registered)
+            placed = order_service.order_of_kit(db.session(), person=g.person, kit=registered)
             return redirect(url_for("citizen.order_detail", order_id=placed.id))
     return render_template("citizen/kit.html", form=form)
 
@@ -700,7 +709,7 @@ def kit():
 @bp.get("/results")
 @login_required
 def results():
-    overview = residents.my_results(db.session, person=g.person)
+    overview = residents.my_results(db.session(), person=g.person)
     return render_template(
         "citizen/results.html",
         overview=overview,
@@ -711,7 +720,7 @@ def results():
 @bp.get("/results/print")
 @login_required
 def results_print():
-    overview = residents.my_results(db.session, person=g.person)
+    overview = residents.my_results(db.session(), person=g.person)
     return render_template(
         "citizen/results_print.html",
         overview=overview,
@@ -727,7 +736,7 @@ def results_print():
 @login_required
 def inbox():
     return render_template(
-        "citizen/inbox.html", messages=residents.my_messages(db.session, person=g.person)
+        "citizen/inbox.html", messages=residents.my_messages(db.session(), person=g.person)
     )
 
 
@@ -736,7 +745,7 @@ def inbox():
 def message(message_id: int):
     """Read a message; opening it marks it read (as in any mail program)."""
     found = _not_found(residents.get_message, message_id=message_id)
-    if residents.mark_read(db.session, person=g.person, message=found, now=utcnow()):
+    if residents.mark_read(db.session(), person=g.person, message=found, now=utcnow()):
         db.session.commit()
     return render_template("citizen/message.html", message=found)
 
@@ -757,7 +766,7 @@ def settings():
     elif form.validate_on_submit():
         try:
             residents.update_settings(
-                db.session,
+                db.session(),
                 person=person,
                 channel=form.channel.data or None,
                 mobile=form.mobile.data,
@@ -784,7 +793,7 @@ def access_log():
     """Vem har tittat på mina uppgifter: who, from which care unit, what, by day."""
     return render_template(
         "citizen/access_log.html",
-        days=residents.access_log_by_day(db.session, person=g.person),
+        days=residents.access_log_by_day(db.session(), person=g.person),
         printing=request.args.get("print") == "1",
         printed_at=utcnow(),
     )

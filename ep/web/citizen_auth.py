@@ -56,7 +56,7 @@ def identify_resident() -> Person | None:
             return None
         try:
             g.person = login_person(
-                db.session,
+                db.session(),
                 personnummer=value,
                 now=utcnow(),
                 given_name=_proxy_header("CitizenGivenNameHeader"),

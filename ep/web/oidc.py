@@ -23,13 +23,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlencode
 
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet, KeySetSerialization, RSAKey
 
 # how long the provider's discovery document is reused before it is fetched again
 _METADATA_SECONDS = 3600
@@ -118,9 +119,12 @@ def _provider(config) -> _Provider:
 def _keys(provider: _Provider, *, refresh: bool = False) -> KeySet:
     with provider.lock:
         if provider.keys is None or refresh:
-            provider.keys = KeySet.import_key_set(
-                _get_json(provider.metadata["jwks_uri"], verify=provider.verify)
+            # the provider's JWKS document: joserfc checks its keys as it imports them
+            jwks = cast(
+                KeySetSerialization,
+                _get_json(provider.metadata["jwks_uri"], verify=provider.verify),
             )
+            provider.keys = KeySet.import_key_set(jwks)
         return provider.keys
 
 

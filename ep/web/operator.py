@@ -8,6 +8,8 @@ The detail page and its JSON are in the request's language, messages included (e
 HealthCheckStatus's two words are the manual's, and the metrics are for Prometheus.
 """
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
@@ -134,7 +136,7 @@ def metrics():
     )
 
 
-def _recent_runs() -> dict[str, list[Row]] | None:
+def _recent_runs() -> dict[str, Sequence[Row]] | None:
     """The latest runs of each batch (an indexed LIMIT query each); None without a database.
 
     Plain rows with the model's attribute names, not ORM objects: the view rolls back

@@ -107,7 +107,8 @@ class DatabaseSessionInterface(SessionInterface):
             return f"started {row.created_at:%Y-%m-%d %H:%M} UTC, past its lifetime"
         return None
 
-    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+    # open_session makes every session a ServerSession
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:  # type: ignore[override]
         try:
             self._save(app, session, response)
         except SQLAlchemyError as exc:
@@ -151,7 +152,7 @@ class DatabaseSessionInterface(SessionInterface):
                     .where(_sessions.c.token_hash == _hash(session.token))
                     .values(data=_serializer.dumps(dict(session)), last_seen_at=now)
                 )
-            elif now - session.last_seen_at >= _TOUCH_INTERVAL:
+            elif session.last_seen_at is None or now - session.last_seen_at >= _TOUCH_INTERVAL:
                 connection.execute(
                     update(_sessions)
                     .where(_sessions.c.token_hash == _hash(session.token))

@@ -76,6 +76,15 @@ FLAG_TEXT = {
     "NEG": _l("Negativt"),
 }
 
+# a home kit's steps (ep.models.orders.KIT_STEPS) as staff read them; the resident's own
+# words ("Skickat till dig", "Registrerat av dig") would speak to the nurse
+KIT_STEP = {
+    "ordered": _l("Beställt"),
+    "sent": _l("Skickat"),
+    "registered": _l("Registrerat av invånaren"),
+    "received": _l("Mottaget av labbet"),
+    "answered": _l("Besvarat"),
+}
 KIT_REFUSALS = {
     "kit-code-invalid": _l("Koden ska ha 6–40 bokstäver, siffror eller bindestreck."),
     "kit-code-taken": _l("Ett annat kit har redan den koden."),
@@ -128,6 +137,7 @@ def _helpers():
         format_personnummer=format_personnummer,
         order_status=lambda status: ORDER_STATUS.get(status, status),
         offer_status=lambda status: OFFER_STATUS.get(status, status),
+        kit_step=lambda step: KIT_STEP.get(step, step),
         flag_text=lambda flag: FLAG_TEXT.get(flag, flag or ""),
         unmatched_reason=unmatched_reason,
     )
@@ -169,7 +179,7 @@ def find_patient():
     kit code; offer to add a resident EP has not met yet."""
     typed = request.form.get("personnummer", "")
     try:
-        found = desk.search(db.session, key=typed, actor=g.actor, now=utcnow())
+        found = desk.search(db.session(), key=typed, actor=g.actor, now=utcnow())
     except InvalidIdentifier:
         errors = _invalid_personnummer()
         if not desk.looks_like_personnummer(typed):
@@ -205,7 +215,7 @@ def add_resident():
     """Add a resident who has not logged in yet (personnummer and name), then open them."""
     try:
         person = desk.add_resident(
-            db.session,
+            db.session(),
             personnummer=request.form.get("personnummer", ""),
             given_name=request.form.get("given_name", ""),
             family_name=request.form.get("family_name", ""),
@@ -227,14 +237,14 @@ def add_resident():
 
 def _patient_page(person_id: int, *, errors=None, form=None, status=200):
     try:
-        patient = read_patient(db.session, person_id=person_id, actor=g.actor, now=utcnow())
+        patient = read_patient(db.session(), person_id=person_id, actor=g.actor, now=utcnow())
     except NotFound:
         abort(404)
     return logged_page(
         "staff/patient.html",
         status=status,
         patient=patient,
-        packages=assignable_packages(db.session),
+        packages=assignable_packages(db.session()),
         errors=errors or {},
         form=form or {},
     )
@@ -259,11 +269,20 @@ def assign(person_id: int):
     )
     package_id = row_number(request.form.get("package"))
     package = db.session.get(Package, package_id) if package_id else None
-    offer = dict(package=package, valid_until=valid_until, recurrence_months=recurrence)
-    check_offer(problems, **offer, now=now)
+    check_offer(
+        problems, package=package, valid_until=valid_until, recurrence_months=recurrence, now=now
+    )
     try:
         problems.raise_any()
-        offer = assign_offer(db.session, person=person, **offer, actor=g.actor, now=now)
+        offer = assign_offer(
+            db.session(),
+            person=person,
+            package=package,
+            valid_until=valid_until,
+            recurrence_months=recurrence,
+            actor=g.actor,
+            now=now,
+        )
     except InvalidInput as error:
         db.session.rollback()
         return _patient_page(person_id, errors=translated(error), form=request.form, status=400)
@@ -287,7 +306,7 @@ def find_open_orders():
     """Show the open orders of the resident with the personnummer typed."""
     typed = request.form.get("personnummer", "")
     try:
-        orders = open_orders_for(db.session, personnummer=typed, actor=g.actor, now=utcnow())
+        orders = open_orders_for(db.session(), personnummer=typed, actor=g.actor, now=utcnow())
     except InvalidIdentifier:
         errors = _invalid_personnummer()
         return render_template(
@@ -309,7 +328,7 @@ def sampled(order_id: int):
     """Mark an order sampled."""
     order = db.session.get(Order, order_id) or abort(404)
     try:
-        mark_sampled(db.session, order=order, actor=g.actor, now=utcnow())
+        mark_sampled(db.session(), order=order, actor=g.actor, now=utcnow())
     except DomainError:
         db.session.rollback()
         flash(_("Beställningen väntar inte på provtagning och kunde inte markeras."), "error")
@@ -334,7 +353,11 @@ def send_home_kit(order_id: int):
     order = db.session.get(Order, order_id) or abort(404)
     try:
         send_kit(
-            db.session, order=order, code=request.form.get("code", ""), actor=g.actor, now=utcnow()
+            db.session(),
+            order=order,
+            code=request.form.get("code", ""),
+            actor=g.actor,
+            now=utcnow(),
         )
     except OrderRefused as refused:
         db.session.rollback()
@@ -348,7 +371,7 @@ def send_home_kit(order_id: int):
 def kit_label(order_id: int):
     """The kit's label to print: its code and a QR code opening the resident's kit page."""
     order, _results = read_order(
-        db.session, order_id=order_id, actor=g.actor, now=utcnow(), purpose="kit-label"
+        db.session(), order_id=order_id, actor=g.actor, now=utcnow(), purpose="kit-label"
     )
     if order.kit is None:
         abort(404)
@@ -364,7 +387,7 @@ def kit_label(order_id: int):
 def _results_page(order_id: int, *, errors=None, form=None, status=200):
     try:
         order, results = read_order(
-            db.session, order_id=order_id, actor=g.actor, now=utcnow(), purpose="order"
+            db.session(), order_id=order_id, actor=g.actor, now=utcnow(), purpose="order"
         )
     except NotFound:
         abort(404)
@@ -406,7 +429,7 @@ def save_results(order_id: int):
         for analysis in order.package.analyses
     }
     try:
-        enter_results(db.session, order=order, typed=typed, actor=g.actor, now=utcnow())
+        enter_results(db.session(), order=order, typed=typed, actor=g.actor, now=utcnow())
     except InvalidInput as error:
         db.session.rollback()
         return _results_page(order_id, errors=translated(error), form=request.form, status=400)
@@ -425,7 +448,7 @@ def save_results(order_id: int):
 @bp.get("/worklist")
 def worklist():
     """Positive results held until the resident has been contacted."""
-    entries = held_orders(db.session, actor=g.actor, now=utcnow())
+    entries = held_orders(db.session(), actor=g.actor, now=utcnow())
     return logged_page("staff/worklist.html", entries=entries)
 
 
@@ -444,7 +467,7 @@ def contact_form(order_id: int):
     """Ask first: how and when the resident was contacted, then release the result."""
     try:
         order, _results = read_order(
-            db.session, order_id=order_id, actor=g.actor, now=utcnow(), purpose="contact"
+            db.session(), order_id=order_id, actor=g.actor, now=utcnow(), purpose="contact"
         )
     except NotFound:
         abort(404)
@@ -465,7 +488,7 @@ def contacted(order_id: int):
             note=request.form.get("note", ""),
             now=now,
         )
-        mark_contacted(db.session, order=order, contact=contact, actor=g.actor, now=now)
+        mark_contacted(db.session(), order=order, contact=contact, actor=g.actor, now=now)
     except InvalidInput as error:
         return _contact_page(order, errors=translated(error), form=request.form, status=400)
     except DomainError:
@@ -484,15 +507,15 @@ def contacted(order_id: int):
 def unmatched():
     """Lab results IMPORTRESULTS could not match to an order."""
     now = utcnow()
-    messages = unmatched_messages(db.session, actor=g.actor, now=now)
-    conflicts = open_conflicts(db.session, actor=g.actor, now=now)
+    messages = unmatched_messages(db.session(), actor=g.actor, now=now)
+    conflicts = open_conflicts(db.session(), actor=g.actor, now=now)
     return logged_page("staff/unmatched.html", messages=messages, conflicts=conflicts)
 
 
 def _message_page(message_id: int, *, errors=None, form=None, status=200):
     try:
         message, text, observations = read_lab_message(
-            db.session, message_id=message_id, actor=g.actor, now=utcnow()
+            db.session(), message_id=message_id, actor=g.actor, now=utcnow()
         )
     except NotFound:
         abort(404)
@@ -522,7 +545,7 @@ def attach(message_id: int):
         return redirect(url_for("staff.unmatched"))
     try:
         order, _results = attach_to_order(
-            db.session,
+            db.session(),
             message=message,
             order_number=request.form.get("order_number", ""),
             confirmed_other_patient=bool(request.form.get("confirm_patient")),
@@ -549,7 +572,7 @@ def decide(result_id: int):
         abort(400)
     try:
         result = decide_conflict(
-            db.session, result_id=result_id, decision=decision, actor=g.actor, now=utcnow()
+            db.session(), result_id=result_id, decision=decision, actor=g.actor, now=utcnow()
         )
     except NotFound:
         abort(404)

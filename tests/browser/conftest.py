@@ -27,7 +27,13 @@ CHROMIUM_ARGS = [
 ]
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
-ARTIFACTS = HERE.parent.parent / "test-artifacts" / "browser"
+# one folder per database: `make test` runs the SQLite and PostgreSQL passes at once
+ARTIFACTS = (
+    HERE.parent.parent
+    / "test-artifacts"
+    / "browser"
+    / ("postgresql" if os.environ.get("EP_TEST_DATABASE_URL") else "sqlite")
+)
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 LISTENING = re.compile(r"Listening at: (https?://[\d.]+:\d+)")
 
@@ -63,6 +69,7 @@ def serve_tls(folder: Path, database_url: str, **settings: str):
     command += ["--certfile", str(cert), "--keyfile", str(key)]
     command += ["--chdir", str(HERE.parent.parent), "wsgi:app"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None  # piped
     url, lines = None, []
     for line in process.stderr:
         lines.append(line)
@@ -95,8 +102,9 @@ def live_server(app, database_url, tmp_path):
         yield LiveServer(url, config, tmp_path / "inbox")
 
 
-@pytest.fixture
-def chromium():
+@contextmanager
+def launched_chromium():
+    """Debian's chromium, headless, driven by playwright."""
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
     from playwright.sync_api import sync_playwright
@@ -107,6 +115,12 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def chromium():
+    with launched_chromium() as browser:
+        yield browser
 
 
 class Pages:

@@ -3,7 +3,8 @@
 At 360, 375, 768 and 1280 px each page must fit its width (no sideways scrolling), show
 no text under 12 px (the chart's labels included, as drawn) and pass axe-core with no
 serious or critical violation. The widths measured at 360 px are written to
-test-artifacts/browser/phone-widths.json, and a screenshot of each page at 360 px is kept.
+test-artifacts/browser/<database>/phone-widths.json, and a screenshot of each page at 360 px
+is kept.
 """
 
 import json

@@ -110,6 +110,7 @@ def test_from_an_empty_folder_pip_install_ep_init_and_gunicorn_serve_ep(installe
 def _get(url: str, server: subprocess.Popen) -> str:
     """GET ``url`` once the server answers (it is still importing EP at first)."""
     deadline = time.monotonic() + 60
+    assert server.stderr is not None  # piped
     while True:
         assert server.poll() is None, server.stderr.read()
         try:

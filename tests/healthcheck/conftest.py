@@ -57,6 +57,7 @@ class Server:
     ) -> Reply:
         """One GET; TLS with ``cert`` as the client certificate, from ``source`` if given."""
         source_address = (source, 0) if source else None
+        conn: http.client.HTTPConnection
         if self.tls:
             context = ssl.create_default_context(cafile=str(self.ca_path))
             if cert is not None:

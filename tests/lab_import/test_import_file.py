@@ -1,5 +1,6 @@
 """IMPORTRESULTS below the batch: one inbox file at a time, as a lab delivers them."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -161,6 +162,20 @@ def test_an_unknown_order_or_an_invalid_personnummer_is_unmatched(
     assert bad_pnr.status == "unmatched"
     assert "wrong check digit" in bad_pnr.error
     assert bad_pnr.personnummer is None
+
+
+def test_with_no_ack_folder_configured_hl7_is_imported_and_no_ack_written(
+    session, config, inbox, ack_folder, drop, tolvan_order, now
+):
+    # `LabAckDirectory =` left empty in ep.ini: no sending system reads ACKs from EP
+    without_acks = replace(config, values={**config.values, "LabAckDirectory": ""})
+    drop("kk-000123.hl7", sample="oru_r01_two_groups_utf8.hl7")
+
+    [message] = _import_all(session, without_acks, now)
+
+    assert (message.status, message.order_id) == ("imported", tolvan_order.id)
+    assert files_under(inbox) == ["processed/kk-000123.hl7"]
+    assert not ack_folder.exists()
 
 
 def test_a_fhir_bundle_is_imported_without_an_ack(

@@ -119,7 +119,7 @@ def _many(drop, count: int, *, duplicate: tuple[int, int] | None = None) -> None
     sample = (SAMPLES / "oru_r01_bom_lf.hl7").read_bytes()
     for number in range(count):
         same = duplicate is not None and number == duplicate[1]
-        control = duplicate[0] if same else number
+        control = duplicate[0] if duplicate is not None and same else number
         drop(f"inr-{number:04d}.hl7", sample.replace(b"000124", f"{control:06d}".encode()))
 
 

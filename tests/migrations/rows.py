@@ -12,10 +12,12 @@ FILLED_AT = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # the night summer time e
 
 def row_counts(connection: Connection) -> dict[str, int]:
     """Return the rows of every table but alembic_version."""
-    counts = {}
+    counts: dict[str, int] = {}
     for name in sorted(inspect(connection).get_table_names()):
         if name != "alembic_version":
-            counts[name] = connection.scalar(select(func.count()).select_from(text(f'"{name}"')))
+            counts[name] = (
+                connection.scalar(select(func.count()).select_from(text(f'"{name}"'))) or 0
+            )
     return counts
 
 
@@ -113,5 +115,5 @@ def invalid_constraints(connection: Connection) -> list[str]:
             )
         )
         return list(found.scalars())
-    found = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-    return [f"{row[0]} row {row[1]} -> {row[2]}" for row in found]
+    violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    return [f"{row[0]} row {row[1]} -> {row[2]}" for row in violations]

@@ -40,6 +40,7 @@ class Listener:
             stderr=subprocess.PIPE,
             text=True,
         )
+        assert self.process.stdout is not None and self.process.stderr is not None  # piped
         first = self.process.stdout.readline()  # blocks until it listens, or it exited
         assert first.startswith("listening for MLLP on 127.0.0.1:"), (
             first + self.process.stderr.read()
@@ -111,7 +112,7 @@ def test_a_repeat_is_a_duplicate_and_an_unreadable_frame_gets_ar(listener, sampl
 
 
 def test_many_connections_are_served_at_once(listener, sampled, db_session):
-    acks: dict[int, str] = {}
+    acks: dict[tuple[int, int], str] = {}
 
     def send(number: int) -> None:
         with MLLPClient("127.0.0.1", listener.port) as client:

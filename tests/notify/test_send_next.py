@@ -151,6 +151,7 @@ def test_messages_that_keep_failing_stay_pending_and_are_reported(
     assert pending_count(db_session, now=moment) == 1
     # the provider is back: the message still goes, once
     assert send_next(db_session, sms_config, claimant="1@h:1", now=moment) == "sent"
+    db_session.rollback()  # a fresh snapshot: see what the sender wrote
     assert exhausted_count(db_session, max_attempts=5) == 0
 
 
@@ -200,13 +201,16 @@ def test_four_parallel_senders_deliver_each_message_exactly_once(
         assert sum(1 for o in outcomes if o) >= 2
 
 
-def test_a_message_queued_in_the_callers_open_transaction_is_committed_and_sent(
+def test_sending_never_commits_the_callers_open_work(
     db_session, resident, notify_config, outbox, now
 ):
     queue_notification(db_session, person=resident, kind="result", dedupe_key="r:1", now=now)
+    db_session.commit()
+    resident.email = "changed-but-not-committed@example.se"
 
-    # no commit by the caller: send_next commits its open work before it claims
     assert send_next(db_session, notify_config(), claimant="1@h:1", now=now) == "sent"
 
+    db_session.rollback()  # the caller changes its mind: nothing of its work was kept
+    assert resident.email != "changed-but-not-committed@example.se"
     assert _statuses(db.engine) == {"r:1": "sent"}
     assert [p.name for p in outbox.iterdir()] == ["r%3A1.txt"]

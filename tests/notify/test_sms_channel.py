@@ -21,7 +21,7 @@ def queued(db_session, resident, now):
 
 
 def _row(session):
-    session.expire_all()
+    session.rollback()  # a fresh snapshot: the sender writes on a connection of its own
     return session.execute(select(Notification)).scalar_one()
 
 

@@ -45,7 +45,7 @@ class OpenIdProvider:
             f"{self.issuer}/test/settings",
             data=json.dumps(settings),
             timeout=10,
-            verify=self.ca_file,
+            verify=str(self.ca_file),
         )
         assert response.status_code == 200, response.text
 
@@ -113,6 +113,7 @@ def run_provider(
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None and process.stderr is not None  # both piped
     line = process.stdout.readline()
     if not line:
         process.kill()

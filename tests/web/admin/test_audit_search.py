@@ -89,7 +89,9 @@ def test_the_log_is_shown_a_page_at_a_time(admin, db_session):
 
 def _cursor(page: str, name: str) -> str:
     """The page boundary the Previous or Next button sends."""
-    return re.search(rf'name="{name}" value="([^"]+)"', page)[1]
+    found = re.search(rf'name="{name}" value="([^"]+)"', page)
+    assert found is not None, page
+    return found[1]
 
 
 def test_a_search_matching_more_than_ten_thousand_events_says_so_without_counting_all(

@@ -121,6 +121,22 @@ def test_a_home_kit_is_ordered_and_registered_by_its_code(
     assert order.delivery_address == "Storgatan 1, 211 34 Malmö"
 
 
+def test_my_orders_say_where_a_home_kit_is_rather_than_waiting_for_sampling(
+    browser, young_resident, catalogue
+):
+    browser.login(young_resident.personnummer)
+    link = _order_link(browser.page("/offers"), catalogue["STI-HOME"])
+    browser.submit(link, data={"where": "home", "address": "Storgatan 1, 211 34 Malmö"})
+    assert '<td data-label="Status">Beställt</td>' in browser.page("/orders")
+
+    page = browser.submit("/kit", data={"code": "kit-4711-abcd"}).get_data(as_text=True)
+
+    assert "<dt>Status</dt><dd>Registrerat av dig</dd>" in page
+    orders = browser.page("/orders")
+    assert '<td data-label="Status">Registrerat av dig</td>' in orders
+    assert "väntar på provtagning" not in orders
+
+
 def test_a_home_kit_needs_the_address_it_is_posted_to_and_the_next_order_offers_it_again(
     browser, young_resident, catalogue, db_session
 ):

@@ -24,7 +24,9 @@ def english(browser: Browser) -> Browser:
 
 def order_at(browser, catalogue, db_session, code="PK-WARAN") -> Order:
     page = browser.page("/offers")
-    link = re.search(rf'href="(/order/{catalogue[code].id}[^"]*)"', page).group(1)
+    found = re.search(rf'href="(/order/{catalogue[code].id}[^"]*)"', page)
+    assert found is not None, page
+    link = found.group(1)
     location = db_session.scalar(
         select(SamplingLocation).where(SamplingLocation.code == "PROV-CITY")
     )

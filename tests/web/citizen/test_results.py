@@ -139,9 +139,9 @@ def test_a_positive_chlamydia_result_says_what_it_means_and_what_happens_next(
     for path in ("/results", "/results/print"):
         page = browser.page(path)
         assert "Provet visar att du har klamydia." in page
-        assert "Behandlingen är gratis. Vårdpersonal ringer dig inom två arbetsdagar" in page
+        assert "Behandlingen är gratis. Vårdpersonal har kontaktat dig" in page
         assert "smittspårning" in page
     browser.submit("/results", "/language", data={"lang": "en", "next": "/results"})
     page = browser.page("/results")
     assert "What this result means:" in page
-    assert "Treatment is free. Care staff will call you within two working days" in page
+    assert "Treatment is free. Care staff have contacted you" in page

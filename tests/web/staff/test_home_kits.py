@@ -4,6 +4,7 @@ import re
 
 from sqlalchemy import select
 
+from ep.domain.orders import register_kit
 from ep.models import Kit
 from ep.web.staff import kit_url
 from tests.web.staff.support import audit_events, make_order
@@ -22,7 +23,7 @@ def test_staff_post_a_kit_and_print_its_label_with_a_qr_code_to_the_kit_page(
     )
     page = staff.get(f"/staff/patients/{resident.id}").text
     assert "Storgatan 1, Malmö" in page
-    assert "Beställt" in page  # the kit's step
+    assert '<dd class="kit-step">Beställt</dd>' in page  # the kit's step
 
     response = _send(staff, resident, order, "kit-2233-qrqr")
 
@@ -41,7 +42,7 @@ def test_staff_post_a_kit_and_print_its_label_with_a_qr_code_to_the_kit_page(
     )
     page = staff.get(f"/staff/patients/{resident.id}").text
     assert "KIT-2233-QRQR" in page
-    assert "Skickat till dig" in page
+    assert '<dd class="kit-step">Skickat</dd>' in page
     actions = [e.details for e in audit_events(db_session, action="update:order")]
     assert actions == ["kit KIT-2233-QRQR sent"]
 
@@ -63,3 +64,16 @@ def test_a_code_another_kit_has_is_refused_next_to_the_field(
 
     assert response.status_code == 400
     assert "Ett annat kit har redan den koden." in response.text
+
+
+def test_staff_read_the_kit_s_step_in_their_own_words_not_the_resident_s(
+    staff, resident, catalogue, db_session, now
+):
+    make_order(db_session, resident, catalogue["STI-HOME"], now=now, delivery_address="Storgatan 1")
+    register_kit(db_session, person=resident, code="KIT-2233-QRQR", now=now)
+    db_session.commit()
+
+    page = staff.get(f"/staff/patients/{resident.id}").text
+
+    assert '<dd class="kit-step">Registrerat av invånaren</dd>' in page
+    assert "av dig" not in page
