@@ -3,11 +3,17 @@
 Every page needs a verified operator certificate (ep.web.access.require_role). The plain
 HealthCheckStatus says only ``OK`` or ``ERROR``; the detail page, the JSON and the metrics
 carry the messages, for the same verified operators.
+
+The detail page and its JSON are in the request's language, messages included (ep.texts);
+HealthCheckStatus's two words are the manual's, and the metrics are for Prometheus.
 """
 
 from collections.abc import Sequence
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask_babel import get_locale, get_translations
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import Row, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -16,12 +22,35 @@ from ep.batches.spine import SPINE
 from ep.healthcheck.checks import Report, evaluate
 from ep.healthcheck.formats import health_json, prometheus
 from ep.models import BatchRun
+from ep.texts import render
 from ep.timeutil import utcnow
 from ep.web.access import require_role
 
 bp = Blueprint("operator", __name__, url_prefix="/OmniqOperator")
 RECENT_RUNS = 5
 HEALTH_JSON = "application/health+json"
+# what each check is about, beside its key (the key is the JSON's and the metrics' name)
+COMPONENTS = {
+    "database": _l("Databasen"),
+    "installation": _l("Installationen"),
+    "mllpListener": _l("MLLP-mottagare"),
+    "walArchive": _l("WAL-arkivering"),
+    "notifications": _l("Aviseringar"),
+    "labInbox": _l("Labbinkorgen"),
+    "serverCertificate": _l("Servercertifikatet"),
+    "trustedCa": _l("Betrodda CA-certifikat"),
+    "crl": _l("Spärrlistan"),
+}
+
+
+def say(message: object) -> str:
+    """``message`` (ep.texts) as plain text in this request's language."""
+    return render(message, get_translations(), str(get_locale()))
+
+
+def shown(message: object) -> Markup:
+    """``message`` (ep.texts) for a page: this request's language, codes marked up."""
+    return Markup(render(message, get_translations(), str(get_locale()), html=True))
 
 
 def operator_session() -> Session:
@@ -78,7 +107,7 @@ def detail():
     report = _report(detail=True)
     wanted = request.accept_mimetypes.best_match(["text/html", HEALTH_JSON, "application/json"])
     if wanted in (HEALTH_JSON, "application/json"):
-        response = jsonify(health_json(report, now=now))
+        response = jsonify(health_json(report, now=now, say=say))
         response.mimetype = HEALTH_JSON
         if not report.ok:  # a monitor reading the JSON sees the same status code
             response.status_code = current_app.config["EP"]["HealthCheckErrorStatusCode"]
@@ -90,6 +119,8 @@ def detail():
         report=report,
         runs=runs,
         batches=SPINE,
+        components=COMPONENTS,
+        shown=shown,
         now=now,
         database_unreachable=g.get("database_unreachable", False),
     )
