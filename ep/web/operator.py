@@ -8,7 +8,10 @@ The detail page and its JSON are in the request's language, messages included (e
 HealthCheckStatus's two words are the manual's, and the metrics are for Prometheus.
 """
 
+import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale, get_translations
@@ -19,9 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.batches.spine import SPINE
-from ep.healthcheck.checks import Report, evaluate
+from ep.healthcheck.checks import Report, evaluate, stalled_because
 from ep.healthcheck.formats import health_json, prometheus
-from ep.models import BatchRun
+from ep.models import BatchHeartbeat, BatchRun
 from ep.texts import render
 from ep.timeutil import utcnow
 from ep.web.access import require_role
@@ -113,11 +116,13 @@ def detail():
             response.status_code = current_app.config["EP"]["HealthCheckErrorStatusCode"]
         return response
     runs = _recent_runs()
+    stopped = _stopped_runs(now) if runs is not None else {}
     operator_session().rollback()
     return render_template(
         "operator/detail.html",
         report=report,
         runs=runs,
+        stopped=stopped,
         batches=SPINE,
         components=COMPONENTS,
         shown=shown,
@@ -134,6 +139,29 @@ def metrics():
     return Response(
         prometheus(report), mimetype="text/plain", content_type="text/plain; version=0.0.4"
     )
+
+
+@dataclass(frozen=True)
+class StoppedRun:
+    """A run still marked running that has stopped without finishing (as its check says)."""
+
+    run_id: int
+    last_heartbeat: datetime
+    why: Markup
+
+
+def _stopped_runs(now: datetime) -> dict[str, StoppedRun]:
+    """By batch: its dead run not yet taken over, shown ended at its last heartbeat (as
+    `ep batch history` shows it), never as still running."""
+    lease, host = current_app.config["EP"]["BatchLeaseSeconds"], socket.gethostname()
+    stopped = {}
+    for heartbeat in operator_session().scalars(select(BatchHeartbeat)):
+        why = stalled_because(heartbeat, lease, now=now, host=host)
+        if why is not None and heartbeat.running_run_id and heartbeat.last_activity_at:
+            stopped[heartbeat.batch] = StoppedRun(
+                heartbeat.running_run_id, heartbeat.last_activity_at, shown(why)
+            )
+    return stopped
 
 
 def _recent_runs() -> dict[str, Sequence[Row]] | None:

@@ -67,6 +67,27 @@ def test_a_failed_last_run_gives_error_with_the_error_and_the_rerun_command(
     assert "<code>batchhost</code> (4242)" in page.body and "misslyckades" in page.body
 
 
+def test_a_dead_run_not_yet_taken_over_shows_as_stopped_in_the_runs_table_not_running(
+    tls_server, installed, operator_cert, db_session, now
+):
+    started = now - timedelta(minutes=20)
+    run = record_run(db_session, "EXPIREORDERS", started=started, status="succeeded")
+    # killed mid-run on another host: nobody wrote its end
+    run.status, run.finished_at, run.pid = "running", None, 4343
+    heartbeat = db_session.get(BatchHeartbeat, "EXPIREORDERS")
+    heartbeat.running_run_id, heartbeat.running_host, heartbeat.running_pid = run.id, "b2", 4343
+    heartbeat.last_activity_at = now - timedelta(minutes=19)  # past BatchLeaseSeconds (300 s)
+    db_session.commit()
+
+    assert tls_server.get(cert=operator_cert).body == "ERROR"
+    page = tls_server.get("/OmniqOperator/", cert=operator_cert).body
+    runs = page[page.index("<h3>EXPIREORDERS</h3>") :].split("</table>")[0]
+    (row,) = [row for row in runs.split("</tr>") if "(4343)" in row]
+    assert "stannade utan att bli klar" in row and "pågår" not in row
+    assert "60,0 s" in row  # from its start to its last heartbeat
+    assert "inget livstecken på längre än <code>BatchLeaseSeconds</code> (300 s)" in row
+
+
 def test_the_same_report_is_health_json_by_accept_header(tls_server, installed, operator_cert):
     reply = tls_server.get(
         "/OmniqOperator/", cert=operator_cert, headers={"Accept": "application/health+json"}
