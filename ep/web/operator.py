@@ -154,8 +154,13 @@ def _stopped_runs(now: datetime) -> dict[str, StoppedRun]:
     """By batch: its dead run not yet taken over, shown ended at its last heartbeat (as
     `ep batch history` shows it), never as still running."""
     lease, host = current_app.config["EP"]["BatchLeaseSeconds"], socket.gethostname()
+    try:
+        heartbeats = operator_session().scalars(select(BatchHeartbeat)).all()
+    except SQLAlchemyError:  # the checks above already say what is wrong with the database
+        operator_session().rollback()
+        return {}
     stopped = {}
-    for heartbeat in operator_session().scalars(select(BatchHeartbeat)):
+    for heartbeat in heartbeats:
         why = stalled_because(heartbeat, lease, now=now, host=host)
         if why is not None and heartbeat.running_run_id and heartbeat.last_activity_at:
             stopped[heartbeat.batch] = StoppedRun(
