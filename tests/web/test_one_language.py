@@ -278,6 +278,21 @@ def heartbeat(session, batch, run, **values) -> None:
     session.add(BatchHeartbeat(batch=batch, last_run_id=run.id, **values))
 
 
+def failed_notification(session, dedupe_key: str) -> None:
+    """A notification the SMS provider refused for good (the notifications check fails)."""
+    person = session.scalar(select(Person))
+    session.add(
+        Notification(
+            person_id=person.id,
+            kind="result",
+            channel="sms",
+            dedupe_key=dedupe_key,
+            status="failed",
+            last_error="invalid phone number",
+        )
+    )
+
+
 def batches_in_every_state(session, now) -> None:
     """NOTIFYREMINDERS failed and is being rerun, IMPORTRESULTS stopped without finishing
     (no heartbeat within the lease), NOTIFYRESULTS late, EXPIREORDERS fine (and a dry run),
@@ -376,17 +391,7 @@ def batches_in_every_state(session, now) -> None:
                 messages=1234,
             )
         )
-    person = session.scalar(select(Person))
-    session.add(
-        Notification(
-            person_id=person.id,
-            kind="result",
-            channel="sms",
-            dedupe_key="result:1",
-            status="failed",
-            last_error="invalid phone number",
-        )
-    )
+    failed_notification(session, "result:1")
     session.commit()
 
 
@@ -461,17 +466,7 @@ def batches_in_the_other_states(session, now) -> None:
             messages=0,
         )
     )
-    person = session.scalar(select(Person))
-    session.add(
-        Notification(
-            person_id=person.id,
-            kind="result",
-            channel="sms",
-            dedupe_key="result:2",
-            status="failed",
-            last_error="invalid phone number",
-        )
-    )
+    failed_notification(session, "result:2")
     message = session.scalar(select(LabMessage))
     session.add(
         LabMessage(
