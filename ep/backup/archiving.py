@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from ep.timeutil import as_utc
+from ep.texts import Code, Text, msg
 
 READ_ARCHIVER = text(
     """
@@ -62,21 +62,32 @@ def segments_between(older: str, newer: str, *, segment_bytes: int) -> int:
 
 def judge_archiving(
     stats: ArchiverStats, *, now: datetime, warn_after_minutes: int
-) -> tuple[bool, str]:
-    """Return (ok, message) for one reading: archiving off, failing or behind is not ok."""
+) -> tuple[bool, Text]:
+    """Return (ok, message) for one reading: archiving off, failing or behind is not ok.
+
+    The message is for the health check (ep.texts: the reader's language on the operator
+    pages, English for `ep check`); its times are Stockholm's, with the offset.
+    """
     if stats.archive_mode == "off":
-        return False, "WAL archiving is expected but archive_mode is off."
+        return False, msg(
+            "WAL-arkivering förväntas men %(setting)s är %(value)s.",
+            setting=Code("archive_mode"),
+            value=Code("off"),
+        )
     if stats.current_wal is None:
-        return True, "This server is a standby; the primary archives WAL."
+        return True, msg("Den här servern är en standby; primärservern arkiverar WAL.")
     last_ok = stats.last_archived_time
     if stats.last_failed_time is not None and (last_ok is None or stats.last_failed_time > last_ok):
-        return False, (
-            f"WAL archiving fails: {stats.failed_count} failures, the latest at "
-            f"{as_utc(stats.last_failed_time):%Y-%m-%d %H:%M:%S %Z} for {stats.last_failed_wal}. "
-            "Check archive_command and the pgBackRest repository."
+        return False, msg(
+            "WAL-arkiveringen misslyckas: %(failures)s misslyckanden, det senaste %(when)s "
+            "för %(wal)s. Kontrollera %(command)s och pgBackRests arkiv.",
+            failures=stats.failed_count,
+            when=stats.last_failed_time,
+            wal=Code(stats.last_failed_wal or "?"),
+            command=Code("archive_command"),
         )
     if stats.last_archived_wal is None or last_ok is None:  # PostgreSQL sets both at once
-        return True, "WAL archiving is on; no segment has been completed yet."
+        return True, msg("WAL-arkiveringen är på; inget segment är färdigt än.")
     # the segment being written is never archived yet; anything older waiting is backlog
     waiting = (
         segments_between(
@@ -86,19 +97,24 @@ def judge_archiving(
     )
     age = now - last_ok
     if waiting > 0 and age > timedelta(minutes=warn_after_minutes):
-        return False, (
-            f"WAL archiving is behind: {waiting} segments wait, the last was archived "
-            f"{int(age.total_seconds() // 60)} minutes ago (warn after {warn_after_minutes})."
+        return False, msg(
+            "WAL-arkiveringen ligger efter: %(waiting)s segment väntar, det senaste arkiverades "
+            "för %(minutes)s minuter sedan (varnar efter %(limit)s).",
+            waiting=waiting,
+            minutes=int(age.total_seconds() // 60),
+            limit=warn_after_minutes,
         )
-    return True, (
-        f"WAL archiving works: last segment {stats.last_archived_wal} at "
-        f"{as_utc(last_ok):%Y-%m-%d %H:%M:%S %Z}, {max(waiting, 0)} waiting."
+    return True, msg(
+        "WAL-arkiveringen fungerar: senaste segmentet %(wal)s %(when)s, %(waiting)s väntar.",
+        wal=Code(stats.last_archived_wal),
+        when=last_ok,
+        waiting=max(waiting, 0),
     )
 
 
 def check_wal_archiving(
     connection: Connection, *, now: datetime, warn_after_minutes: int
-) -> tuple[bool, str]:
+) -> tuple[bool, Text]:
     """Read pg_stat_archiver on ``connection`` and judge it: (ok, message)."""
     return judge_archiving(
         read_archiver(connection), now=now, warn_after_minutes=warn_after_minutes

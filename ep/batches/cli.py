@@ -47,6 +47,7 @@ from ep.healthcheck.checks import (
     stalled_because,
 )
 from ep.models import BatchHeartbeat, BatchRun
+from ep.texts import english
 from ep.timeutil import format_local, utcnow
 
 HEALTH_WORDS = {"pass": "OK", "warn": "WARN", "fail": "ERROR"}
@@ -270,7 +271,7 @@ def history(name: str, limit: int) -> None:
         error = f"{run.error_type}: {run.error_message}" if run.error_type else ""
         if stalled and heartbeat and run.status == "running" and heartbeat.running_run_id == run.id:
             # not yet taken over, but dead: it ended at its last heartbeat
-            state, ended, error = "stopped?", heartbeat.last_activity_at, stalled
+            state, ended, error = "stopped?", heartbeat.last_activity_at, english(stalled)
         seconds = f"{(ended - run.started_at).total_seconds():.1f}" if ended else "-"
         started = format_local(run.started_at, "%Y-%m-%d %H:%M:%S %z")
         click.echo(

@@ -7,7 +7,9 @@ is gone; ERROR until a run succeeds), failed (ERROR until a run succeeds), late 
 manual's inactivity message), ok; and unknown when the database cannot be read.
 
 Each check gives a CheckResult: ``pass``, ``warn`` or ``fail`` (the IETF health-check
-draft's words), a message for the operator, the last activity and the threshold. The plain
+draft's words), a message for the operator, the last activity and the threshold. The
+message is an ep.texts Text, shown in the reader's language on the OmniqOperator pages and
+in English wherever a machine reads it (``CheckResult.message``). The plain
 HealthCheckStatus answers ``ERROR`` when any check fails; a warning keeps it ``OK``.
 
 What HealthCheckStatus reads must not grow with history: one BatchHeartbeat row per batch,
@@ -35,17 +37,19 @@ from ep.database import execute_retrying_once
 from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
 from ep.models import BatchHeartbeat, Installation, LabMessage, MllpListener
-from ep.timeutil import format_local
+from ep.texts import Code, Message, Number, Quoted, Text, english, msg, plural_msg
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 DATABASE_TIMEOUT_SECONDS = 5
-# the manual's words (section 3), with ep.ini where the manual says web.config
+# the manual's words (section 3), with ep.ini where the manual says web.config. Quoted as
+# written on every page: the Swedish manual gives this message in English too
 INACTIVITY_MESSAGE = (
     "Configured to warn after {minutes} minutes inactivity. Time is NOT within warning "
     "limits defined in ep.ini. Check task scheduler to see if batch is running."
 )
-NOT_INSTALLED_MESSAGE = "EP is not installed in this database: run `ep init`."
-DATABASE_UNAVAILABLE = "not checked: the database is unavailable"
+NOT_INSTALLED_MESSAGE = msg("EP är inte installerat i den här databasen: kör `ep init`.")
+DATABASE_UNAVAILABLE = msg("inte kontrollerad: databasen går inte att nå")
+PROCESS_GONE = msg("dess process finns inte längre")
 
 
 @dataclass
@@ -55,14 +59,19 @@ class CheckResult:
     component: str  # database, NOTIFYREMINDERS, notifications, serverCertificate …
     measurement: str  # responseTime, inactivity, failed, expiry …
     status: str  # pass | warn | fail
-    message: str
+    text: Message  # in the reader's language: ep.texts.render
     component_type: str = "component"  # the draft's: component, datastore or system
     last_activity: datetime | None = None
     last_success: datetime | None = None
-    threshold: str | None = None
+    threshold: Message | None = None  # "1500 min", "30 dagar"
     observed_value: float | None = None
     observed_unit: str | None = None
     command: str | None = None  # what the operator runs to fix it
+
+    @property
+    def message(self) -> str:
+        """The message in English, as ``ep check``, ``ep batch status`` and logs give it."""
+        return english(self.text)
 
     @property
     def key(self) -> str:
@@ -96,9 +105,9 @@ def batch_command(batch: str) -> str:
     return spec_of(batch).shell_command
 
 
-def _when(value: datetime | None) -> str:
-    """A time as the operator pages and messages show it: Stockholm, with its offset."""
-    return format_local(value, "%Y-%m-%d %H:%M:%S %z") if value else "never"
+def _when(value: datetime | None) -> datetime | Text:
+    """A time for a message (ep.texts shows it in Stockholm, with its offset), or never."""
+    return value if value else msg("aldrig")
 
 
 # -- the checks, each a pure function of what was read --
@@ -129,71 +138,98 @@ def check_batch(
     last = heartbeat.last_activity_at if heartbeat else None
     result.last_activity = last
     result.last_success = heartbeat.last_success_at if heartbeat else None
-    inactivity = INACTIVITY_MESSAGE.format(minutes=warn_after_minutes)
+    inactivity = Quoted(INACTIVITY_MESSAGE.format(minutes=warn_after_minutes))
+    rerun = msg("Kör om den: %(command)s", command=Code(command))
 
     if last is None:
         if installed_at is None or now - installed_at <= threshold:
-            due = (
-                f" First run expected by {_when(installed_at + threshold)}." if installed_at else ""
-            )
-            result.message = f"Has not run yet.{due}"
+            result.text = [msg("Har inte körts än.")]
+            if installed_at:
+                result.text.append(
+                    msg("Första körningen väntas senast %(when)s.", when=installed_at + threshold)
+                )
             return result
         result.status = FAIL
         result.observed_value = _minutes(now - installed_at)
-        result.message = (
-            f"{inactivity} Last activity: never (installed {_when(installed_at)}). "
-            f"Start it: {command}"
-        )
+        result.text = [
+            inactivity,
+            msg(
+                "Senaste aktivitet: aldrig (installerat %(when)s). Starta den: %(command)s",
+                when=installed_at,
+                command=Code(command),
+            ),
+        ]
         return result
     assert heartbeat is not None  # ``last`` is its last activity
 
     silent_for = now - last
     result.observed_value = _minutes(silent_for)
     running = heartbeat.running_run_id is not None
-    messages = []
-    stalled = running and stalled_because(heartbeat, lease_seconds, now=now, host=host)
+    messages: list[Text | Quoted] = []
+    last_activity = msg("Senaste aktivitet: %(when)s.", when=last)
+    stalled = stalled_because(heartbeat, lease_seconds, now=now, host=host) if running else None
     if stalled:
         result.status = FAIL
-        messages.append(
-            f"{batch} run {heartbeat.running_run_id} on {heartbeat.running_host or '?'} "
-            f"(pid {heartbeat.running_pid or '?'}) stopped without finishing: {stalled}; "
-            f"last heartbeat {_when(last)}. Run it again: {command}"
-        )
+        messages += [
+            msg(
+                "%(batch)s körning %(run)s på %(host)s (pid %(pid)s) stannade utan att bli "
+                "klar: %(reason)s; senaste livstecken %(when)s.",
+                batch=batch,
+                run=heartbeat.running_run_id,
+                host=Code(heartbeat.running_host or "?"),
+                pid=heartbeat.running_pid or "?",
+                reason=stalled,
+                when=last,
+            ),
+            rerun,
+        ]
     elif heartbeat.last_outcome in ("failed", STOPPED):
         result.status = FAIL
         error = ": ".join(
             part for part in (heartbeat.last_error_type, heartbeat.last_error_message) if part
         )
-        what = "stopped without finishing" if heartbeat.last_outcome == STOPPED else "failed"
-        now_running = f" Run {heartbeat.running_run_id} is running now." if running else ""
-        messages.append(
-            f"The latest run {what} at {_when(heartbeat.last_failure_at or last)}: "
-            f"{error or 'no error recorded'}.{now_running} ERROR until a run succeeds. "
-            f"Run it again: {command}"
-        )
+        values = {
+            "when": heartbeat.last_failure_at or last,
+            "error": Code(error) if error else msg("inget fel registrerat"),
+        }
+        if heartbeat.last_outcome == STOPPED:
+            latest = msg(
+                "Senaste körningen stannade utan att bli klar %(when)s: %(error)s.", **values
+            )
+        else:
+            latest = msg("Senaste körningen misslyckades %(when)s: %(error)s.", **values)
+        messages.append(latest)
+        if running:
+            messages.append(msg("Körning %(run)s pågår nu.", run=heartbeat.running_run_id))
+        messages += [msg("%(error)s tills en körning lyckas.", error=Code("ERROR")), rerun]
         if silent_for > threshold:
-            messages.append(f"{inactivity} Last activity: {_when(last)}.")
+            messages += [inactivity, last_activity]
     elif silent_for > threshold:
         result.status = FAIL
-        messages.append(f"{inactivity} Last activity: {_when(last)}.")
+        messages += [inactivity, last_activity]
+    elif running:
+        messages.append(msg("Senaste aktivitet %(when)s; körs nu.", when=last))
     else:
-        state = "running now" if running else "last run succeeded"
-        messages.append(f"Last activity {_when(last)}; {state}.")
-    result.message = " ".join(messages)
+        messages.append(msg("Senaste aktivitet %(when)s; senaste körningen lyckades.", when=last))
+    result.text = messages
     return result
 
 
 def stalled_because(
     heartbeat: BatchHeartbeat | Row[Any], lease_seconds: int, *, now: datetime, host: str | None
-) -> str:
-    """Why the running run of ``heartbeat`` has stopped without finishing; "" if alive."""
+) -> Text | None:
+    """Why the running run of ``heartbeat`` has stopped without finishing; None if alive."""
     if heartbeat.last_activity_at is None or heartbeat.running_run_id is None:
-        return ""
+        return None
     if host is not None and process_gone(heartbeat.running_host, heartbeat.running_pid, host):
-        return "its process no longer exists"
+        return PROCESS_GONE
     if now - heartbeat.last_activity_at > timedelta(seconds=lease_seconds):
-        return f"no heartbeat for longer than BatchLeaseSeconds ({lease_seconds} s)"
-    return ""
+        return msg(
+            "inget livstecken på längre än %(setting)s (%(seconds)s s)",
+            setting=Code("BatchLeaseSeconds"),
+            seconds=lease_seconds,
+        )
+    return None
 
 
 def check_installation(installed_at: datetime | None) -> CheckResult:
@@ -203,7 +239,7 @@ def check_installation(installed_at: datetime | None) -> CheckResult:
             "installation", "installed", FAIL, NOT_INSTALLED_MESSAGE, command="ep init"
         )
     return CheckResult(
-        "installation", "installed", PASS, f"EP was installed {_when(installed_at)}."
+        "installation", "installed", PASS, msg("EP installerades %(when)s.", when=installed_at)
     )
 
 
@@ -245,7 +281,7 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
             "database",
             "responseTime",
             FAIL,
-            f"The database cannot be reached: {one_line(exc)}",
+            msg("Databasen går inte att nå: %(error)s", error=Code(one_line(exc))),
             component_type="datastore",
             threshold=f"{timeout_seconds} s",
         )
@@ -254,7 +290,7 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
         "database",
         "responseTime",
         PASS,
-        f"The database answered in {elapsed_ms:.1f} ms.",
+        msg("Databasen svarade på %(ms)s ms.", ms=Number(elapsed_ms, "0.0")),
         component_type="datastore",
         threshold=f"{timeout_seconds} s",
         observed_value=round(elapsed_ms, 2),
@@ -263,7 +299,7 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
 
 
 def _count_check(
-    component: str, measurement: str, count: int, warning: str, fine: str
+    component: str, measurement: str, count: int, warning: Text, fine: Text
 ) -> CheckResult:
     return CheckResult(
         component,
@@ -281,9 +317,15 @@ def check_outbox(failed: int) -> CheckResult:
         "notifications",
         "failed",
         failed,
-        f"{failed} notification(s) could not be delivered (status failed, e.g. a wrong "
-        "phone number or e-mail address). The residents still see them in their inbox.",
-        "No failed notifications.",
+        plural_msg(
+            "%(num)d avisering kunde inte levereras (status %(status)s, t.ex. ett felaktigt "
+            "mobilnummer eller en felaktig e-postadress). Invånaren ser den ändå i sin inkorg.",
+            "%(num)d aviseringar kunde inte levereras (status %(status)s, t.ex. ett felaktigt "
+            "mobilnummer eller en felaktig e-postadress). Invånarna ser dem ändå i sin inkorg.",
+            failed,
+            status=Code("failed"),
+        ),
+        msg("Inga misslyckade aviseringar."),
     )
 
 
@@ -293,52 +335,68 @@ def check_lab_inbox(quarantined: int) -> CheckResult:
         "labInbox",
         "quarantined",
         quarantined,
-        f"{quarantined} lab message(s) are quarantined (rejected or unmatched) and wait "
-        "for staff to attach them to an order or for the lab to resend them.",
-        "No quarantined lab messages.",
+        plural_msg(
+            "%(num)d labbmeddelande är i karantän (avvisat eller omatchat) och väntar på att "
+            "personalen kopplar det till en beställning eller att labbet skickar det igen.",
+            "%(num)d labbmeddelanden är i karantän (avvisade eller omatchade) och väntar på att "
+            "personalen kopplar dem till en beställning eller att labbet skickar dem igen.",
+            quarantined,
+        ),
+        msg("Inga labbmeddelanden i karantän."),
     )
+
+
+CERTIFICATE, CA_CERTIFICATE = msg("certifikatet"), msg("CA-certifikatet")
 
 
 def _days_left(
-    component: str, path: Path, what: str, *, warn_days: int, now: datetime
+    component: str, path: Path, kind: str, *, warn_days: int, now: datetime
 ) -> tuple[CheckResult, datetime | None]:
     """A passing result with the days left until ``path``'s date, and that date; a failing
     result and None when the file cannot be read."""
-    result = CheckResult(
-        component, "expiry", PASS, "", threshold=f"{warn_days} days", observed_unit="days"
-    )
+    threshold = plural_msg("%(num)d dag", "%(num)d dagar", warn_days)
+    result = CheckResult(component, "expiry", PASS, "", threshold=threshold, observed_unit="days")
     try:
-        due = _expiry_of(path, what)
+        due = _expiry_of(path, kind)
     except (OSError, ValueError) as exc:
         result.status = FAIL
-        result.message = f"{path} cannot be read: {one_line(exc)}"
+        result.text = msg(
+            "%(file)s kan inte läsas: %(error)s", file=Code(str(path)), error=Code(one_line(exc))
+        )
         return result, None
     result.observed_value = round((due - now).total_seconds() / 86400, 1)
     return result, due
 
 
 def check_expiry(
-    component: str, path: Path | None, *, warn_days: int, now: datetime, what: str = "certificate"
+    component: str,
+    path: Path | None,
+    *,
+    warn_days: int,
+    now: datetime,
+    what: Text = CERTIFICATE,
 ) -> CheckResult | None:
     """The earliest expiry among the certificates in ``path``."""
     if path is None:
         return None
-    result, expires = _days_left(component, path, what, warn_days=warn_days, now=now)
+    result, expires = _days_left(component, path, "certificate", warn_days=warn_days, now=now)
     if expires is None:
         return result
     days = result.observed_value
     assert days is not None  # _days_left set it with the date
-    when = _when(expires)
+    values = {"what": what, "file": Code(path.name), "when": expires}
     if expires < now:
         result.status = FAIL
-        result.message = f"The {what} in {path.name} expired {when}. Renew it."
+        result.text = msg("I %(file)s gick %(what)s ut %(when)s. Förnya det.", **values)
     elif days < warn_days:
         result.status = WARN
-        result.message = (
-            f"The {what} in {path.name} expires {when}, in {days:.0f} days. Renew it in time."
+        result.text = msg(
+            "I %(file)s går %(what)s ut %(when)s, om %(days)s dagar. Förnya det i tid.",
+            days=Number(days, "0"),
+            **values,
         )
     else:
-        result.message = f"The {what} in {path.name} expires {when}."
+        result.text = msg("I %(file)s går %(what)s ut %(when)s.", **values)
     return result
 
 
@@ -354,32 +412,35 @@ def check_crl(
         return result
     days = result.observed_value
     assert days is not None  # _days_left set it with the date
-    when = _when(next_update)
+    values = {"file": Code(path.name), "when": next_update}
     if next_update < now:
         result.status = FAIL
-        result.message = (
-            f"The CRL in {path.name} expired {when} (its next update): every certificate "
-            "of its CA is refused until a fresh CRL from the CA is installed."
+        result.text = msg(
+            "Spärrlistan i %(file)s gick ut %(when)s (dess nästa uppdatering): alla "
+            "certifikat från dess CA nekas tills en ny spärrlista från CA:t installeras.",
+            **values,
         )
     elif days < warn_days:
         result.status = WARN
-        result.message = (
-            f"The CRL in {path.name} must be replaced by {when}, in {days:.1f} days; "
-            "after that every certificate of its CA is refused."
+        result.text = msg(
+            "Spärrlistan i %(file)s måste bytas senast %(when)s, om %(days)s dagar; "
+            "därefter nekas alla certifikat från dess CA.",
+            days=Number(days, "0.0"),
+            **values,
         )
     else:
-        result.message = f"The CRL in {path.name} is next updated {when}."
+        result.text = msg("Spärrlistan i %(file)s uppdateras nästa gång %(when)s.", **values)
     return result
 
 
 _expiry_cache: dict[tuple[str, int, int, str], datetime] = {}
 
 
-def _expiry_of(path: Path, what: str) -> datetime:
+def _expiry_of(path: Path, kind: str) -> datetime:
     stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, what)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, kind)
     if key not in _expiry_cache:
-        if what == "crl":
+        if kind == "crl":
             value = min(crl.next_update_utc for crl in load_crls(path) if crl.next_update_utc)
         else:
             value = min(cert.not_valid_after_utc for cert in load_certificates(path))
@@ -387,7 +448,7 @@ def _expiry_of(path: Path, what: str) -> datetime:
     return _expiry_cache[key]
 
 
-def check_wal_archive(ok: bool, message: str, *, warn_after_minutes: int) -> CheckResult:
+def check_wal_archive(ok: bool, message: Text, *, warn_after_minutes: int) -> CheckResult:
     """PostgreSQL's WAL archive (WalArchivingExpected): off, failing or behind warns."""
     return CheckResult(
         "walArchive",
@@ -424,29 +485,42 @@ def check_mllp_listeners(listeners: Iterable[Row[Any]], *, host: str) -> list[Ch
             observed_unit="messages",
             command="systemctl restart ep-mllp",
         )
-        last = _when(row.last_message_at)
+        values = {
+            "address": Code(row.address),
+            "host": Code(row.hostname),
+            "since": _when(row.listening_since),
+            "last": _when(row.last_message_at),
+            "stopped": _when(row.stopped_at),
+        }
         if row.id in dead:
             result.status = FAIL
-            result.message = (
-                f"MLLP listener on {row.address} ({row.hostname}, pid {row.pid}) stopped "
-                f"without finishing: its process no longer exists; it had listened since "
-                f"{_when(row.listening_since)}, last message at {last}. Start it again."
+            result.text = msg(
+                "MLLP-mottagaren på %(address)s (%(host)s, pid %(pid)s) stannade utan att bli "
+                "klar: %(reason)s; den hade lyssnat sedan %(since)s, senaste meddelandet "
+                "%(last)s. Starta den igen.",
+                pid=row.pid,
+                reason=PROCESS_GONE,
+                **values,
             )
         elif row.listening_since is not None:
-            result.message = (
-                f"MLLP listener on {row.address} ({row.hostname}) listening since "
-                f"{_when(row.listening_since)}, {row.messages} messages, last at {last}."
+            result.text = msg(
+                "MLLP-mottagaren på %(address)s (%(host)s) lyssnar sedan %(since)s, "
+                "%(messages)s meddelanden, det senaste %(last)s.",
+                messages=row.messages,
+                **values,
             )
         elif anyone_listening:
-            result.message = (
-                f"MLLP listener on {row.address} ({row.hostname}) stopped at "
-                f"{_when(row.stopped_at)}; another listener is listening."
+            result.text = msg(
+                "MLLP-mottagaren på %(address)s (%(host)s) stoppades %(stopped)s; en annan "
+                "mottagare lyssnar.",
+                **values,
             )
         else:
             result.status = WARN
-            result.message = (
-                f"MLLP listener on {row.address} stopped at {_when(row.stopped_at)} "
-                f"({row.hostname}); no listener receives lab results over MLLP."
+            result.text = msg(
+                "MLLP-mottagaren på %(address)s stoppades %(stopped)s (%(host)s); ingen "
+                "mottagare tar emot labbsvar över MLLP.",
+                **values,
             )
         results.append(result)
     return results
@@ -475,12 +549,14 @@ def evaluate(
         except SQLAlchemyError as exc:
             session.rollback()
             database_check.status = FAIL
-            database_check.message = f"The database cannot be read: {one_line(exc)}"
+            database_check.text = msg(
+                "Databasen kan inte läsas: %(error)s", error=Code(one_line(exc))
+            )
             report.checks.extend(unknown_batches(config))
     warn_days = config["CertificateExpiryWarnDays"]
     for component, key, what in (
-        ("serverCertificate", "ServerCertificateFile", "certificate"),
-        ("trustedCa", "TrustedCaFile", "CA certificate"),
+        ("serverCertificate", "ServerCertificateFile", CERTIFICATE),
+        ("trustedCa", "TrustedCaFile", CA_CERTIFICATE),
     ):
         result = check_expiry(
             component, config.path_of(key), warn_days=warn_days, now=now, what=what

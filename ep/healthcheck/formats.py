@@ -1,9 +1,15 @@
-"""The report as health+json (IETF draft), Prometheus text and a Nagios status line."""
+"""The report as health+json (IETF draft), Prometheus text and a Nagios status line.
 
+The Nagios line and the metrics are read by machines and stay English (ep.texts); the JSON
+is also the detail page's other form, so it speaks the language it is asked in.
+"""
+
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from ep.healthcheck.checks import FAIL, PASS, WARN, Report
+from ep.texts import english, msg
 
 NAGIOS_EXIT = {PASS: 0, WARN: 1, FAIL: 2}
 NAGIOS_WORD = {PASS: "OK", WARN: "WARNING", FAIL: "CRITICAL"}
@@ -14,8 +20,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def health_json(report: Report, *, now: datetime) -> dict[str, Any]:
-    """application/health+json (IETF draft-inadarei-api-health-check), checks by key."""
+def health_json(
+    report: Report, *, now: datetime, say: Callable[[object], str] = english
+) -> dict[str, Any]:
+    """application/health+json (IETF draft-inadarei-api-health-check), checks by key; the
+    messages and thresholds as ``say`` words them."""
     checks: dict[str, list[dict[str, Any]]] = {}
     for check in report.checks:
         entry: dict[str, Any] = {
@@ -25,12 +34,12 @@ def health_json(report: Report, *, now: datetime) -> dict[str, Any]:
             "time": _iso(check.last_activity) or _iso(now),
         }
         if check.status != PASS:  # the draft: no output for a passing check
-            entry["output"] = check.message
+            entry["output"] = say(check.text)
         if check.observed_value is not None:
             entry["observedValue"] = check.observed_value
             entry["observedUnit"] = check.observed_unit
         if check.threshold:
-            entry["threshold"] = check.threshold
+            entry["threshold"] = say(check.threshold)
         if check.command:
             entry["command"] = check.command
         checks.setdefault(check.key, []).append(entry)
@@ -38,12 +47,12 @@ def health_json(report: Report, *, now: datetime) -> dict[str, Any]:
         "status": report.status,
         "version": "1",
         "serviceId": "ep",
-        "description": "EP (Egen Provhantering) health check",
+        "description": say(msg("Hälsokontroll för EP (Egen provhantering)")),
         "checks": checks,
     }
     problems = report.failing()
     if problems:
-        body["output"] = " ".join(f"{c.key}: {c.message}" for c in problems)
+        body["output"] = " ".join(f"{c.key}: {say(c.text)}" for c in problems)
     return body
 
 
@@ -101,7 +110,7 @@ def nagios(report: Report) -> tuple[str, int]:
         unit = {"ms": "ms"}.get(check.observed_unit or "", "")
         warn = ""
         if check.is_batch and check.threshold:
-            warn = check.threshold.split()[0]
+            warn = english(check.threshold).split()[0]
         perfdata.append(f"'{_perf_label(check.key)}'={check.observed_value}{unit};{warn};{warn}")
     line = f"EP {NAGIOS_WORD[report.status]} - {summary}"
     if perfdata:

@@ -3,25 +3,57 @@
 Every page needs a verified operator certificate (ep.web.access.require_role). The plain
 HealthCheckStatus says only ``OK`` or ``ERROR``; the detail page, the JSON and the metrics
 carry the messages, for the same verified operators.
+
+The detail page and its JSON are in the request's language, messages included (ep.texts);
+HealthCheckStatus's two words are the manual's, and the metrics are for Prometheus.
 """
 
+import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask_babel import get_locale, get_translations
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import Row, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.batches.spine import SPINE
-from ep.healthcheck.checks import Report, evaluate
+from ep.healthcheck.checks import Report, evaluate, stalled_because
 from ep.healthcheck.formats import health_json, prometheus
-from ep.models import BatchRun
+from ep.models import BatchHeartbeat, BatchRun
+from ep.texts import render
 from ep.timeutil import utcnow
 from ep.web.access import require_role
 
 bp = Blueprint("operator", __name__, url_prefix="/OmniqOperator")
 RECENT_RUNS = 5
 HEALTH_JSON = "application/health+json"
+# what each check is about, beside its key (the key is the JSON's and the metrics' name)
+COMPONENTS = {
+    "database": _l("Databasen"),
+    "installation": _l("Installationen"),
+    "mllpListener": _l("MLLP-mottagare"),
+    "walArchive": _l("WAL-arkivering"),
+    "notifications": _l("Aviseringar"),
+    "labInbox": _l("Labbinkorgen"),
+    "serverCertificate": _l("Servercertifikatet"),
+    "trustedCa": _l("Betrodda CA-certifikat"),
+    "crl": _l("Spärrlistan"),
+}
+
+
+def say(message: object) -> str:
+    """``message`` (ep.texts) as plain text in this request's language."""
+    return render(message, get_translations(), str(get_locale()))
+
+
+def shown(message: object) -> Markup:
+    """``message`` (ep.texts) for a page: this request's language, codes marked up."""
+    return Markup(render(message, get_translations(), str(get_locale()), html=True))
 
 
 def operator_session() -> Session:
@@ -78,18 +110,22 @@ def detail():
     report = _report(detail=True)
     wanted = request.accept_mimetypes.best_match(["text/html", HEALTH_JSON, "application/json"])
     if wanted in (HEALTH_JSON, "application/json"):
-        response = jsonify(health_json(report, now=now))
+        response = jsonify(health_json(report, now=now, say=say))
         response.mimetype = HEALTH_JSON
         if not report.ok:  # a monitor reading the JSON sees the same status code
             response.status_code = current_app.config["EP"]["HealthCheckErrorStatusCode"]
         return response
     runs = _recent_runs()
+    stopped = _stopped_runs(now) if runs is not None else {}
     operator_session().rollback()
     return render_template(
         "operator/detail.html",
         report=report,
         runs=runs,
+        stopped=stopped,
         batches=SPINE,
+        components=COMPONENTS,
+        shown=shown,
         now=now,
         database_unreachable=g.get("database_unreachable", False),
     )
@@ -103,6 +139,34 @@ def metrics():
     return Response(
         prometheus(report), mimetype="text/plain", content_type="text/plain; version=0.0.4"
     )
+
+
+@dataclass(frozen=True)
+class StoppedRun:
+    """A run still marked running that has stopped without finishing (as its check says)."""
+
+    run_id: int
+    last_heartbeat: datetime
+    why: Markup
+
+
+def _stopped_runs(now: datetime) -> dict[str, StoppedRun]:
+    """By batch: its dead run not yet taken over, shown ended at its last heartbeat (as
+    `ep batch history` shows it), never as still running."""
+    lease, host = current_app.config["EP"]["BatchLeaseSeconds"], socket.gethostname()
+    try:
+        heartbeats = operator_session().scalars(select(BatchHeartbeat)).all()
+    except SQLAlchemyError:  # the checks above already say what is wrong with the database
+        operator_session().rollback()
+        return {}
+    stopped = {}
+    for heartbeat in heartbeats:
+        why = stalled_because(heartbeat, lease, now=now, host=host)
+        if why is not None and heartbeat.running_run_id and heartbeat.last_activity_at:
+            stopped[heartbeat.batch] = StoppedRun(
+                heartbeat.running_run_id, heartbeat.last_activity_at, shown(why)
+            )
+    return stopped
 
 
 def _recent_runs() -> dict[str, Sequence[Row]] | None:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ep.backup.archiving import ArchiverStats, judge_archiving, segments_between
+from ep.texts import english
 
 NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 
@@ -24,7 +25,9 @@ def stats(**changes) -> ArchiverStats:
 
 
 def judge(reading):
-    return judge_archiving(reading, now=NOW, warn_after_minutes=60)
+    """The verdict and its message as `ep check` gives it."""
+    ok, message = judge_archiving(reading, now=NOW, warn_after_minutes=60)
+    return ok, english(message)
 
 
 def test_archiving_that_keeps_up_is_ok_and_says_what_was_archived_last():
@@ -32,7 +35,7 @@ def test_archiving_that_keeps_up_is_ok_and_says_what_was_archived_last():
     assert ok
     assert message == (
         "WAL archiving works: last segment 000000010000000A000000FE at "
-        "2026-12-01 05:57:00 UTC, 0 waiting."
+        "2026-12-01 06:57:00 +0100, 0 waiting."
     )
 
 
@@ -45,7 +48,9 @@ def test_archiving_that_failed_after_its_last_success_is_not_ok():
         )
     )
     assert not ok
-    assert message.startswith("WAL archiving fails: 7 failures, the latest at 2026-12-01 05:59:00")
+    assert message.startswith(
+        "WAL archiving fails: 7 failures, the latest at 2026-12-01 06:59:00 +0100"
+    )
     assert "000000010000000A000000FF" in message
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ep.backup.archiving import check_wal_archiving
 from ep.models import Package, Person
+from ep.texts import english
 from ep.timeutil import utcnow
 from tests.backup.conftest import commit_order
 from tests.support import is_postgres, make_instance, run_ep
@@ -177,7 +178,7 @@ def test_point_in_time_recovery_keeps_every_order_committed_before_the_chosen_mo
     with engine.connect() as connection:
         ok, message = check_wal_archiving(connection, now=utcnow(), warn_after_minutes=60)
     engine.dispose()
-    assert ok, message
+    assert ok, english(message)
 
     cluster.stop()
     cluster.pgbackrest(
@@ -221,4 +222,4 @@ def test_the_archiver_check_warns_when_archiving_fails(cluster):
         cluster.sql("ALTER SYSTEM RESET archive_command")
         cluster.sql("SELECT pg_reload_conf()")
     assert not ok
-    assert message.startswith("WAL archiving fails: ")
+    assert english(message).startswith("WAL archiving fails: ")

@@ -133,7 +133,7 @@ def test_with_the_database_unreachable_a_cold_operator_gets_403_and_a_warm_one_e
         page = server.get("/OmniqOperator/", cert=operator_cert)
         assert page.status == 200
         assert "database:responseTime" in page.body
-        assert "The database cannot be reached" in page.body
+        assert "Databasen går inte att nå" in page.body
     finally:
         proxy.stop()
         stop_server(server)
@@ -188,5 +188,6 @@ def test_without_an_installation_the_json_says_fail_with_the_error_status_code(
     body = json.loads(reply.body)
     assert body["status"] == "fail"
     [installation] = body["checks"]["installation:installed"]
-    assert installation["output"] == "EP is not installed in this database: run `ep init`."
+    # the JSON speaks the page's language: Swedish unless the operator chose English
+    assert installation["output"] == "EP är inte installerat i den här databasen: kör `ep init`."
     assert "output" not in body["checks"]["database:responseTime"][0]  # passing: no output

@@ -58,11 +58,34 @@ def test_a_failed_last_run_gives_error_with_the_error_and_the_rerun_command(
 
     assert tls_server.get(cert=operator_cert).body == "ERROR"
     page = tls_server.get("/OmniqOperator/", cert=operator_cert)
-    assert "The latest run failed at" in page.body
-    assert "DeadlockDetected: deadlock detected while claiming notification 17" in page.body
-    assert "Run it again: ep batch notify-reminders" in page.body
+    # in the page's language (Swedish by default); the error and the command as written
+    assert "Senaste körningen misslyckades" in page.body
+    error = "<code>DeadlockDetected: deadlock detected while claiming notification 17</code>"
+    assert error in page.body
+    assert "Kör om den: <code>ep batch notify-reminders</code>" in page.body
     # the recent runs with their outcome and counts
-    assert "batchhost (4242)" in page.body and "failed" in page.body
+    assert "<code>batchhost</code> (4242)" in page.body and "misslyckades" in page.body
+
+
+def test_a_dead_run_not_yet_taken_over_shows_as_stopped_in_the_runs_table_not_running(
+    tls_server, installed, operator_cert, db_session, now
+):
+    started = now - timedelta(minutes=20)
+    run = record_run(db_session, "EXPIREORDERS", started=started, status="succeeded")
+    # killed mid-run on another host: nobody wrote its end
+    run.status, run.finished_at, run.pid = "running", None, 4343
+    heartbeat = db_session.get(BatchHeartbeat, "EXPIREORDERS")
+    heartbeat.running_run_id, heartbeat.running_host, heartbeat.running_pid = run.id, "b2", 4343
+    heartbeat.last_activity_at = now - timedelta(minutes=19)  # past BatchLeaseSeconds (300 s)
+    db_session.commit()
+
+    assert tls_server.get(cert=operator_cert).body == "ERROR"
+    page = tls_server.get("/OmniqOperator/", cert=operator_cert).body
+    runs = page[page.index("<h3>EXPIREORDERS</h3>") :].split("</table>")[0]
+    (row,) = [row for row in runs.split("</tr>") if "(4343)" in row]
+    assert "stannade utan att bli klar" in row and "pågår" not in row
+    assert "60,0 s" in row  # from its start to its last heartbeat
+    assert "inget livstecken på längre än <code>BatchLeaseSeconds</code> (300 s)" in row
 
 
 def test_the_same_report_is_health_json_by_accept_header(tls_server, installed, operator_cert):
@@ -96,8 +119,8 @@ def test_a_fresh_installation_is_ok_until_its_first_batch_is_overdue(
     db_session.commit()
     assert tls_server.get(cert=operator_cert).body == "ERROR"
     page = tls_server.get("/OmniqOperator/", cert=operator_cert)
-    assert "Configured to warn after 30 minutes inactivity" in page.body
-    assert "Last activity: never" in page.body
+    assert "Configured to warn after 30 minutes inactivity" in page.body  # the manual's words
+    assert "Senaste aktivitet: aldrig" in page.body
 
 
 # -- who gets in: everything but a verified operator is refused --
