@@ -39,6 +39,10 @@ class Offer(Base):
         partial_index(
             "ix_offer_recurring_id", "id", where=column("recurrence_months").is_not(None)
         ),
+        # NOTIFYREMINDERS' offer-due-again finder reads only the offers come due
+        partial_index(
+            "ix_offer_due_again_at", "due_again_at", where=column("due_again_at").is_not(None)
+        ),
         # PURGE: offers ended before the retention cutoff
         Index("ix_offer_valid_until", "valid_until"),
     )
@@ -52,6 +56,10 @@ class Offer(Base):
     valid_until: Mapped[datetime]
     # months between recurring samplings (e.g. 3 for quarterly); None = once
     recurrence_months: Mapped[int | None]
+    # when the reminder to order again comes due (ep.domain.reminders.refresh_due_again
+    # keeps it); None when it never will: not recurring, an order open now, never ordered,
+    # reminded already, or not before the offer ends
+    due_again_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
