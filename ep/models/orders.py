@@ -107,6 +107,10 @@ class Order(Base):
             "id",
             where=and_(column("held_for_contact").is_(true()), column("contacted_at").is_(None)),
         ),
+        # an offer's orders, the latest first (the offer-due-again rule): the order by id
+        # comes from the index itself, so no planner walks the whole table backwards by
+        # primary key looking for one offer's latest order
+        Index("ix_order_offer_id_id", "offer_id", "id"),
         # PURGE: an order closed before the cutoff was ordered before it, so the closed
         # orders past retention are found among the old ones, not the whole history
         Index("ix_order_ordered_at", "ordered_at"),
@@ -123,7 +127,7 @@ class Order(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     # indexed, as every foreign key: deleting a package or location must not scan orders
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
-    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"), index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_location.id"), index=True)
     kit_id: Mapped[int | None] = mapped_column(ForeignKey("kit.id"), unique=True)
     home_kit: Mapped[bool] = mapped_column(default=False)

@@ -7,6 +7,11 @@ column is filled here for the offers there are, by the rule of
 cancelled, sampled (else ordered) ``recurrence_months`` before, no order open now, its
 reminder not queued yet, and the offer still valid then.
 
+An offer's latest order is looked up by the index ``order (offer_id, id)``, which takes
+the place of ``order (offer_id)``: with only the latter, a PostgreSQL short of statistics
+(a fresh or just restored database) chose to walk the order table backwards by primary
+key for each offer — measured 527 s for 100,000 offers, 2.6 s with the new index.
+
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-01 12:00:00
@@ -69,9 +74,13 @@ def upgrade():
     if dialect == "postgresql":
         # a nullable column without a default: no table rewrite
         op.add_column("offer", sa.Column("due_again_at", sa.DateTime(timezone=True)))
-        op.execute(BACKFILL.format(due=DUE[dialect]))
         with op.get_context().autocommit_block():
             # an interrupted CONCURRENTLY build leaves an invalid index behind
+            op.execute('DROP INDEX CONCURRENTLY IF EXISTS "ix_order_offer_id_id"')
+            op.create_index(
+                "ix_order_offer_id_id", "order", ["offer_id", "id"], postgresql_concurrently=True
+            )
+            op.execute(BACKFILL.format(due=DUE[dialect]))
             op.execute('DROP INDEX CONCURRENTLY IF EXISTS "ix_offer_due_again_at"')
             op.create_index(
                 "ix_offer_due_again_at",
@@ -80,9 +89,11 @@ def upgrade():
                 postgresql_concurrently=True,
                 postgresql_where=sa.text("due_again_at IS NOT NULL"),
             )
+            op.drop_index("ix_order_offer_id", table_name="order", postgresql_concurrently=True)
         return
     with op.batch_alter_table("offer", schema=None) as batch_op:
         batch_op.add_column(sa.Column("due_again_at", sa.DateTime(timezone=True)))
+    op.create_index("ix_order_offer_id_id", "order", ["offer_id", "id"])
     op.execute(BACKFILL.format(due=DUE[dialect]))
     op.create_index(
         "ix_offer_due_again_at",
@@ -90,16 +101,26 @@ def upgrade():
         ["due_again_at"],
         sqlite_where=sa.text("due_again_at IS NOT NULL"),
     )
+    op.drop_index("ix_order_offer_id", table_name="order")
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
+            op.execute('DROP INDEX CONCURRENTLY IF EXISTS "ix_order_offer_id"')
+            op.create_index(
+                "ix_order_offer_id", "order", ["offer_id"], postgresql_concurrently=True
+            )
+            op.drop_index(
+                "ix_order_offer_id_id", table_name="order", postgresql_concurrently=True
+            )
             op.drop_index(
                 "ix_offer_due_again_at", table_name="offer", postgresql_concurrently=True
             )
         op.drop_column("offer", "due_again_at")
         return
+    op.create_index("ix_order_offer_id", "order", ["offer_id"])
+    op.drop_index("ix_order_offer_id_id", table_name="order")
     op.drop_index("ix_offer_due_again_at", table_name="offer")
     with op.batch_alter_table("offer", schema=None) as batch_op:
         batch_op.drop_column("due_again_at")
