@@ -147,7 +147,11 @@ class months_later(ColumnElement[_T]):  # noqa: N801 - used like a SQL function
         ("months", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, timestamp: ColumnElement[_T], months: ColumnElement[int]) -> None:
+    def __init__(
+        self,
+        timestamp: ColumnElement[_T],
+        months: ColumnElement[int | None] | InstrumentedAttribute[int | None],
+    ) -> None:
         self.timestamp = timestamp
         self.months = months
         self.type = timestamp.type

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     ScalarSelect,
     SQLColumnExpression,
     String,
@@ -226,7 +227,9 @@ def offers_of(orders: ColumnElement[bool]) -> ColumnElement[bool]:
     return Offer.id.in_(select(Order.offer_id).where(orders, Order.offer_id.is_not(None)))
 
 
-def _due_again_candidates(session: Session, *, now: datetime, after: int, limit: int):
+def _due_again_candidates(
+    session: Session, *, now: datetime, after: int, limit: int
+) -> Sequence[Row[int, int, datetime, int, datetime]]:
     """Offers whose ``due_again_at`` has come, after ``after`` by id, with what they are
     due for by their orders now: (offer, person, valid until, latest order, due at)."""
     return session.execute(

@@ -232,6 +232,11 @@ def _update_orders(
             update_rows(session, Order, group)
         # results for an order never marked sampled: it is no longer open, so its
         # recurring offer comes due again counted from the ordering
-        were_open = [c["id"] for c in changes if orders[c["id"]].status in OPEN_ORDER_STATUSES]
+        changed = {c["id"] for c in changes}
+        were_open = [
+            order_id
+            for order_id, order in orders.items()
+            if order_id in changed and order.status in OPEN_ORDER_STATUSES
+        ]
         if were_open:
             refresh_due_again(session, offers_of(Order.id.in_(were_open)))

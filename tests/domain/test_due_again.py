@@ -27,9 +27,9 @@ from ep.timeutil import STOCKHOLM
 SECOND = timedelta(seconds=1)
 
 
-def stockholm(*parts: int) -> datetime:
+def stockholm(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A time as staff and residents read it: on the wall clock in Stockholm."""
-    return datetime(*parts, tzinfo=STOCKHOLM)
+    return datetime(year, month, day, hour, minute, tzinfo=STOCKHOLM)
 
 
 class World:
