@@ -37,6 +37,7 @@ from pathlib import Path
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,9 +47,11 @@ from stdnum import luhn  # noqa: E402
 from ep import create_app  # noqa: E402
 from ep.config import load_config  # noqa: E402
 from ep.domain.demo import load_demo  # noqa: E402
+from ep.domain.reminders import refresh_due_again  # noqa: E402
 from ep.extensions import db  # noqa: E402
 from ep.identity.ordernumber import ALPHABET, RANDOM_LENGTH, _shown  # noqa: E402
 from ep.instance import write_ini  # noqa: E402
+from ep.models import Offer  # noqa: E402
 from ep.timeutil import utcnow  # noqa: E402
 from tests.pki import PKI  # noqa: E402
 
@@ -149,6 +152,10 @@ def generate(url: str, scale: float) -> None:
             begun = time.perf_counter()
             conn.execute(text(sql))
             print(f"  {step}: {time.perf_counter() - begun:.0f} s", flush=True)
+        begun = time.perf_counter()
+        # when each recurring offer comes due again, as EP keeps it on every change
+        refresh_due_again(Session(bind=conn), Offer.recurrence_months.is_not(None))
+        print(f"  offers due again: {time.perf_counter() - begun:.0f} s", flush=True)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
         conn.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{COMPLETE}'"))

@@ -130,3 +130,49 @@ def _bare(element, compiler, **kw):
 @compiles(unindexed, "sqlite")
 def _unary_plus(element, compiler, **kw):
     return "+" + compiler.process(element.column, **kw)
+
+
+class months_later(ColumnElement[_T]):  # noqa: N801 - used like a SQL function
+    """``timestamp`` plus ``months`` calendar months in UTC, the day clamped to the month's
+    end (31 January + 1 month = 28 or 29 February): ``ep.domain.reminders.add_months`` in SQL.
+
+    The databases disagree on month arithmetic: PostgreSQL clamps, but in the session's
+    time zone; SQLite's ``date(…, '+1 months')`` runs over into the next month (3 March).
+    So each gets its own spelling of the same rule.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("timestamp", InternalTraversal.dp_clauseelement),
+        ("months", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(
+        self,
+        timestamp: ColumnElement[_T],
+        months: ColumnElement[int | None] | InstrumentedAttribute[int | None],
+    ) -> None:
+        self.timestamp = timestamp
+        self.months = months
+        self.type = timestamp.type
+
+
+@compiles(months_later)
+def _months_later_in_utc(element, compiler, **kw):
+    timestamp = compiler.process(element.timestamp, **kw)
+    months = compiler.process(element.months, **kw)
+    utc = f"({timestamp}) AT TIME ZONE 'UTC'"
+    return f"({utc} + make_interval(months => {months})) AT TIME ZONE 'UTC'"
+
+
+@compiles(months_later, "sqlite")
+def _months_later_clamped(element, compiler, **kw):
+    # EP's timestamps are stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the date moves,
+    # the time of day (from character 11) stays as written
+    timestamp = compiler.process(element.timestamp, **kw)
+    months = compiler.process(element.months, **kw)
+    moved = f"date({timestamp}, printf('%+d months', {months}))"
+    return (
+        f"(CASE WHEN strftime('%d', {moved}) = strftime('%d', {timestamp}) THEN {moved} "
+        f"ELSE date({moved}, 'start of month', '-1 day') END || substr({timestamp}, 11))"
+    )

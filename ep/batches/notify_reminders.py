@@ -20,7 +20,8 @@ def queue_step(kind: str, find):
             ctx.session, now=ctx.now(), after=ctx.state.get("after", 0), limit=ctx.chunk_size()
         )
         if not found:
-            ctx.session.rollback()
+            # the runner commits: a finder may have corrected what it read (an offer
+            # found not due again gets its due_again_at recomputed)
             return None
         queued, existing = queue_reminders(ctx.session, found, now=ctx.now())
         ctx.state["after"] = found[-1].cursor

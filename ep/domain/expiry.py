@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from ep.domain.bulk import Model
+from ep.domain.reminders import offers_of, refresh_due_again
 from ep.models import Offer, Order
 from ep.models.orders import OPEN_ORDER_STATUSES
 
@@ -25,30 +26,38 @@ def _expire(
     overdue: tuple[ColumnElement[bool], ...],
     oldest_first: Any,
     limit: int,
-) -> int:
+) -> tuple[int, list[int]]:
     """Mark up to ``limit`` overdue rows expired; the UPDATE checks the state again, so a
-    row that changed a moment ago (say, an order just sampled) is left alone."""
+    row that changed a moment ago (say, an order just sampled) is left alone. Returns how
+    many were expired and the ids looked at."""
     query = select(model.id).where(*overdue).order_by(oldest_first).limit(limit)
-    ids = session.scalars(query).all()
+    ids = list(session.scalars(query))
     if not ids:
-        return 0
+        return 0, ids
     expired = session.execute(
         update(model)
         .where(model.id.in_(ids), *overdue)
         .values(status="expired")
         .execution_options(synchronize_session=False)
     )
-    return cast(CursorResult[Any], expired).rowcount  # an UPDATE's result counts its rows
+    return cast(CursorResult[Any], expired).rowcount, ids  # an UPDATE's result counts its rows
 
 
 def expire_orders(session: Session, *, now: datetime, limit: int) -> int:
     """Mark up to ``limit`` unsampled orders past ``expires_at`` expired; flushes only."""
-    return _expire(session, Order, _overdue_orders(now), Order.expires_at, limit)
+    count, ids = _expire(session, Order, _overdue_orders(now), Order.expires_at, limit)
+    if ids:
+        # an offer whose order expired unsampled comes due again counted from that order
+        refresh_due_again(session, offers_of(Order.id.in_(ids)))
+    return count
 
 
 def expire_offers(session: Session, *, now: datetime, limit: int) -> int:
     """Mark up to ``limit`` active offers past ``valid_until`` expired; flushes only."""
-    return _expire(session, Offer, _overdue_offers(now), Offer.valid_until, limit)
+    count, ids = _expire(session, Offer, _overdue_offers(now), Offer.valid_until, limit)
+    if ids:
+        refresh_due_again(session, Offer.id.in_(ids))  # an expired offer is never due again
+    return count
 
 
 def overdue_counts(session: Session, *, now: datetime) -> tuple[int, int]:

@@ -212,8 +212,7 @@ def report_sampled(
             f"order {order.number} was sampled {order.sampled_at.isoformat()}"
             + (f" at {order.sampled_location.code}" if order.sampled_location else "")
         )
-    mark_sampled(session, order=order, actor=actor, now=now)
-    order.sampled_at = sampled_at
+    mark_sampled(session, order=order, actor=actor, now=now, sampled_at=sampled_at)
     order.sampled_location_id = location.id
     session.flush()
     return Sampled(order, changed=True)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from ep.domain import DomainError, NotFound
 from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import acting_user, log_order_change
+from ep.domain.reminders import refresh_due_again
 from ep.identity import InvalidIdentifier, new_order_number, parse_kit_code
 from ep.identity.personnummer import age_on
 from ep.models import Kit, Offer, Order, Package, Person, SamplingLocation
@@ -199,6 +200,8 @@ def place_order(
     if offer is not None and offer.recurrence_months is None:
         offer.status = "ordered"
     session.flush()
+    if offer is not None:
+        refresh_due_again(session, Offer.id == offer.id)  # not due while this one is open
     record_own_change(
         session,
         person,
@@ -252,6 +255,9 @@ def cancel_order(session: Session, *, person: Person, order: Order, now: datetim
     if offer is not None and offer.status == "ordered" and offer.valid_until >= now:
         offer.status = "active"
     session.flush()
+    if order.offer_id is not None:
+        # the order before this one is the latest again
+        refresh_due_again(session, Offer.id == order.offer_id)
     record_own_change(
         session, person, "order:cancel", now=now, object_type="order", object_id=order.number
     )

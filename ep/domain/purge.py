@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ep.config import Config
 from ep.domain.bulk import Model
-from ep.domain.reminders import add_months
+from ep.domain.reminders import add_months, refresh_due_again
 from ep.models import (
     AuditEvent,
     BatchHeartbeat,
@@ -147,6 +147,11 @@ def purge_orders(session: Session, *, now: datetime, config: Config, limit: int)
     if not ids:
         return 0
     kit_ids = [k for k in session.scalars(select(Order.kit_id).where(Order.id.in_(ids))) if k]
+    offer_ids = set(
+        session.scalars(
+            select(Order.offer_id).where(Order.id.in_(ids), Order.offer_id.is_not(None))
+        )
+    )
     for model in (InboxMessage, LabMessage):
         session.execute(
             update(model)
@@ -159,6 +164,9 @@ def purge_orders(session: Session, *, now: datetime, config: Config, limit: int)
     )
     deleted = _delete(session, Order, ids)
     _delete(session, Kit, kit_ids)
+    if offer_ids:
+        # an offer whose latest order went comes due again from the one before, if any
+        refresh_due_again(session, Offer.id.in_(offer_ids))
     return deleted
 
 

@@ -10,7 +10,9 @@ Four rules, each switched on per package (``Package.remind_*``; None switches it
   registered ``remind_kit_after_days`` after ordering;
 - ``reminder:offer-due-again:<offer>:<last order>`` — a recurring offer whose latest order
   was sampled (or, if never sampled, placed) ``recurrence_months`` ago, with no order open
-  now. The previous order is part of the key, so each round reminds once.
+  now. The previous order is part of the key, so each round reminds once. When that comes
+  due is kept on the offer (``Offer.due_again_at``, by ``refresh_due_again``), so the
+  finder reads the offers come due, not every recurring offer.
 
 The dedupe key makes each reminder exist at most once, so a rerun — after a crash, a
 deadlock or a timeout — queues only what is missing. Each finder returns candidates in id
@@ -25,6 +27,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
+    ScalarSelect,
     SQLColumnExpression,
     String,
     and_,
@@ -35,10 +39,11 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    update,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from ep.database import unindexed
+from ep.database import months_later, unindexed
 from ep.domain.notifications import NotificationRequest, queue_notifications
 from ep.models import Kit, Notification, Offer, Order, Package, Person
 from ep.models.orders import OPEN_ORDER_STATUSES
@@ -154,12 +159,9 @@ def kits_not_registered(
     )
 
 
-def offers_due_again(session: Session, *, now: datetime, after: int, limit: int) -> list[Reminder]:
-    """Recurring offers whose latest order is ``recurrence_months`` old, none open now."""
-    # the latest order is looked up per offer shown (by the order.offer_id index), after
-    # the page is chosen: joined on a correlated subquery instead, PostgreSQL read the
-    # whole order table for each page
-    latest = (
+def _latest_order_id() -> ScalarSelect[int]:
+    """The offer's latest order that was not cancelled (correlated to ``Offer``)."""
+    return (
         select(Order.id)
         .where(Order.offer_id == Offer.id, Order.status != "cancelled")
         .order_by(Order.id.desc())
@@ -167,49 +169,107 @@ def offers_due_again(session: Session, *, now: datetime, after: int, limit: int)
         .correlate(Offer)
         .scalar_subquery()
     )
-    open_order = exists().where(Order.offer_id == Offer.id, Order.status.in_(OPEN_ORDER_STATUSES))
+
+
+def due_again_at() -> ScalarSelect[datetime]:
+    """When each offer's due-again reminder comes due, from its orders; NULL if never.
+
+    Correlated to ``Offer``: the latest order's sampling (or ordering) time plus the
+    offer's ``recurrence_months``. NULL for an offer that does not recur or is closed,
+    has an order open now or none yet, whose reminder for that order is queued already,
+    or that ends before the reminder would come due.
+    """
+    latest = aliased(Order)
+    due = months_later(func.coalesce(latest.sampled_at, latest.ordered_at), Offer.recurrence_months)
+    open_order = (
+        exists()
+        .where(Order.offer_id == Offer.id, Order.status.in_(OPEN_ORDER_STATUSES))
+        .correlate(Offer)
+    )
+    key = (
+        literal(f"{OFFER_DUE_AGAIN}:")
+        + cast(Offer.id, String)
+        + literal(":")
+        + cast(latest.id, String)
+    )
+    return (
+        select(due)
+        .where(
+            latest.id == _latest_order_id(),
+            Offer.recurrence_months > 0,
+            Offer.status.in_(("active", "ordered")),
+            due < Offer.valid_until,
+            ~open_order,
+            ~exists().where(Notification.dedupe_key == key).correlate(Offer, latest),
+        )
+        .correlate(Offer)
+        .scalar_subquery()
+    )
+
+
+def refresh_due_again(session: Session, offers: ColumnElement[bool]) -> None:
+    """Recompute ``Offer.due_again_at`` of the offers matching ``offers``, in one UPDATE.
+
+    Every change to an offer's recurrence or status, or to its orders (placed, cancelled,
+    sampled, resulted, expired, purged), calls this for the offers it touched.
+    """
+    session.execute(
+        update(Offer)
+        # an offer that never recurred keeps its NULL without a write
+        .where(offers, or_(Offer.recurrence_months.is_not(None), Offer.due_again_at.is_not(None)))
+        .values(due_again_at=due_again_at())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def offers_of(orders: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The offers that the orders matching ``orders`` were placed from."""
+    return Offer.id.in_(select(Order.offer_id).where(orders, Order.offer_id.is_not(None)))
+
+
+def _due_again_candidates(
+    session: Session, *, now: datetime, after: int, limit: int
+) -> Sequence[Row[int, int, datetime, int, datetime]]:
+    """Offers whose ``due_again_at`` has come, after ``after`` by id, with what they are
+    due for by their orders now: (offer, person, valid until, latest order, due at)."""
+    return session.execute(
+        select(Offer.id, Offer.person_id, Offer.valid_until, _latest_order_id(), due_again_at())
+        .where(
+            # read by ix_offer_due_again_at, not by walking the ids (unary + on SQLite)
+            Offer.due_again_at.is_not(None),
+            Offer.due_again_at <= now,
+            unindexed(Offer.id) > after,
+        )
+        .order_by(Offer.id)
+        .limit(limit)
+    ).all()
+
+
+def offers_due_again(session: Session, *, now: datetime, after: int, limit: int) -> list[Reminder]:
+    """Recurring offers whose latest order is ``recurrence_months`` old, none open now.
+
+    Only the offers whose ``due_again_at`` has come are read, so the cost follows what is
+    due, not how many offers recur. The column is an index, the orders are the truth:
+    each candidate is checked against them again, and one not due after all (a reminder
+    queued by the last run, a change that missed the column) gets its column recomputed
+    and is not read again. An offer past its end waits for EXPIREORDERS to close it.
+    """
     found: list[Reminder] = []
     cursor = after
-    # the month arithmetic is done here, not in SQL (it differs between databases), so a
-    # page may hold offers not due yet: read on until the page is full or nothing is left
     while len(found) < limit:
-        rows = session.execute(
-            select(Offer.id, Offer.person_id, Offer.recurrence_months, latest)
-            .where(
-                Offer.id > cursor,
-                # walked by the partial index of recurring offers (ix_offer_recurring_id)
-                Offer.recurrence_months.is_not(None),
-                Offer.recurrence_months > 0,
-                unindexed(Offer.status).in_(("active", "ordered")),
-                Offer.valid_until > now,
-                ~open_order,
-            )
-            .order_by(Offer.id)
-            .limit(limit)
-        ).all()
-        if not rows:
+        candidates = _due_again_candidates(session, now=now, after=cursor, limit=limit)
+        if not candidates:
             break
-        since = dict(
-            session.execute(
-                select(Order.id, func.coalesce(Order.sampled_at, Order.ordered_at)).where(
-                    Order.id.in_({row[3] for row in rows if row[3] is not None})
-                )
-            ).all()
-        )
-        due = {
-            f"{OFFER_DUE_AGAIN}:{offer_id}:{order_id}": (offer_id, person_id, order_id)
-            for offer_id, person_id, months, order_id in rows
-            if order_id is not None and add_months(since[order_id], months) <= now
-        }
-        queued = set(
-            session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(due)))
-        )
-        found.extend(
-            Reminder(OFFER_DUE_AGAIN, key, person_id, None, offer_id)
-            for key, (offer_id, person_id, _order_id) in due.items()
-            if key not in queued
-        )
-        cursor = rows[-1][0]
+        stale = []
+        for offer_id, person_id, valid_until, order_id, due in candidates:
+            if due is not None and due <= now < valid_until:
+                key = f"{OFFER_DUE_AGAIN}:{offer_id}:{order_id}"
+                found.append(Reminder(OFFER_DUE_AGAIN, key, person_id, None, offer_id))
+            elif due is None or due > now:
+                stale.append(offer_id)
+        if stale:
+            refresh_due_again(session, Offer.id.in_(stale))
+        cursor = candidates[-1][0]
     return found[:limit]
 
 

@@ -28,8 +28,10 @@ from sqlalchemy.orm import Session
 
 from ep.domain import DomainError
 from ep.domain.bulk import insert_rows, update_rows
+from ep.domain.reminders import offers_of, refresh_due_again
 from ep.labformats import Observation
 from ep.models import Analysis, LabMessage, Order, Result, User, package_analysis
+from ep.models.orders import OPEN_ORDER_STATUSES
 
 # orders that can no longer receive results
 CLOSED_ORDER_STATUSES = ("cancelled",)
@@ -228,3 +230,13 @@ def _update_orders(
         partial = [c for c in changes if c["status"] == "partial"]
         for group in (resulted, partial):  # one statement per shape of row
             update_rows(session, Order, group)
+        # results for an order never marked sampled: it is no longer open, so its
+        # recurring offer comes due again counted from the ordering
+        changed = {c["id"] for c in changes}
+        were_open = [
+            order_id
+            for order_id, order in orders.items()
+            if order_id in changed and order.status in OPEN_ORDER_STATUSES
+        ]
+        if were_open:
+            refresh_due_again(session, offers_of(Order.id.in_(were_open)))

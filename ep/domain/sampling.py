@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 from ep.domain import DomainError
 from ep.domain.audit import Actor, described, record
 from ep.domain.patient_access import acting_user, find_person, log_order_change
+from ep.domain.reminders import refresh_due_again
 from ep.identity import parse_personnummer
-from ep.models import Order
+from ep.models import Offer, Order
 from ep.models.orders import OPEN_ORDER_STATUSES
 
 
@@ -49,8 +50,15 @@ def open_orders_for(
     return orders
 
 
-def mark_sampled(session: Session, *, order: Order, actor: Actor, now: datetime) -> Order:
-    """Record that the sample for ``order`` was taken now; log the change.
+def mark_sampled(
+    session: Session,
+    *,
+    order: Order,
+    actor: Actor,
+    now: datetime,
+    sampled_at: datetime | None = None,
+) -> Order:
+    """Record that the sample for ``order`` was taken now (or at ``sampled_at``); log it.
 
     Raises DomainError when the order is not waiting for sampling (already sampled,
     cancelled or expired).
@@ -59,8 +67,11 @@ def mark_sampled(session: Session, *, order: Order, actor: Actor, now: datetime)
         raise DomainError(f"order {order.number} is not waiting for sampling ({order.status})")
     user = acting_user(session, actor)
     order.status = "sampled"
-    order.sampled_at = now
+    order.sampled_at = sampled_at or now
     order.sampled_by_id = user.id if user else None
     log_order_change(session, actor, order, described("sampled"), now=now)
     session.flush()
+    if order.offer_id is not None:
+        # a recurring offer comes due again counted from the sampling
+        refresh_due_again(session, Offer.id == order.offer_id)
     return order

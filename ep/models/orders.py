@@ -39,6 +39,10 @@ class Offer(Base):
         partial_index(
             "ix_offer_recurring_id", "id", where=column("recurrence_months").is_not(None)
         ),
+        # NOTIFYREMINDERS' offer-due-again finder reads only the offers come due
+        partial_index(
+            "ix_offer_due_again_at", "due_again_at", where=column("due_again_at").is_not(None)
+        ),
         # PURGE: offers ended before the retention cutoff
         Index("ix_offer_valid_until", "valid_until"),
     )
@@ -52,6 +56,10 @@ class Offer(Base):
     valid_until: Mapped[datetime]
     # months between recurring samplings (e.g. 3 for quarterly); None = once
     recurrence_months: Mapped[int | None]
+    # when the reminder to order again comes due (ep.domain.reminders.refresh_due_again
+    # keeps it); None when it never will: not recurring, an order open now, never ordered,
+    # reminded already, or not before the offer ends
+    due_again_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -99,6 +107,10 @@ class Order(Base):
             "id",
             where=and_(column("held_for_contact").is_(true()), column("contacted_at").is_(None)),
         ),
+        # an offer's orders, the latest first (the offer-due-again rule): the order by id
+        # comes from the index itself, so no planner walks the whole table backwards by
+        # primary key looking for one offer's latest order
+        Index("ix_order_offer_id_id", "offer_id", "id"),
         # PURGE: an order closed before the cutoff was ordered before it, so the closed
         # orders past retention are found among the old ones, not the whole history
         Index("ix_order_ordered_at", "ordered_at"),
@@ -115,7 +127,7 @@ class Order(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     # indexed, as every foreign key: deleting a package or location must not scan orders
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
-    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"), index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_location.id"), index=True)
     kit_id: Mapped[int | None] = mapped_column(ForeignKey("kit.id"), unique=True)
     home_kit: Mapped[bool] = mapped_column(default=False)

@@ -4,6 +4,7 @@ from datetime import timedelta
 from itertools import count
 
 from ep.batches.spine import BatchSpec, Schedule
+from ep.domain.reminders import refresh_due_again
 from ep.identity import new_order_number
 from ep.models import Offer, Order, Package, Person, Result
 
@@ -50,6 +51,9 @@ def order(session, *, person, package, now, **values) -> Order:
     row = Order(number=new_order_number(), person=person, package=package, **values)
     session.add(row)
     session.flush()
+    if row.offer_id is not None:
+        # what EP's own paths do after changing an offer's orders
+        refresh_due_again(session, Offer.id == row.offer_id)
     return row
 
 

@@ -1,12 +1,14 @@
 """NOTIFYREMINDERS: each package's reminder rules, each reminder queued and sent once."""
 
+import json
+from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from ep.batches.notify_reminders import NOTIFYREMINDERS
-from ep.domain.reminders import add_months
-from ep.models import InboxMessage, Kit, Notification
+from ep.domain.reminders import add_months, offers_due_again
+from ep.models import InboxMessage, Kit, Notification, Offer
 from tests.batches import factories
 from tests.support import run_ep
 
@@ -189,3 +191,138 @@ def test_months_are_added_by_the_calendar():
 
     assert add_months(datetime(2026, 1, 31, tzinfo=UTC), 1) == datetime(2026, 2, 28, tzinfo=UTC)
     assert add_months(datetime(2026, 11, 15, tzinfo=UTC), 3) == datetime(2027, 2, 15, tzinfo=UTC)
+
+
+def recurring_offers(session, now, *, due, not_due):
+    """Quarterly offers whose last order was sampled 100 days ago (due again) or 10 days
+    ago (not yet); committed."""
+    pkg = factories.package(session, now=now)
+    who = factories.person(session, now=now)
+    made = {}
+    for kind, count, sampled_at in (
+        ("due", due, now - timedelta(days=100)),
+        ("not due", not_due, now - timedelta(days=10)),
+    ):
+        made[kind] = []
+        for _ in range(count):
+            offer = factories.offer(
+                session,
+                person=who,
+                package=pkg,
+                now=now,
+                recurrence_months=3,
+                valid_from=now - timedelta(days=200),
+                valid_until=now + timedelta(days=400),
+            )
+            factories.order(
+                session,
+                person=who,
+                package=pkg,
+                now=now,
+                offer=offer,
+                status="released",
+                ordered_at=sampled_at - timedelta(days=2),
+                sampled_at=sampled_at,
+            )
+            made[kind].append(offer)
+    session.commit()
+    return made
+
+
+@contextmanager
+def statements_run(session):
+    """The (SQL, parameters) the session's engine runs inside the block."""
+    engine = session.get_bind()
+    seen = []
+
+    def note(_conn, _cursor, statement, parameters, *_args):
+        if statement != "BEGIN":  # SQLite's, issued by EP's connect hook
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def offer_rows_read(session, statement, parameters):
+    """How the candidate query reads the offer table: on SQLite the plan's lines for it,
+    on PostgreSQL (index, rows read) for each scan of it, as EXPLAIN ANALYZE counts."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+        return [row[3] for row in plan if " offer " in f"{row[3]} "]
+    # the statistics autovacuum keeps; and the test's few hundred rows fit in a page or
+    # two, where a sequential scan is cheapest, so that is ruled out
+    connection.exec_driver_sql("ANALYZE offer")
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    [[plan]] = connection.exec_driver_sql(
+        f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters
+    ).all()
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    scans, nodes = [], [plan[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("Plans", [])
+        if node.get("Relation Name") == "offer":
+            read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            scans.append((node.get("Index Name"), read))
+    return scans
+
+
+def test_the_due_again_finder_reads_the_offers_come_due_not_every_recurring_one(db_session, now):
+    made = recurring_offers(db_session, now, due=1, not_due=1)
+    with statements_run(db_session) as few:
+        found_few = offers_due_again(db_session, now=now, after=0, limit=500)
+    db_session.rollback()
+    recurring_offers(db_session, now, due=0, not_due=199)
+    with statements_run(db_session) as many:
+        found_many = offers_due_again(db_session, now=now, after=0, limit=500)
+
+    [due] = made["due"]
+    assert [r.cursor for r in found_few] == [r.cursor for r in found_many] == [due.id]
+    # the same statements for 1 and for 200 offers not due: the candidate page, and the
+    # next page, empty
+    assert [sql for sql, _ in few] == [sql for sql, _ in many]
+    assert len(many) == 2
+    candidates, parameters = many[0]
+    scans = offer_rows_read(db_session, candidates, parameters)
+    if db_session.get_bind().dialect.name == "sqlite":
+        assert scans and all("ix_offer_due_again_at" in scan for scan in scans), scans
+    else:
+        # the one due row read, by the partial index; none of the 200 not due
+        assert scans == [("ix_offer_due_again_at", 1)], scans
+
+
+def test_a_reminded_offer_is_read_once_more_then_not_until_it_is_ordered_again(
+    db_session, run, read, now
+):
+    made = recurring_offers(db_session, now, due=3, not_due=2)
+    due_ids = [offer.id for offer in made["due"]]
+
+    first = run(NOTIFYREMINDERS, clock=lambda: now)
+    second = run(NOTIFYREMINDERS, clock=lambda: now + timedelta(days=1))
+
+    assert (first.queued, second.processed) == (3, 0)
+    assert [key.rsplit(":", 2)[1] for key in keys(read)] == sorted(map(str, due_ids))
+    # the second run found them reminded and cleared them: no run reads them again
+    still_due = read(select(Offer.id).where(Offer.due_again_at.is_not(None)))
+    assert sorted(row[0] for row in still_due) == sorted(o.id for o in made["not due"])
+
+
+def test_an_offer_wrongly_marked_due_is_checked_against_its_orders_and_corrected(
+    db_session, run, read, now
+):
+    [offer] = recurring_offers(db_session, now, due=0, not_due=1)["not due"]
+    right = offer.due_again_at
+    assert right == add_months(now - timedelta(days=10), 3)
+    # as if some change had set it wrong: the orders say otherwise
+    db_session.execute(
+        update(Offer).where(Offer.id == offer.id).values(due_again_at=now - timedelta(days=1))
+    )
+    db_session.commit()
+
+    assert run(NOTIFYREMINDERS, clock=lambda: now).processed == 0
+    assert keys(read) == []
+    assert read(select(Offer.due_again_at).where(Offer.id == offer.id)) == [(right,)]
