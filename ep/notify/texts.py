@@ -36,8 +36,11 @@ OUTGOING = {
 # (subject, body) of the in-app inbox message, by notification kind
 INBOX = {
     "result": {
-        "sv": ("Dina provsvar är klara", "Dina provsvar är klara. Du hittar dem under Provsvar."),
-        "en": ("Your results are ready", "Your results are ready. You find them under Results."),
+        "sv": (
+            "Dina provsvar är klara",
+            "Dina provsvar är klara. Du hittar dem under Mina provsvar.",
+        ),
+        "en": ("Your results are ready", "Your results are ready. You find them under My results."),
     },
     "reminder:offer-not-ordered": {
         "sv": (
