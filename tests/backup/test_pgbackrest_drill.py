@@ -9,6 +9,7 @@ runbook's PITR section is this drill, step by step.
 Runs in the PostgreSQL pass of `make test` (CI), where the server binaries are installed.
 """
 
+import json
 import os
 import pwd
 import shutil
@@ -167,6 +168,12 @@ def test_point_in_time_recovery_keeps_every_order_committed_before_the_chosen_mo
     )
     assert init.returncode == 0, init.stderr
     cluster.pgbackrest("backup", "--type=full")
+    # pgBackRest keeps a backup's stop time in whole seconds and restores only to a target
+    # after it: wait (by the database's clock) until the second after it has begun
+    info = json.loads(cluster.pgbackrest("info", "--output=json").stdout)
+    stopped = info[0]["backup"][-1]["timestamp"]["stop"]
+    while cluster.sql("SELECT extract(epoch FROM clock_timestamp())")[0][0] <= stopped + 1:
+        time.sleep(0.1)
 
     before = commit_orders(cluster.url, "PITR-BEFORE-", 300)
     # the moment to recover to, by the database's own clock, after the last commit above
