@@ -65,6 +65,20 @@ LAUNCHER = (
 )
 
 
+def add_people(session, orders: int, now) -> list[int]:
+    """Enough residents for ``orders`` orders (ORDERS_PER_PERSON each); their ids in order."""
+    people = (orders + ORDERS_PER_PERSON - 1) // ORDERS_PER_PERSON
+    for start in range(0, people, 10_000):
+        session.execute(
+            insert(Person),
+            [
+                {"personnummer": f"19{n:010d}", "language": "sv", "created_at": now}
+                for n in range(start, min(start + 10_000, people))
+            ],
+        )
+    return list(session.scalars(select(Person.id).order_by(Person.id)))
+
+
 def fill(app, count: int) -> None:
     """N orders expiring tomorrow, ORDERS_PER_PERSON per resident, inserted in bulk."""
     now = utcnow()
@@ -81,16 +95,7 @@ def fill(app, count: int) -> None:
             )
             .returning(Package.id)
         ).scalar_one()
-        people = (count + ORDERS_PER_PERSON - 1) // ORDERS_PER_PERSON
-        for start in range(0, people, 10_000):
-            session.execute(
-                insert(Person),
-                [
-                    {"personnummer": f"19{n:010d}", "language": "sv", "created_at": now}
-                    for n in range(start, min(start + 10_000, people))
-                ],
-            )
-        person_ids = session.scalars(select(Person.id).order_by(Person.id)).all()
+        person_ids = add_people(session, count, now)
         # order numbers are random: at 200,000 two of them may well meet, so draw distinct ones
         numbers: set[str] = set()
         while len(numbers) < count:
@@ -169,16 +174,7 @@ def fill_recurring(app, count: int) -> float:
             .values(code="BENCH", name_sv="Paket", name_en="Package", created_at=now)
             .returning(Package.id)
         ).scalar_one()
-        people = (count + ORDERS_PER_PERSON - 1) // ORDERS_PER_PERSON
-        for start in range(0, people, 10_000):
-            session.execute(
-                insert(Person),
-                [
-                    {"personnummer": f"19{n:010d}", "language": "sv", "created_at": now}
-                    for n in range(start, min(start + 10_000, people))
-                ],
-            )
-        person_ids = session.scalars(select(Person.id).order_by(Person.id)).all()
+        person_ids = add_people(session, count, now)
         for start in range(0, count, 10_000):
             chunk = range(start, min(start + 10_000, count))
             offer_ids = session.scalars(
