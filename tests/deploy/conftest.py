@@ -29,41 +29,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def nginx_site(*, https_port: int, http_port: int, upstream_port: int, server_cert):
-    """deploy/nginx-ep.conf with its paths and ports replaced, and nothing else changed."""
+def shipped_config(**replacements: str) -> str:
+    """deploy/nginx-ep.conf with each of ``replacements`` (found exactly once) put in."""
     text = NGINX_CONF.read_text()
-    cert, key = server_cert
-    replacements = {
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
-        "listen 80;": f"listen 127.0.0.1:{http_port};",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
-        "/etc/ep/tls/ep.example.se.pem;": f"{cert};",
-        "/etc/ep/tls/ep.example.se.key;": f"{key};",
-    }
     for old, new in replacements.items():
         assert text.count(old) == 1, f"deploy/nginx-ep.conf no longer has {old!r} once"
         text = text.replace(old, new)
     return text
 
 
-def nginx_main(folder: Path, site: Path) -> str:
-    """The http {} around the site, as /etc/nginx/nginx.conf is, with temp files here."""
-    temp = "\n".join(
-        f"    {kind}_temp_path {folder / kind};"
+def certificate_in_place(server_cert) -> dict[str, str]:
+    """The replacements that put a server certificate where the shipped file names one."""
+    cert, key = server_cert
+    return {
+        "/etc/ep/tls/ep.example.se.pem;": f"{cert};",
+        "/etc/ep/tls/ep.example.se.key;": f"{key};",
+    }
+
+
+def nginx_config(
+    folder: Path, *, https_port: int, http_port: int, upstream_port: int, server_cert
+) -> str:
+    """deploy/nginx-ep.conf with its ports, certificate, pid, logs and temporary files in
+    ``folder`` — and nothing else changed."""
+    temp = "".join(
+        f"\n    {kind}_temp_path {folder / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    return f"""\
-daemon off;
-master_process off;
-pid {folder / "nginx.pid"};
-error_log {folder / "error.log"} info;
-events {{ worker_connections 256; }}
-http {{
-    access_log {folder / "access.log"};
-{temp}
-    include {site};
-}}
-"""
+    return shipped_config(
+        **{
+            "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+            "listen 80;": f"listen 127.0.0.1:{http_port};",
+            "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
+            "pid /run/nginx.pid;": f"pid {folder / 'nginx.pid'};",
+            "error_log /var/log/nginx/error.log;": f"error_log {folder / 'error.log'} info;",
+            "access_log /var/log/nginx/access.log;": f"access_log {folder / 'access.log'};{temp}",
+        },
+        **certificate_in_place(server_cert),
+    )
 
 
 def log_line(server: Server, text: str, timeout: float = 10) -> str:
@@ -89,19 +92,19 @@ class Front:
 
 def start_nginx(folder: Path, upstream: Server, authority) -> tuple[Server, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    site = folder / "ep.conf"
-    site.write_text(
-        nginx_site(
+    main = folder / "nginx.conf"
+    main.write_text(
+        nginx_config(
+            folder,
             https_port=(https := free_port()),
             http_port=free_port(),
             upstream_port=upstream.port,
             server_cert=authority.issue_server_cert(),
         )
     )
-    main = folder / "nginx.conf"
-    main.write_text(nginx_main(folder, site))
     log_path = folder / "nginx.out"
     command = [NGINX, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(main)]
+    command += ["-g", "daemon off; master_process off;"]
     with open(log_path, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     server = Server("127.0.0.1", https, True, authority.ca_path, process, folder / "error.log")

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from ep.identity.certificates import issue_client_certificate, make_ca, write_issued
 from ep.models import Person
-from tests.deploy.conftest import NGINX, NGINX_CONF, log_line, nginx_main
+from tests.deploy.conftest import NGINX, certificate_in_place, log_line, shipped_config
 from tests.healthcheck.conftest import STATUS_PATH
 from tests.pki import HEADER, ClientCert, escaped
 
@@ -26,21 +26,11 @@ def test_nginx_accepts_the_file(front):
 
 
 def test_the_shipped_file_needs_no_file_but_the_servers_certificate(tmp_path, pki):
-    """As an operator checks it: the shipped file with only its certificate put in place."""
-    cert, key = pki.issue_server_cert()
-    site = tmp_path / "ep.conf"
-    site.write_text(
-        NGINX_CONF.read_text()
-        .replace("/etc/ep/tls/ep.example.se.pem;", f"{cert};")
-        .replace("/etc/ep/tls/ep.example.se.key;", f"{key};")
-    )
+    """As an operator checks it: `nginx -t` on the shipped file, itself the whole nginx
+    configuration, with only its certificate put in place."""
     main = tmp_path / "nginx.conf"
-    main.write_text(nginx_main(tmp_path, site))
-    result = subprocess.run(
-        [NGINX, "-t", "-c", str(main), "-e", str(tmp_path / "t.log")],
-        capture_output=True,
-        text=True,
-    )
+    main.write_text(shipped_config(**certificate_in_place(pki.issue_server_cert())))
+    result = subprocess.run([NGINX, "-t", "-c", str(main)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 
