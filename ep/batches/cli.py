@@ -44,7 +44,7 @@ from ep.healthcheck.checks import (
     batch_checks,
     check_installation,
     one_line,
-    stalled_because,
+    stopped_run,
 )
 from ep.models import BatchHeartbeat, BatchRun
 from ep.texts import english
@@ -258,9 +258,11 @@ def history(name: str, limit: int) -> None:
         click.echo(f"{spec.name} has not run yet")
         return
     heartbeat = db.session.get(BatchHeartbeat, spec.name)
-    config = current_app.config["EP"]
-    stalled = heartbeat is not None and stalled_because(
-        heartbeat, config["BatchLeaseSeconds"], now=utcnow(), host=socket.gethostname()
+    lease = current_app.config["EP"]["BatchLeaseSeconds"]
+    stopped = (
+        stopped_run(heartbeat, lease, now=utcnow(), host=socket.gethostname())
+        if heartbeat is not None
+        else None
     )
     click.echo(
         f"{'RUN':>6}  {'STARTED':<24}  {'SECONDS':>8}  {'STATUS':<9}  {'QUEUED':>8}  "
@@ -269,9 +271,9 @@ def history(name: str, limit: int) -> None:
     for run in runs:
         state, ended = run.status, run.finished_at
         error = f"{run.error_type}: {run.error_message}" if run.error_type else ""
-        if stalled and heartbeat and run.status == "running" and heartbeat.running_run_id == run.id:
+        if stopped and run.status == "running" and stopped.run_id == run.id:
             # not yet taken over, but dead: it ended at its last heartbeat
-            state, ended, error = "stopped?", heartbeat.last_activity_at, english(stalled)
+            state, ended, error = "stopped?", stopped.last_heartbeat, english(stopped.why)
         seconds = f"{(ended - run.started_at).total_seconds():.1f}" if ended else "-"
         started = format_local(run.started_at, "%Y-%m-%d %H:%M:%S %z")
         click.echo(

@@ -232,6 +232,26 @@ def stalled_because(
     return None
 
 
+@dataclass(frozen=True)
+class StoppedRun:
+    """A run still marked running that has stopped without finishing: shown ended at its
+    last heartbeat, with why (``ep batch history``, the OmniqOperator runs table)."""
+
+    run_id: int
+    last_heartbeat: datetime
+    why: Text
+
+
+def stopped_run(
+    heartbeat: BatchHeartbeat | Row[Any], lease_seconds: int, *, now: datetime, host: str | None
+) -> StoppedRun | None:
+    """The run ``heartbeat`` says is running, if it has in fact stopped; None if alive."""
+    why = stalled_because(heartbeat, lease_seconds, now=now, host=host)
+    if why is None or heartbeat.running_run_id is None or heartbeat.last_activity_at is None:
+        return None
+    return StoppedRun(heartbeat.running_run_id, heartbeat.last_activity_at, why)
+
+
 def check_installation(installed_at: datetime | None) -> CheckResult:
     """The installation record `ep init` writes: without it nothing here can be judged."""
     if installed_at is None:

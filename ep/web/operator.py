@@ -10,7 +10,6 @@ HealthCheckStatus's two words are the manual's, and the metrics are for Promethe
 
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
@@ -22,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.batches.spine import SPINE
-from ep.healthcheck.checks import Report, evaluate, stalled_because
+from ep.healthcheck.checks import Report, StoppedRun, evaluate, stopped_run
 from ep.healthcheck.formats import health_json, prometheus
 from ep.models import BatchHeartbeat, BatchRun
 from ep.texts import render
@@ -141,15 +140,6 @@ def metrics():
     )
 
 
-@dataclass(frozen=True)
-class StoppedRun:
-    """A run still marked running that has stopped without finishing (as its check says)."""
-
-    run_id: int
-    last_heartbeat: datetime
-    why: Markup
-
-
 def _stopped_runs(now: datetime) -> dict[str, StoppedRun]:
     """By batch: its dead run not yet taken over, shown ended at its last heartbeat (as
     `ep batch history` shows it), never as still running."""
@@ -159,14 +149,11 @@ def _stopped_runs(now: datetime) -> dict[str, StoppedRun]:
     except SQLAlchemyError:  # the checks above already say what is wrong with the database
         operator_session().rollback()
         return {}
-    stopped = {}
-    for heartbeat in heartbeats:
-        why = stalled_because(heartbeat, lease, now=now, host=host)
-        if why is not None and heartbeat.running_run_id and heartbeat.last_activity_at:
-            stopped[heartbeat.batch] = StoppedRun(
-                heartbeat.running_run_id, heartbeat.last_activity_at, shown(why)
-            )
-    return stopped
+    return {
+        heartbeat.batch: run
+        for heartbeat in heartbeats
+        if (run := stopped_run(heartbeat, lease, now=now, host=host)) is not None
+    }
 
 
 def _recent_runs() -> dict[str, Sequence[Row]] | None:
