@@ -52,6 +52,16 @@ DATABASE_UNAVAILABLE = msg("inte kontrollerad: databasen går inte att nå")
 PROCESS_GONE = msg("dess process finns inte längre")
 
 
+@dataclass(frozen=True)
+class StoppedRun:
+    """A run still marked running that has stopped without finishing: shown ended at its
+    last heartbeat, with why (``ep batch history``, the OmniqOperator runs table)."""
+
+    run_id: int
+    last_heartbeat: datetime
+    why: Text
+
+
 @dataclass
 class CheckResult:
     """One check's outcome, as the detail page, the JSON, Prometheus and Nagios show it."""
@@ -67,6 +77,7 @@ class CheckResult:
     observed_value: float | None = None
     observed_unit: str | None = None
     command: str | None = None  # what the operator runs to fix it
+    stopped: StoppedRun | None = None  # a batch's run still marked running, stopped in fact
 
     @property
     def message(self) -> str:
@@ -167,9 +178,9 @@ def check_batch(
     running = heartbeat.running_run_id is not None
     messages: list[Text | Quoted] = []
     last_activity = msg("Senaste aktivitet: %(when)s.", when=last)
-    stalled = stalled_because(heartbeat, lease_seconds, now=now, host=host) if running else None
-    if stalled:
-        result.status = FAIL
+    stopped = stopped_run(heartbeat, lease_seconds, now=now, host=host)
+    if stopped:
+        result.status, result.stopped = FAIL, stopped
         messages += [
             msg(
                 "%(batch)s körning %(run)s på %(host)s (pid %(pid)s) stannade utan att bli "
@@ -178,7 +189,7 @@ def check_batch(
                 run=heartbeat.running_run_id,
                 host=Code(heartbeat.running_host or "?"),
                 pid=heartbeat.running_pid or "?",
-                reason=stalled,
+                reason=stopped.why,
                 when=last,
             ),
             rerun,
@@ -230,16 +241,6 @@ def stalled_because(
             seconds=lease_seconds,
         )
     return None
-
-
-@dataclass(frozen=True)
-class StoppedRun:
-    """A run still marked running that has stopped without finishing: shown ended at its
-    last heartbeat, with why (``ep batch history``, the OmniqOperator runs table)."""
-
-    run_id: int
-    last_heartbeat: datetime
-    why: Text
 
 
 def stopped_run(

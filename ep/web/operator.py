@@ -8,9 +8,7 @@ The detail page and its JSON are in the request's language, messages included (e
 HealthCheckStatus's two words are the manual's, and the metrics are for Prometheus.
 """
 
-import socket
 from collections.abc import Sequence
-from datetime import datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale, get_translations
@@ -21,9 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ep.batches.spine import SPINE
-from ep.healthcheck.checks import Report, StoppedRun, evaluate, stopped_run
+from ep.healthcheck.checks import Report, evaluate
 from ep.healthcheck.formats import health_json, prometheus
-from ep.models import BatchHeartbeat, BatchRun
+from ep.models import BatchRun
 from ep.texts import render
 from ep.timeutil import utcnow
 from ep.web.access import require_role
@@ -115,7 +113,8 @@ def detail():
             response.status_code = current_app.config["EP"]["HealthCheckErrorStatusCode"]
         return response
     runs = _recent_runs()
-    stopped = _stopped_runs(now) if runs is not None else {}
+    # a run its check finds stopped is shown so in the runs table too
+    stopped = {check.component: check.stopped for check in report.checks if check.stopped}
     operator_session().rollback()
     return render_template(
         "operator/detail.html",
@@ -138,22 +137,6 @@ def metrics():
     return Response(
         prometheus(report), mimetype="text/plain", content_type="text/plain; version=0.0.4"
     )
-
-
-def _stopped_runs(now: datetime) -> dict[str, StoppedRun]:
-    """By batch: its dead run not yet taken over, shown ended at its last heartbeat (as
-    `ep batch history` shows it), never as still running."""
-    lease, host = current_app.config["EP"]["BatchLeaseSeconds"], socket.gethostname()
-    try:
-        heartbeats = operator_session().scalars(select(BatchHeartbeat)).all()
-    except SQLAlchemyError:  # the checks above already say what is wrong with the database
-        operator_session().rollback()
-        return {}
-    return {
-        heartbeat.batch: run
-        for heartbeat in heartbeats
-        if (run := stopped_run(heartbeat, lease, now=now, host=host)) is not None
-    }
 
 
 def _recent_runs() -> dict[str, Sequence[Row]] | None:
