@@ -19,7 +19,6 @@ name an empty scratch database (its schema is dropped and migrated).
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.import_results import prepare  # noqa: E402
+from bench.process import environment, run_measured  # noqa: E402
 from tests.support import EP_COMMAND  # noqa: E402
 
 GOAL_MB = 300
@@ -81,38 +81,18 @@ def measure(database_url: str, name: str, settings: dict, fill) -> dict:
         for path in inbox.iterdir():
             os.utime(path, (settled, settled))
         inbox_bytes = sum(p.stat().st_size for p in inbox.iterdir())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
-        env.update({"EP_CONFIG": str(folder / "ep.ini")})
-        env.update({f"EP_{key}": value for key, value in settings.items()})
-        started = time.perf_counter()
+        env = environment(folder / "ep.ini", **settings)
         # a process of its own, so ru_maxrss is this run's alone
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import resource, subprocess, sys\n"
-                "code = subprocess.run(sys.argv[1:]).returncode\n"
-                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-                "sys.exit(code)",
-                EP_COMMAND,
-                "batch",
-                "import-results",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        seconds = time.perf_counter() - started
+        done = run_measured([EP_COMMAND, "batch", "import-results"], env)
         if done.returncode != 0:
             raise SystemExit(f"{name}: the run failed:\n{done.stdout}\n{done.stderr}")
         summary = next(line for line in done.stdout.splitlines() if " items (" in line)
-        peak_kb = int(done.stdout.split()[-1])
     return {
         "inbox": name,
         "files": max(len(files), 1),
         "inbox_mb": inbox_bytes / MB,
-        "peak_mb": peak_kb / 1024,
-        "seconds": seconds,
+        "peak_mb": done.peak_rss_mb,
+        "seconds": done.seconds,
         "summary": summary.strip(),
     }
 

@@ -26,9 +26,7 @@ before ``offer.due_again_at`` too (without ``refresh_due_again``), for a before/
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ from sqlalchemy import event, func, insert, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.process import environment, run_measured  # noqa: E402
 from ep import create_app  # noqa: E402
 from ep.config import load_config  # noqa: E402
 from ep.domain import reminders  # noqa: E402
@@ -55,14 +54,6 @@ refresh_due_again = getattr(reminders, "refresh_due_again", None)
 FINDER_CALLS = 20
 
 ORDERS_PER_PERSON = 4
-# The command runs under a small launcher that reports its peak RSS. Measured from here,
-# the child's maxrss would include this process's memory at the fork (the kernel keeps
-# the high-water mark across exec), and after a fill of 200,000 orders that is the larger.
-LAUNCHER = (
-    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
-    "sys.exit(code)"
-)
 
 
 def add_people(session, orders: int, now) -> list[int]:
@@ -133,19 +124,9 @@ def measure(url: str, count: int, folder: Path) -> dict:
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
     fill(app, count)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
-    env["EP_CONFIG"] = str(config_path)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, EP_COMMAND, "batch", "notify-reminders"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - started
-    stderr, _, peak_kb = done.stderr.rstrip().rpartition("\n")
+    done = run_measured([EP_COMMAND, "batch", "notify-reminders"], environment(config_path))
     if done.returncode != 0:
-        raise SystemExit(f"the batch failed ({done.returncode}):\n{done.stdout}\n{stderr}")
+        raise SystemExit(f"the batch failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     with app.app_context():
         sent = db.session.scalar(
             select(func.count()).select_from(Notification).where(Notification.status == "sent")
@@ -156,9 +137,9 @@ def measure(url: str, count: int, folder: Path) -> dict:
         raise SystemExit(f"expected {count} sent and files, got {sent} sent, {files} files")
     return {
         "count": count,
-        "seconds": seconds,
-        "per_second": count / seconds,
-        "peak_rss_mb": int(peak_kb) / 1024,
+        "seconds": done.seconds,
+        "per_second": count / done.seconds,
+        "peak_rss_mb": done.peak_rss_mb,
         "summary": done.stdout.strip(),
     }
 
