@@ -7,6 +7,7 @@ import select as select_module
 import signal
 import subprocess
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -76,11 +77,31 @@ def rename(connection_or_session, person_id, name):
     )
 
 
+def wait_until_waiting_for_a_lock(database_url, pid):
+    """Return once the backend ``pid`` waits for a lock (a fresh look each time)."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                waiting = connection.scalar(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": pid},
+                )
+                if waiting == "Lock":
+                    return
+                time.sleep(0.02)  # polls another backend's state, not the clock
+    finally:
+        engine.dispose()
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
 def test_a_deadlock_on_postgresql_is_retried_and_the_run_succeeds(
-    postgres_only, db_session, now, run, read, other_connection
+    postgres_only, database_url, db_session, now, run, read, other_connection
 ):
     a, b = two_people(db_session, now)
     other_holds_b, batch_holds_a = threading.Event(), threading.Event()
+    other_pid = other_connection.scalar(text("SELECT pg_backend_pid()"))
 
     def body(ctx, attempt):
         # the batch is the one PostgreSQL picks to abort: it checks for deadlocks first
@@ -89,6 +110,9 @@ def test_a_deadlock_on_postgresql_is_retried_and_the_run_succeeds(
         if attempt == 1:
             batch_holds_a.set()
             assert other_holds_b.wait(10)
+            # only once the other waits for row a does the batch ask for row b: the batch's
+            # deadlock check then always finds the cycle, however slowly the other started
+            wait_until_waiting_for_a_lock(database_url, other_pid)
         rename(ctx.session, b, "batch")
 
     def other():
