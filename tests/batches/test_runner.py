@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -268,6 +269,11 @@ def test_database_errors_are_told_apart_transient_from_permanent():
     assert not is_transient(duplicate)
     assert not is_transient(broken)
     assert is_transient(TransientError("x")) and not is_transient(ValueError("x"))
+    # PostgreSQL's driver: a connection that broke before any SQLSTATE came back is
+    # transient, a refused statement is not
+    cut = psycopg.OperationalError("server closed the connection unexpectedly")
+    assert is_transient(OperationalError("SELECT 1", {}, cut))
+    assert not is_transient(psycopg.errors.UndefinedTable("relation x does not exist"))
 
 
 def test_a_slow_item_keeps_the_lease_by_the_pulse_and_no_takeover_happens(make_app, run, read):
