@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ep.domain.audit import Actor, record
+from ep.domain.audit import Actor, described, record
 from ep.domain.release import parse_policy
 from ep.domain.staff_input import N_, Problems, optional_int, parse_decimal
 from ep.identity import InvalidIdentifier, parse_hsa_id
@@ -109,18 +109,19 @@ def _save(
     kind: str,
     actor: Actor,
     now: datetime,
-    also: Callable[[_Entry], str | None] | None = None,
+    also: Callable[[_Entry], list[str] | None] | None = None,
 ) -> _Entry:
-    """Apply ``values`` (and ``also(obj)``, which describes its change or returns None);
-    log one event naming what changed."""
+    """Apply ``values`` (and ``also(obj)``, which returns a package's analyses when it
+    changed them, else None); log one event naming the fields that changed."""
     is_new = obj is None
     if obj is None:
         obj = model()
         session.add(obj)
     changed = _apply(obj, values)
     session.flush()
-    if also is not None and (described := also(obj)):
-        changed.append(described)
+    analyses = also(obj) if also is not None else None
+    if analyses is not None:
+        changed.append("analyses")
     if is_new or changed:
         record(
             session,
@@ -129,7 +130,8 @@ def _save(
             now=now,
             object_type=kind,
             object_id=obj.code,
-            details=", ".join(changed),
+            # field names and codes, which every page words in its reader's language
+            details=described("fields", fields=changed, analyses=analyses),
         )
     return obj
 
@@ -243,8 +245,8 @@ def save_package(
     )
 
 
-def _set_analyses(session: Session, package: Package, chosen: list[Analysis]) -> str | None:
-    """Give ``package`` these analyses in this order; describe the change (None if none)."""
+def _set_analyses(session: Session, package: Package, chosen: list[Analysis]) -> list[str] | None:
+    """Give ``package`` these analyses in this order; their codes, or None if unchanged."""
     if [a.code for a in package.analyses] == [a.code for a in chosen]:
         return None
     package.analyses = chosen
@@ -260,7 +262,7 @@ def _set_analyses(session: Session, package: Package, chosen: list[Analysis]) ->
             .values(position=position)
         )
     session.expire(package, ["analyses"])
-    return "analyses: " + " ".join(a.code for a in chosen)
+    return [a.code for a in chosen]
 
 
 def save_location(

@@ -95,6 +95,8 @@ DETAILS = {
     "settings": _l("Kanal: %(channel)s, språk: %(language)s"),
     "lab-report": _l("Labbmeddelandet: %(status)s"),
     "lab-report-order": _l("Labbmeddelandet: %(status)s, beställning %(order)s"),
+    "fields": _l("Fält: %(fields)s"),
+    "fields-analyses": _l("Fält: %(fields)s. Analyserna nu: %(analyses)s"),
 }
 # the words a detail's values are kept as codes for
 VALUE_WORDS = {
@@ -110,6 +112,44 @@ VALUE_WORDS = {
     },
 }
 VALUE_WORDS["roles"] = VALUE_WORDS["role"]
+# the catalogue's fields (ep.domain.catalogue), as EP.Admin's forms call them
+VALUE_WORDS["fields"] = {
+    "code": _l("kod"),
+    "name": _l("namn"),
+    "name_sv": _l("namn på svenska"),
+    "name_en": _l("namn på engelska"),
+    "unit": _l("enhet"),
+    "ref_low": _l("undre referensgräns"),
+    "ref_high": _l("övre referensgräns"),
+    "ref_text": _l("referens som text"),
+    "about_sv": _l("förklaring på svenska"),
+    "about_en": _l("förklaring på engelska"),
+    "abnormal_meaning_sv": _l("vad ett avvikande svar betyder, på svenska"),
+    "abnormal_meaning_en": _l("vad ett avvikande svar betyder, på engelska"),
+    "abnormal_next_sv": _l("nästa steg vid avvikande svar, på svenska"),
+    "abnormal_next_en": _l("nästa steg vid avvikande svar, på engelska"),
+    "normal_meaning_sv": _l("vad ett normalt svar betyder, på svenska"),
+    "normal_meaning_en": _l("vad ett normalt svar betyder, på engelska"),
+    "normal_next_sv": _l("nästa steg vid normalt svar, på svenska"),
+    "normal_next_en": _l("nästa steg vid normalt svar, på engelska"),
+    "instructions_sv": _l("instruktioner på svenska"),
+    "instructions_en": _l("instruktioner på engelska"),
+    "home_kit": _l("hemtest"),
+    "generally_available": _l("kan beställas utan erbjudande"),
+    "min_age": _l("lägsta ålder"),
+    "max_age": _l("högsta ålder"),
+    "order_validity_days": _l("giltighetstid"),
+    "release_policy": _l("svarspolicy"),
+    "remind_offer_after_days": _l("påminnelse om erbjudande"),
+    "remind_expiring_within_days": _l("påminnelse före utgång"),
+    "remind_kit_after_days": _l("påminnelse om hemtest"),
+    "active": _l("aktivt"),
+    "analyses": _l("analyser"),
+    "address": _l("adress"),
+    "city": _l("ort"),
+    "opening_hours": _l("öppettider"),
+    "care_unit_hsa_id": _l("vårdenhetens HSA-id"),
+}
 SEARCH_FILTERS = {
     "patient": _l("patient %(value)s"),
     "user": _l("användare %(value)s"),
@@ -172,6 +212,8 @@ def details_text(details: str | None) -> tuple[str, str | None]:
         key = "offer-months"
     elif key == "lab-report" and kept.get("order"):
         key = "lab-report-order"
+    elif key == "fields" and kept.get("analyses"):
+        key = "fields-analyses"
     text = DETAILS.get(key)
     if text is None:
         return f"{key} {kept}", "en"

@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 from ep.domain import audit_search
-from ep.domain.audit import Actor, description, record
+from ep.domain.audit import Actor, described, description, record
 from ep.timeutil import local, utcnow
 from tests.web.staff.support import audit_events
 
@@ -144,6 +144,28 @@ def test_bad_search_criteria_are_explained_and_nothing_is_searched(admin, admin_
     for field in ("personnummer", "hsa_id", "since"):
         assert f'id="{field}-error"' in page
     assert audit_events(db_session, action="search:audit-log") == []
+
+
+def test_a_catalogue_change_names_its_fields_in_the_reader_s_language(admin, db_session):
+    record(
+        db_session,
+        SARA,
+        "catalogue:update-package",
+        now=utcnow(),
+        object_type="package",
+        object_id="PSA",
+        details=described("fields", fields=["release_policy", "analyses"], analyses=["NPU08669"]),
+    )
+    db_session.commit()
+
+    swedish = search(admin, hsa_id="SE2321000016-S001").text
+    with admin.client.session_transaction() as session:
+        session["lang"] = "en"
+    english = search(admin, hsa_id="SE2321000016-S001").text
+
+    assert "<td>Fält: svarspolicy, analyser. Analyserna nu: NPU08669</td>" in swedish
+    assert "<td>Fields: release policy, analyses. The analyses now: NPU08669</td>" in english
+    assert "release_policy" not in swedish and "release_policy" not in english
 
 
 def test_a_catalogue_change_is_named_in_words(admin, db_session):

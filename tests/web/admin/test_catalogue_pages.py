@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from ep.domain.audit import description
 from ep.models import Analysis, Package, SamplingLocation
 from tests.web.staff.support import audit_events
 
@@ -73,7 +74,9 @@ def test_an_admin_adds_a_package_with_its_analyses_and_rules(
     assert package.remind_expiring_within_days is None
     events = audit_events(db_session, actor_id=admin_user.hsa_id, object_id="LIPIDS")
     assert [e.action for e in events] == ["catalogue:add-package"]  # one change, one event
-    assert events[0].details.endswith("analyses: NPU02192 NPU27300")
+    kept = description(events[0].details)
+    assert kept is not None and kept["analyses"] == ["NPU02192", "NPU27300"]
+    assert {"code", "name_sv", "release_policy", "analyses"} <= set(kept["fields"])
 
 
 def test_every_problem_in_a_package_form_is_shown_by_its_field(admin, catalogue, db_session):
@@ -121,7 +124,8 @@ def test_an_admin_changes_the_release_policy_and_reminders_of_a_package(
     assert package.release_policy == "immediate"
     assert package.remind_kit_after_days == 5
     update = audit_events(db_session, action="catalogue:update-package", object_id="PSA")[0]
-    assert "release_policy" in update.details
+    kept = description(update.details)
+    assert kept is not None and {"release_policy", "remind_kit_after_days"} <= set(kept["fields"])
 
 
 def test_an_admin_adds_and_edits_an_analysis_with_a_decimal_comma(admin, catalogue, db_session):
