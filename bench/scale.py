@@ -43,10 +43,12 @@ sys.path.insert(0, str(ROOT))
 
 from stdnum import luhn  # noqa: E402
 
+from bench.healthcheck import fresh_heartbeats  # noqa: E402
 from bench.process import environment, run_measured  # noqa: E402
 from ep import create_app  # noqa: E402
 from ep.config import load_config  # noqa: E402
 from ep.domain.demo import load_demo  # noqa: E402
+from ep.domain.installation import ensure_installation  # noqa: E402
 from ep.domain.reminders import refresh_due_again  # noqa: E402
 from ep.extensions import db  # noqa: E402
 from ep.identity.ordernumber import ALPHABET, RANDOM_LENGTH, _shown  # noqa: E402
@@ -131,6 +133,9 @@ def generate(url: str, scale: float) -> None:
         with app.app_context():
             upgrade(directory=app.extensions["migrate"].directory)
             load_demo(db.session, now=utcnow(), history=False)
+            # installed when its history began, as `ep init` records it
+            started = utcnow() - timedelta(days=SPAN_DAYS)
+            ensure_installation(db.session, now=started, demo=False)
             db.session.commit()
             db.engine.dispose()
         app.extensions["ep_operator_engine"].dispose()
@@ -273,7 +278,8 @@ def _history_sql(n: dict[str, int]):
         FROM (
             SELECT m, {start} + (m::float / {n["random_orders"]}) * interval '{SPAN_DAYS} days'
                           - interval '3 days' AS at,
-                   1000 + CASE WHEN m % 20 < 3 THEN 1 + (m * 7) % {heavy}
+                   -- the heavy residents in turn: each has the same share at any scale
+                   1000 + CASE WHEN m % 20 < 3 THEN 1 + ((m / 20) * 3 + m % 20) % {heavy}
                                ELSE 1 + (m::bigint * 104729) % {people} END AS person_id
             FROM generate_series(1, {n["random_orders"]}) m
         ) r;
@@ -494,8 +500,11 @@ class Statements:
 
 
 def _app(url: str, folder: Path, pki: PKI):
-    ini = folder / "ep.ini"
-    write_ini(ini, values={"CitizenLogin": "dev", **pki.settings()}, database_url=url)
+    # one file per database: write_ini keeps a file that exists, and a second database
+    # measured through the first one's file would be the first database again
+    ini = folder / f"{make_url(url).database}.ini"
+    if not write_ini(ini, values={"CitizenLogin": "dev", **pki.settings()}, database_url=url):
+        raise SystemExit(f"{ini} exists already")
     app = create_app(load_config(ini, environ={}))
     app.config["WTF_CSRF_ENABLED"] = False
     return app
@@ -600,6 +609,8 @@ def measure_pages(url: str, requests: int, folder: Path, pki: PKI) -> dict:
                     {"n": SEQ_SCAN_ROWS},
                 )
             }
+    # every batch ran a minute ago, so HealthCheckStatus answers OK as in production
+    fresh_heartbeats(engine)
     counter = Statements(engine)
     operator_counter = Statements(app.extensions["ep_operator_engine"])
     headers = {
@@ -676,6 +687,8 @@ def _reset_work(url: str, since) -> None:
         )
         for table in ("notification", "inbox_message"):
             conn.execute(text(f"DELETE FROM {table} WHERE created_at >= :since"), {"since": since})
+        # the due-again reminders just deleted are due again
+        refresh_due_again(Session(bind=conn), Offer.recurrence_months.is_not(None))
     engine.dispose()
 
 
