@@ -96,6 +96,7 @@ class Run:
     p99: float
     worst: float
     audited: int
+    cpu_ms: float  # the workers' CPU time per answered request: the page's own cost
 
     @property
     def rate(self) -> float:
@@ -208,6 +209,10 @@ def run_wrk(
             f"-t{args.threads}",
             f"-c{args.connections}",
             f"-d{args.seconds}s",
+            # a slow answer is counted in the latencies, not dropped as wrk's default 2 s
+            # timeout would (wrk leaves timed-out requests out of its percentiles)
+            "--timeout",
+            "10s",
             "--latency",
             "-s",
             str(script),
@@ -223,6 +228,16 @@ def run_wrk(
     return shown, [int(n) for n in summary.group(1).split()]
 
 
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) the gunicorn workers of ``master`` have used so far."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(database_url: str | None, args: argparse.Namespace, folder: Path) -> list[Run]:
     env, engine = make_instance(folder, database_url, args.residents, args.years)
     process, port = start("wsgi:app", env)
@@ -234,8 +249,10 @@ def measure(database_url: str | None, args: argparse.Namespace, folder: Path) ->
         check_pages(port, cookies)  # also warms each worker's templates
         for path, action, _marker in PAGES:
             before = audited(engine, action)
+            cpu_before = cpu_seconds(process.pid)
             shown, numbers = run_wrk(port, path, cookies, args, folder)
             time.sleep(1)  # the requests still in flight when wrk stopped finish
+            cpu = cpu_seconds(process.pid) - cpu_before
             requests, duration, not_ok, connect, read, write, timeout = numbers[:7]
             p50, p90, p99, worst = (n / 1000 for n in numbers[7:])
             runs.append(
@@ -250,6 +267,7 @@ def measure(database_url: str | None, args: argparse.Namespace, folder: Path) ->
                     p99=p99,
                     worst=worst,
                     audited=audited(engine, action) - before,
+                    cpu_ms=cpu * 1000 / max(requests, 1),
                 )
             )
             if args.verbose:
@@ -290,7 +308,8 @@ def main() -> None:
     )
     print(
         f"{'database':<10} {'page':<9} {'req/s':>7} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
-        f"{'max ms':>7} {'not 200':>7} {'socket c/r/w/t':>14} {'requests':>8} {'audited':>8}"
+        f"{'max ms':>7} {'not 200':>7} {'socket c/r/w/t':>14} {'requests':>8} {'audited':>8} "
+        f"{'CPU ms':>6}"
     )
     ok = True
     for url in args.database_url or ["sqlite"]:
@@ -305,7 +324,7 @@ def main() -> None:
                 print(
                     f"{name:<10} {run.page:<9} {run.rate:7.1f} {run.p50:7.1f} {run.p90:7.1f} "
                     f"{run.p99:7.1f} {run.worst:7.1f} {run.not_ok:7d} {run.socket_errors:>14} "
-                    f"{run.requests:8d} {run.audited:8d}"
+                    f"{run.requests:8d} {run.audited:8d} {run.cpu_ms:6.1f}"
                     + ("" if audit_ok else "  <- audit events do not match the requests")
                 )
     ended = os.getloadavg()

@@ -201,6 +201,8 @@ def result_texts() -> dict:
     return {
         "columns": [_("Analys"), _("Värde"), _("Enhet"), _("Referensområde"), _("Bedömning")],
         "comment": _("Kommentar:"),
+        "meaning": _("Vad svaret betyder:"),
+        "next_step": _("Nästa steg:"),
         # formats, filled in with % in the template
         "caption": _("Provsvar för beställning %(number)s"),
         "order": _("Beställning %(number)s"),
