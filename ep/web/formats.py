@@ -76,9 +76,13 @@ def lab_text(text: str | None) -> str:
     return str(word) if word is not None else number_text(text)
 
 
-def date_text(value: datetime | None, length: str = "long") -> str:
-    """A day as people write it: "31 december 2026" / "December 31, 2026" (Stockholm)."""
-    return "" if value is None else _day_text(local(value).date(), length, language())
+def date_text(value: date | None, length: str = "long") -> str:
+    """A day as people write it: "31 december 2026" / "December 31, 2026" (a moment's day in
+    Stockholm)."""
+    if value is None:
+        return ""
+    day = local(value).date() if isinstance(value, datetime) else value
+    return _day_text(day, length, language())
 
 
 def datetime_text(value: datetime | None) -> str:

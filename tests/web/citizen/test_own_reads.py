@@ -65,6 +65,13 @@ def gunicorn(config: Path):
         process.wait(timeout=30)
 
 
+def session_cookie(response) -> str:
+    """The session cookie a response sets, as a request sends it back (name=token)."""
+    match = COOKIE.match(response.getheader("Set-Cookie", ""))
+    assert match, "no session cookie"
+    return match.group(0)
+
+
 def log_in(port: int, personnummer: str) -> str:
     """The dev login, as a browser does it; the session cookie (name=token)."""
     conn = HTTPConnection("127.0.0.1", port, timeout=30)
@@ -72,7 +79,7 @@ def log_in(port: int, personnummer: str) -> str:
         conn.request("GET", "/login")
         response = conn.getresponse()
         token = csrf_token(response.read().decode())
-        cookie = COOKIE.match(response.getheader("Set-Cookie", "")).group(0)
+        cookie = session_cookie(response)
         conn.request(
             "POST",
             "/login",
@@ -84,7 +91,7 @@ def log_in(port: int, personnummer: str) -> str:
     finally:
         conn.close()
     assert response.status == 302
-    return COOKIE.match(response.getheader("Set-Cookie", "")).group(0)
+    return session_cookie(response)
 
 
 def get(port: int, path: str, cookie: str = "") -> tuple[int, str]:
