@@ -14,8 +14,8 @@ Every resident logs in through the demo's dev login (/login, CSRF token and all)
 (``-t2 -c16 --latency``) sends each page with their session cookies in turn.
 
 Per page and database it prints requests/s, p50/p90/p99, the answers that were not 200
-(a 302 to /login would be a lost session), wrk's socket errors, the workers' CPU time per request
-(their own cost, whatever else the machine runs), and the PDL audit events
+(a 302 to /login would be a lost session), wrk's socket errors, the workers' CPU time per
+request (the page's own cost, whatever else the machine runs), and the PDL audit events
 the run wrote for that page against the requests wrk counted: every page view must write
 exactly one before it is answered, so the events are at least the answered requests and
 at most that plus the requests still in flight when wrk stopped (one per connection).
