@@ -11,7 +11,6 @@ import re
 from datetime import date, datetime, time
 from functools import cache, lru_cache
 
-from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
 from babel.dates import get_day_names
@@ -53,25 +52,20 @@ def language() -> str:
 # each day's text are looked up once per process, not once per value (the look-ups through
 # Babel's locale data were a fifth of the page's time)
 @cache
-def _decimal_symbol(locale: Locale | str) -> str:
+def _decimal_symbol(locale: str) -> str:
     return get_decimal_symbol(locale)
 
 
 @lru_cache(maxsize=4096)
-def _day_text(day: date, length: str, locale: Locale | str) -> str:
+def _day_text(day: date, length: str, locale: str) -> str:
     return babel_format_date(day, length, locale=locale)
-
-
-def _page_locale() -> Locale | str:
-    """The page's locale itself (language() would write its name out for every value)."""
-    return get_locale() or "sv"
 
 
 def number_text(text: str | None) -> str:
     """``text`` with each decimal number written with the page language's decimal sign."""
     if not text:
         return text or ""
-    symbol = _decimal_symbol(_page_locale())
+    symbol = _decimal_symbol(language())
     return DECIMAL.sub(lambda m: f"{m.group(1)}{symbol}{m.group(2)}", text)
 
 
@@ -88,7 +82,7 @@ def date_text(value: date | None, length: str = "long") -> str:
     if value is None:
         return ""
     day = local(value).date() if isinstance(value, datetime) else value
-    return _day_text(day, length, _page_locale())
+    return _day_text(day, length, language())
 
 
 def datetime_text(value: datetime | None) -> str:
