@@ -1,4 +1,5 @@
-"""The PDL access log: one append-only event per staff read or change of patient data."""
+"""The PDL access log: one append-only event per staff read or change of patient data, and
+per page of their own orders or results a resident reads (ep.web.citizen.own_page)."""
 
 import json
 from dataclasses import dataclass

@@ -117,6 +117,47 @@ def record_session_event(
     session.flush()
 
 
+@dataclass(frozen=True)
+class OwnRead:
+    """A resident's read of their own orders or results, as the PDL log keeps it.
+
+    Plain values, taken while the page is made, so the event can be written after the
+    page's own transaction has ended (ep.web.citizen.own_page).
+    """
+
+    actor: Actor
+    action: str  # read:own-start, read:own-results, read:own-orders, read:own-order
+    patient: str
+    object_type: str
+    object_id: str
+
+
+def own_read(
+    person: Person, action: str, *, client_addr: str | None, order: Order | None = None
+) -> OwnRead:
+    """The resident's read of a page of their own data: of one order, or of all of them."""
+    return OwnRead(
+        actor=replace(resident_actor(person), client_addr=client_addr),
+        action=action,
+        patient=person.personnummer,
+        object_type="order" if order is not None else "person",
+        object_id=order.number if order is not None else str(person.id),
+    )
+
+
+def record_own_read(session: Session, read: OwnRead, *, now: datetime) -> None:
+    """Append the read to the session (committed by the caller before the page is sent)."""
+    record(
+        session,
+        read.actor,
+        read.action,
+        now=now,
+        patient=read.patient,
+        object_type=read.object_type,
+        object_id=read.object_id,
+    )
+
+
 def record_login_failure(
     session: Session,
     *,

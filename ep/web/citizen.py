@@ -31,6 +31,7 @@ from wtforms.validators import InputRequired
 
 from ep.domain import NotFound, residents
 from ep.domain import orders as order_service
+from ep.domain.integration import begin_writing
 from ep.domain.purge import AUDIT_MINIMUM_YEARS
 from ep.domain.staff_input import row_number
 from ep.extensions import db
@@ -200,6 +201,8 @@ def result_texts() -> dict:
     return {
         "columns": [_("Analys"), _("Värde"), _("Enhet"), _("Referensområde"), _("Bedömning")],
         "comment": _("Kommentar:"),
+        "meaning": _("Vad svaret betyder:"),
+        "next_step": _("Nästa steg:"),
         # formats, filled in with % in the template
         "caption": _("Provsvar för beställning %(number)s"),
         "order": _("Beställning %(number)s"),
@@ -326,6 +329,26 @@ def _not_found(function, **kwargs):
         abort(404)
 
 
+def own_page(action: str, template: str, *, of_order: Order | None = None, **context) -> str:
+    """Render a page of the resident's own orders or results, then log their read of it
+    (PDL) and commit that before the page is answered: no event, no page (a 500).
+    ``of_order``: the page is of that one order, else of all the resident's.
+
+    The page's own reads end first, and the event is written in a short transaction of its
+    own that asks for the write lock from the start (BEGIN IMMEDIATE on SQLite, where one
+    connection writes at a time): the lock is held for one INSERT, not for the page's
+    queries and template, and no transaction reads and then writes, which in SQLite's WAL
+    mode fails at once when another resident's event was committed in between.
+    """
+    html = render_template(template, **context)
+    read = residents.own_read(g.person, action, client_addr=_client_ip(), order=of_order)
+    db.session.commit()  # the page changed nothing: this ends its reads
+    begin_writing(db.session())
+    residents.record_own_read(db.session(), read, now=utcnow())
+    db.session.commit()
+    return html
+
+
 # -- public pages --
 
 
@@ -334,7 +357,8 @@ def start():
     """The start page: for a logged-in resident what to do next and what is new,
     for anyone else what EP is and the packages anyone eligible can order."""
     if g.person is not None:
-        return render_template("citizen/overview.html", start=start_page(g.person, now=utcnow()))
+        overview = start_page(g.person, now=utcnow())
+        return own_page("read:own-start", "citizen/overview.html", start=overview)
     packages = db.session.scalars(
         select(Package).where(Package.active, Package.generally_available).order_by(Package.code)
     ).all()
@@ -636,7 +660,8 @@ def order(package_id: int):
 @bp.get("/orders")
 @login_required
 def orders():
-    return render_template(
+    return own_page(
+        "read:own-orders",
         "citizen/orders.html",
         orders=order_service.my_orders(db.session(), person=g.person),
         can_cancel=order_service.can_cancel,
@@ -648,8 +673,10 @@ def orders():
 def order_detail(order_id: int):
     placed = _not_found(order_service.get_order, order_id=order_id)
     results = residents.order_results(db.session(), person=g.person, order=placed)
-    return render_template(
+    return own_page(
+        "read:own-order",
         "citizen/order_detail.html",
+        of_order=placed,
         order=placed,
         results=results,
         can_cancel=order_service.can_cancel(placed),
@@ -710,7 +737,8 @@ def kit():
 @login_required
 def results():
     overview = residents.my_results(db.session(), person=g.person)
-    return render_template(
+    return own_page(
+        "read:own-results",
         "citizen/results.html",
         overview=overview,
         charts={t.code: trend_chart(t) for t in overview.trends},
@@ -721,7 +749,8 @@ def results():
 @login_required
 def results_print():
     overview = residents.my_results(db.session(), person=g.person)
-    return render_template(
+    return own_page(
+        "read:own-results",
         "citizen/results_print.html",
         overview=overview,
         charts={},

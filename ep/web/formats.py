@@ -8,14 +8,18 @@ free-text value or comment) is left as it was written.
 """
 
 import re
-from datetime import datetime, time
+from datetime import date, datetime, time
+from functools import cache, lru_cache
 
+from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
 from babel.dates import get_day_names
 from babel.numbers import get_decimal_symbol
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from ep.timeutil import local
 
 # a decimal number inside a lab's text: "5,8", "<0.5", "2,0-3,0"
 DECIMAL = re.compile(r"(?<![\d.,])(\d+)[.,](\d+)(?![\d.,])")
@@ -44,11 +48,24 @@ def language() -> str:
     return str(get_locale() or "sv")
 
 
+# A results page writes a few hundred numbers and dates: each language's decimal sign and
+# each day's text are looked up once per process, not once per value (the look-ups through
+# Babel's locale data were a fifth of the page's time)
+@cache
+def _decimal_symbol(locale: str) -> str:
+    return get_decimal_symbol(locale)
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: date, length: str, locale: str) -> str:
+    return babel_format_date(day, length, locale=locale)
+
+
 def number_text(text: str | None) -> str:
     """``text`` with each decimal number written with the page language's decimal sign."""
     if not text:
         return text or ""
-    symbol = get_decimal_symbol(language())
+    symbol = _decimal_symbol(language())
     return DECIMAL.sub(lambda m: f"{m.group(1)}{symbol}{m.group(2)}", text)
 
 
@@ -59,18 +76,20 @@ def lab_text(text: str | None) -> str:
     return str(word) if word is not None else number_text(text)
 
 
-def date_text(value: datetime | None, length: str = "long") -> str:
-    """A day as people write it: "31 december 2026" / "December 31, 2026" (Stockholm)."""
-    return "" if value is None else format_date(value, length)
+def date_text(value: date | None, length: str = "long") -> str:
+    """A day as people write it: "31 december 2026" / "December 31, 2026" (a moment's day in
+    Stockholm)."""
+    if value is None:
+        return ""
+    day = local(value).date() if isinstance(value, datetime) else value
+    return _day_text(day, length, language())
 
 
 def datetime_text(value: datetime | None) -> str:
     """A moment as people write it: "31 december 2026 kl. 00:13" / "... at 12:13 AM"."""
     if value is None:
         return ""
-    return _(
-        "%(date)s kl. %(time)s", date=format_date(value, "long"), time=format_time(value, "short")
-    )
+    return _("%(date)s kl. %(time)s", date=date_text(value), time=format_time(value, "short"))
 
 
 def month_text(value: datetime) -> str:

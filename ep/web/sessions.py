@@ -125,6 +125,15 @@ class DatabaseSessionInterface(SessionInterface):
             # no database round trip, which every such request would otherwise pay
             return
         now = utcnow()
+        if (
+            session
+            and session.token
+            and not (session.renewed or session.modified)
+            and session.last_seen_at is not None
+            and now - session.last_seen_at < _TOUCH_INTERVAL
+        ):
+            # unchanged and seen within the minute (most requests): not even a transaction
+            return
         with self.engine.begin() as connection:
             if session.token and (session.renewed or not session):
                 # a logout (the session emptied) or a login (a new token): the old one ends
@@ -152,14 +161,12 @@ class DatabaseSessionInterface(SessionInterface):
                     .where(_sessions.c.token_hash == _hash(session.token))
                     .values(data=_serializer.dumps(dict(session)), last_seen_at=now)
                 )
-            elif session.last_seen_at is None or now - session.last_seen_at >= _TOUCH_INTERVAL:
+            else:  # unchanged, last seen a minute or more ago: the idle timeout moves on
                 connection.execute(
                     update(_sessions)
                     .where(_sessions.c.token_hash == _hash(session.token))
                     .values(last_seen_at=now)
                 )
-                return
-            else:
                 return
         response.set_cookie(
             name,
