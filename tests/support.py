@@ -1,6 +1,7 @@
 """Helpers the tests share: the test database, instances and the real `ep` command."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from sqlalchemy.engine import Engine
 from ep.instance import write_ini
 
 EP_COMMAND = str(Path(sys.executable).with_name("ep"))
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+ROOT = Path(__file__).resolve().parent.parent
 # ids and page numbers no database integer holds: just past PostgreSQL's, past SQLite's,
 # and more digits than Python's int() reads from text
 HUGE_IDS = ("2147483648", "99999999999999999999", "9" * 5000)
@@ -83,3 +86,28 @@ def run_ep(*args: str, config: Path, env: dict | None = None, timeout: float = 6
         timeout=timeout,
         **kwargs,
     )
+
+
+def start_gunicorn(config: Path, *, output=subprocess.DEVNULL, **settings: str):
+    """The real gunicorn with the shipped deploy/gunicorn.conf.py, serving ``config`` on a
+    free loopback port; ``settings`` as EP_<name> (e.g. WORKERS="1"). The socket is made
+    here and handed over, so no other process can take the port in between.
+    Returns (the process, its port); the caller stops the process."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
+    env.update({f"EP_{name}": value for name, value in settings.items()})
+    env.update(EP_CONFIG=str(config), EP_BIND=f"fd://{listener.fileno()}")
+    process = subprocess.Popen(
+        [GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        pass_fds=[listener.fileno()],
+    )
+    listener.close()  # gunicorn holds its own copy
+    return process, port

@@ -2,11 +2,9 @@
 client certificates (python's ssl and http.client)."""
 
 import http.client
-import os
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,10 +19,8 @@ from ep.domain.installation import ensure_installation
 from ep.domain.users import add_user
 from ep.models import BatchHeartbeat, BatchRun
 from tests.pki import ClientCert
-from tests.support import make_instance
+from tests.support import make_instance, start_gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 STATUS_PATH = "/OmniqOperator/Operator/HealthCheckStatus"
 
 
@@ -97,28 +93,10 @@ def start_server(folder: Path, database_url: str, pki, **settings: str) -> Serve
         **settings,
     }
     config = make_instance(folder, database_url, **values)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
-    env.update(
-        EP_CONFIG=str(config),
-        EP_BIND=f"fd://{listener.fileno()}",
-        EP_WORKERS="1",  # one process: the operator authorization cache is per worker
-    )
     log_path = folder / "gunicorn.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=[listener.fileno()],
-        )
-    listener.close()  # gunicorn holds its own copy
+        # one process: the operator authorization cache is per worker
+        process, port = start_gunicorn(config, output=log, WORKERS="1")
     server = Server(
         "127.0.0.1",
         port,

@@ -3,11 +3,7 @@ sent: one event per page view, written in a short transaction of its own; a page
 event cannot be written is not shown. Served by the real gunicorn (the shipped
 configuration: gthread, 2 workers) over plain HTTP, as behind nginx."""
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,10 +15,9 @@ import pytest
 from sqlalchemy import select, text
 
 from ep.models import AuditEvent
+from tests.support import start_gunicorn
 from tests.web.citizen.conftest import csrf_token, released_order
 
-ROOT = Path(__file__).resolve().parents[3]
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 COOKIE = re.compile(r"^([^=;]+)=([^;]*)")
 VALUES = {"NPU27300": ("47", 47.0, "H"), "NPU02192": ("5,4", 5.4, None)}
 
@@ -30,25 +25,8 @@ VALUES = {"NPU27300": ("47", 47.0, "H"), "NPU02192": ("5,4", 5.4, None)}
 @contextmanager
 def gunicorn(config: Path):
     """The real gunicorn with deploy/gunicorn.conf.py on a free port; yields the port."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
-    env.update(
-        EP_CONFIG=str(config),
-        EP_BIND=f"fd://{listener.fileno()}",
-        EP_ClientCertificateSource="header",  # plain HTTP from 127.0.0.1, as behind nginx
-    )
-    process = subprocess.Popen(
-        [GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        pass_fds=[listener.fileno()],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    listener.close()
+    # plain HTTP from 127.0.0.1, as behind nginx
+    process, port = start_gunicorn(config, ClientCertificateSource="header")
     try:
         deadline = time.monotonic() + 60
         while True:
