@@ -221,6 +221,17 @@ def per_certificate(setting: str, *, scope: str):
     )
 
 
+# blueprints without any rate limit, whose requests Flask-Limiter need not look at: the
+# OmniqOperator pages, polled by a monitor every few seconds and open only to a verified
+# operator. A limit put on one of their views would need its blueprint taken out of here.
+UNLIMITED_BLUEPRINTS = frozenset({"operator"})
+
+
+@limiter.request_filter
+def _unlimited() -> bool:
+    return request.blueprint in UNLIMITED_BLUEPRINTS
+
+
 def init_limiter(app: Flask) -> None:
     """Count in EP's database unless ``RateLimitStorage`` names another storage."""
     uri = app.config["EP"]["RateLimitStorage"] or DATABASE_STORAGE
