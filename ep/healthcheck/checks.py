@@ -625,6 +625,10 @@ _HEARTBEATS = select(_installed_at.c.installed_at, BatchHeartbeat.__table__).sel
     _installed_at.outerjoin(BatchHeartbeat.__table__, true())
 )
 
+# built once: making the statement again on every health check cost as much as running it
+_listeners = MllpListener.__table__
+_LISTENERS = select(_listeners).order_by(_listeners.c.hostname, _listeners.c.address)
+
 
 def _database_checks(
     session: Reader,
@@ -641,9 +645,7 @@ def _database_checks(
     yield check_installation(installed_at)
     yield from batch_checks(config, by_batch, installed_at=installed_at, now=now)
     # a row per listener host and address, never more: cheap enough for HealthCheckStatus
-    listeners = session.execute(
-        select(MllpListener.__table__).order_by(MllpListener.hostname, MllpListener.address)
-    ).all()
+    listeners = session.execute(_LISTENERS).all()
     yield from check_mllp_listeners(listeners, host=socket.gethostname())
     if detail and config["WalArchivingExpected"]:
         if session.get_bind().dialect.name == "postgresql":
