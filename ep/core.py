@@ -40,7 +40,7 @@ def create_core_app(config: Config | None = None) -> Flask:
 
     with app.app_context():
         configure_engine(db.engine)
-        # the operator pages' engine: on PostgreSQL its own, with fewer round trips per
+        # the operator pages' engine, their own: autocommit, fewer statements per
         # request (ep.web.operator.operator_session)
         app.extensions["ep_operator_engine"] = operator_engine(
             db.engine, statement_timeout_seconds=DATABASE_TIMEOUT_SECONDS

@@ -4,7 +4,7 @@ the one query hint SQLite needs, and a read that survives a connection the datab
 from typing import TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, Result, make_url
+from sqlalchemy.engine import Connection, Engine, Result, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -13,6 +13,49 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5
+
+
+class Reads:
+    """Reads on a connection of ``engine``, made at the first read; Core statements only.
+
+    The operator pages read through this instead of an ORM session: a session's work
+    around each statement was a third of HealthCheckStatus's reads. Like a session it
+    connects only when first asked, so a database that cannot be reached fails that read
+    (which the role check and the database check judge), not the making of this object.
+    Offers the part of Session that the operator pages use.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self.engine.connect()
+        return self._connection
+
+    def get_bind(self) -> Engine:
+        return self.engine
+
+    def execute(self, statement, params=None) -> Result:
+        return self.connection().execute(statement, params)
+
+    def scalar(self, statement, params=None):
+        return self.connection().scalar(statement, params)
+
+    def rollback(self) -> None:
+        if self._connection is not None:
+            self._connection.rollback()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+# what a read runs on: an ORM session (the pages, the `ep` command) or Reads (the operator
+# pages)
+Reader = Session | Reads
 
 
 def engine_options(url: str) -> dict:
@@ -28,19 +71,22 @@ def engine_options(url: str) -> dict:
 
 
 def operator_engine(engine: Engine, *, statement_timeout_seconds: int) -> Engine:
-    """Return the engine for the operator pages: ``engine`` itself, or on PostgreSQL one
-    of their own.
+    """Return the engine for the operator pages: one of their own, on ``engine``'s database.
 
-    Monitoring calls HealthCheckStatus every few seconds, so on PostgreSQL each round trip
-    it need not make is left out: no pool_pre_ping (its reads go through
-    ``execute_retrying_once`` instead), and autocommit, so no BEGIN and ROLLBACK. The
-    statement timeout that the health check's SET LOCAL gives a transaction is set for the
-    connection instead: every statement of the operator pages stays bounded. SQLite has
-    no round trips to save.
+    Monitoring calls HealthCheckStatus every few seconds, so each statement it need not
+    make is left out: autocommit, so no BEGIN and ROLLBACK (the pages only read, and each
+    read stands on its own). On PostgreSQL also no pool_pre_ping (its reads go through
+    ``execute_retrying_once`` instead); the statement timeout that the health check's SET
+    LOCAL gives a transaction is set for the connection instead: every statement of the
+    operator pages stays bounded. On SQLite the connections get the same settings as
+    ``engine``'s (configure_engine) but no BEGIN.
     """
+    url = engine.url.render_as_string(hide_password=False)
+    options = engine_options(url)  # backend only
     if engine.dialect.name != "postgresql":
-        return engine
-    options = engine_options(engine.url.render_as_string(hide_password=False))  # backend only
+        reader = create_engine(url, **options, isolation_level="AUTOCOMMIT")
+        configure_engine(reader, transactions=False)
+        return reader
     return create_engine(
         engine.url,
         **{
@@ -55,7 +101,7 @@ def operator_engine(engine: Engine, *, statement_timeout_seconds: int) -> Engine
     )
 
 
-def execute_retrying_once(session: Session, statement, params: dict | None = None) -> Result:
+def execute_retrying_once(session: Reader, statement, params: dict | None = None) -> Result:
     """``session.execute``, once more on a fresh connection when the pooled one was dead.
 
     Without pool_pre_ping, a connection that the database dropped while it sat in the pool
@@ -73,8 +119,12 @@ def execute_retrying_once(session: Session, statement, params: dict | None = Non
         return session.execute(statement, params)
 
 
-def configure_engine(engine: Engine) -> None:
-    """Install per-connection settings: WAL, busy timeout and foreign keys on SQLite."""
+def configure_engine(engine: Engine, *, transactions: bool = True) -> None:
+    """Install per-connection settings: WAL, busy timeout and foreign keys on SQLite.
+
+    ``transactions=False`` for an autocommit engine that only reads (the operator pages'):
+    no BEGIN is issued, so each statement is a transaction of its own.
+    """
     if engine.dialect.name != "sqlite":
         return
 
@@ -89,6 +139,9 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    if not transactions:
+        return
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):

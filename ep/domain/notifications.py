@@ -60,6 +60,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
 
 from ep.config import Config
+from ep.database import Reader
 from ep.domain.bulk import Row as Values
 from ep.domain.bulk import insert_new_rows
 from ep.models import BatchRun, InboxMessage, Notification, Person
@@ -520,7 +521,7 @@ def pending_count(session: Session, *, now: datetime) -> int:
     return session.execute(query).scalar_one()
 
 
-def failing_count(session: Session) -> int:
+def failing_count(session: Reader) -> int:
     """Return how many notifications failed for good (the health check shows them)."""
     query = select(func.count()).where(_columns.status == "failed")
     return session.execute(query).scalar_one()

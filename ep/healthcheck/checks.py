@@ -19,21 +19,20 @@ outbox and lab-inbox counts are warnings only, so they are read for the detail p
 
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, true
+from sqlalchemy import Executable, Row, func, select, text, true
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from ep.backup.archiving import check_wal_archiving
 from ep.batches.runner import STOPPED, process_gone
 from ep.batches.spine import BATCHES, SPINE, spec_of
 from ep.config import Config
-from ep.database import execute_retrying_once
+from ep.database import Reader, execute_retrying_once
 from ep.domain.notifications import failing_count
 from ep.identity.certificates import load_certificates, load_crls
 from ep.models import BatchHeartbeat, Installation, LabMessage, MllpListener
@@ -283,11 +282,21 @@ _SET_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
 _SELECT_1 = text("SELECT 1")
 
 
-def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
-    """SELECT 1 with a statement timeout; the response time is the observed value."""
+def check_database(
+    session: Reader, *, timeout_seconds: int, probe: Executable | None = None
+) -> tuple[CheckResult, Sequence[Row[Any]]]:
+    """The database's response time to ``probe`` (its rows returned too), else to SELECT 1.
+
+    HealthCheckStatus probes with its first read of the checks themselves, one statement
+    fewer per poll; its engine gives every connection the statement timeout
+    (ep.database.operator_engine). Without ``probe`` on PostgreSQL the SELECT 1 also sets
+    the timeout for the rest of the transaction.
+    """
     started = time.perf_counter()
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        if probe is not None:
+            statement, params = probe, None
+        elif session.get_bind().dialect.name == "postgresql":
             # the SELECT 1 that also bounds every later statement of this request's
             # transaction (SET LOCAL as a function, one round trip instead of two); the
             # operator pages' autocommit engine has the same timeout for each connection
@@ -295,10 +304,10 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
         else:
             statement, params = _SELECT_1, None
         # a pooled connection the database dropped is not an unreachable database
-        execute_retrying_once(session, statement, params)
+        rows = execute_retrying_once(session, statement, params).all()
     except SQLAlchemyError as exc:
         session.rollback()
-        return CheckResult(
+        failed = CheckResult(
             "database",
             "responseTime",
             FAIL,
@@ -306,8 +315,9 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
             component_type="datastore",
             threshold=f"{timeout_seconds} s",
         )
+        return failed, []
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return CheckResult(
+    answered = CheckResult(
         "database",
         "responseTime",
         PASS,
@@ -317,6 +327,7 @@ def check_database(session: Session, *, timeout_seconds: int) -> CheckResult:
         observed_value=round(elapsed_ms, 2),
         observed_unit="ms",
     )
+    return answered, rows
 
 
 def _count_check(
@@ -551,22 +562,28 @@ def check_mllp_listeners(listeners: Iterable[Row[Any]], *, host: str) -> list[Ch
 
 
 def evaluate(
-    session: Session,
+    session: Reader,
     config: Config,
     *,
     now: datetime,
     detail: bool = True,
 ) -> Report:
-    """Run every check. ``detail=False`` (HealthCheckStatus) skips the warning-only counts."""
+    """Run every check. ``detail=False`` (HealthCheckStatus) skips the warning-only counts,
+    and times its read of the heartbeats as the database check instead of a SELECT 1."""
     report = Report()
-    database_check = check_database(session, timeout_seconds=DATABASE_TIMEOUT_SECONDS)
+    database_check, heartbeats = check_database(
+        session, timeout_seconds=DATABASE_TIMEOUT_SECONDS, probe=None if detail else _HEARTBEATS
+    )
     report.checks.append(database_check)
     if database_check.status == FAIL:
         report.checks.extend(unknown_batches(config))
     else:
         try:
             # all or nothing: a read that breaks half-way leaves no batch out
-            report.checks.extend(list(_database_checks(session, config, now=now, detail=detail)))
+            checks = _database_checks(
+                session, config, now=now, detail=detail, heartbeats=None if detail else heartbeats
+            )
+            report.checks.extend(list(checks))
         except SQLAlchemyError as exc:
             session.rollback()
             database_check.status = FAIL
@@ -608,20 +625,27 @@ _HEARTBEATS = select(_installed_at.c.installed_at, BatchHeartbeat.__table__).sel
     _installed_at.outerjoin(BatchHeartbeat.__table__, true())
 )
 
+# built once: making the statement again on every health check cost as much as running it
+_listeners = MllpListener.__table__
+_LISTENERS = select(_listeners).order_by(_listeners.c.hostname, _listeners.c.address)
+
 
 def _database_checks(
-    session: Session, config: Config, *, now: datetime, detail: bool
+    session: Reader,
+    config: Config,
+    *,
+    now: datetime,
+    detail: bool,
+    heartbeats: Sequence[Row[Any]] | None,  # the rows of _HEARTBEATS, if read already
 ) -> Iterator[CheckResult]:
     # plain rows (same attribute names as the model): no ORM identity map to build
-    rows = session.execute(_HEARTBEATS).all()
+    rows = session.execute(_HEARTBEATS).all() if heartbeats is None else heartbeats
     installed_at = rows[0].installed_at
-    heartbeats = {row.batch: row for row in rows if row.batch is not None}
+    by_batch = {row.batch: row for row in rows if row.batch is not None}
     yield check_installation(installed_at)
-    yield from batch_checks(config, heartbeats, installed_at=installed_at, now=now)
+    yield from batch_checks(config, by_batch, installed_at=installed_at, now=now)
     # a row per listener host and address, never more: cheap enough for HealthCheckStatus
-    listeners = session.execute(
-        select(MllpListener.__table__).order_by(MllpListener.hostname, MllpListener.address)
-    ).all()
+    listeners = session.execute(_LISTENERS).all()
     yield from check_mllp_listeners(listeners, host=socket.gethostname())
     if detail and config["WalArchivingExpected"]:
         if session.get_bind().dialect.name == "postgresql":

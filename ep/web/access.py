@@ -21,16 +21,16 @@ import json
 import logging
 import ssl
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 from flask import Response, abort, current_app, g, request
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from ep.config import Config
-from ep.database import execute_retrying_once
+from ep.database import Reader, execute_retrying_once
 from ep.domain.audit import Actor
 from ep.extensions import db
 from ep.files import write_atomically
@@ -38,7 +38,6 @@ from ep.identity.certificates import (
     CertificateRefused,
     TrustStore,
     VerifiedCertificate,
-    fingerprint,
     load_certificate,
     verify_client_certificate,
 )
@@ -61,7 +60,7 @@ class NoCertificate(AccessRefused):
     """No client certificate came with the request (the API answers 401, not 403)."""
 
 
-def require_role(role: str, *, session: Session | None = None) -> None:
+def require_role(role: str, *, session: Reader | None = None) -> None:
     """Let the request through only for a verified certificate of an active user with ``role``.
 
     Sets ``g.user`` (a User built from its row, not attached to any session), ``g.actor``
@@ -80,7 +79,7 @@ def require_role(role: str, *, session: Session | None = None) -> None:
         abort(403)  # the site's error page in the page's language, the same for every refusal
 
 
-def authorize(role: str, *, session: Session | None = None) -> None:
+def authorize(role: str, *, session: Reader | None = None) -> None:
     """require_role without the answer: set ``g.user`` … or raise AccessRefused.
 
     NoCertificate (a kind of AccessRefused) when the request carried none at all.
@@ -91,7 +90,7 @@ def authorize(role: str, *, session: Session | None = None) -> None:
         session = db.session()
     g.database_unreachable = False
     try:
-        certificate = _verified(_client_certificate(config), _trust_store(config))
+        certificate = _verified(_client_certificate(config), _trust_store(config), config)
     except NoCertificate as exc:
         raise NoCertificate(f"certificate: {exc}") from None
     except (AccessRefused, CertificateRefused) as exc:
@@ -143,7 +142,7 @@ _USER_WITH_ROLE = (
 )
 
 
-def _user_with_role(session: Session, hsa_id: str, role: str) -> User:
+def _user_with_role(session: Reader, hsa_id: str, role: str) -> User:
     """The active user ``hsa_id`` holding ``role``; raise AccessRefused for anyone else.
 
     The first read of the request: a pooled connection the database dropped is retried
@@ -249,8 +248,9 @@ def _from_cache(config: Config, role: str, key, certificate: VerifiedCertificate
 # -- where the certificate comes from --
 
 
-def _client_certificate(config: Config):
-    """The client certificate of this request, parsed; raise AccessRefused without one."""
+def _client_certificate(config: Config) -> bytes | str:
+    """The client certificate of this request as presented: DER from the TLS connection,
+    or the header's value as the proxy sent it; raise NoCertificate without one."""
     if config["ClientCertificateSource"] == "tls":
         sock = request.environ.get("gunicorn.socket")
         if not isinstance(sock, ssl.SSLSocket):
@@ -258,7 +258,7 @@ def _client_certificate(config: Config):
         der = sock.getpeercert(binary_form=True)
         if not der:
             raise NoCertificate("no client certificate was presented")
-        return load_certificate(der)
+        return der
 
     header = config["ClientCertificateHeader"]
     value = request.headers.get(header, "")
@@ -266,34 +266,47 @@ def _client_certificate(config: Config):
         if value:
             log.warning("ignored %s from %s: not in TrustedProxies", header, peer_address())
         raise NoCertificate(f"request not from a trusted proxy ({peer_address()})")
-    pem = unquote(value).strip()
-    if not pem or pem == "(null)":
+    if not value.strip():
         raise NoCertificate(f"no client certificate in {header}")
+    return value
+
+
+def _parsed(presented: bytes | str, config: Config):
+    """The certificate ``presented`` (_client_certificate), parsed."""
+    if isinstance(presented, bytes):
+        return load_certificate(presented)
+    pem = unquote(presented).strip()
+    if not pem or pem == "(null)":
+        raise NoCertificate(f"no client certificate in {config['ClientCertificateHeader']}")
     return load_certificate(pem.encode("ascii", "replace"))
 
 
 # -- verified certificates, remembered while the trust files stay the same --
 
-_verified_cache: dict[tuple, VerifiedCertificate] = {}
+# by the certificate as presented and the trust store: (its not-before, the verdict)
+_verified_cache: dict[tuple, tuple[datetime, VerifiedCertificate]] = {}
 _VERIFIED_CACHE_SIZE = 1000
 
 
-def _verified(cert, trust: TrustStore) -> VerifiedCertificate:
+def _verified(presented: bytes | str, trust: TrustStore, config: Config) -> VerifiedCertificate:
     """verify_client_certificate, remembered per certificate and trust store.
 
     The outcome depends only on the certificate, the CA and CRL files (``trust`` is a new
     object whenever they change) and the time, so a remembered success is reused only
-    within the certificate's validity period and before the CRL's next update.
+    within the certificate's validity period and before the CRL's next update. It is
+    remembered by the certificate exactly as presented, so a known one is not even parsed
+    again; only successes are remembered.
     """
     now = utcnow()
-    key = (fingerprint(cert), id(trust))
+    key = (presented, id(trust))
     known = _verified_cache.get(key)
-    if known is not None and cert.not_valid_before_utc <= now <= known.recheck_at:
-        return known
+    if known is not None and known[0] <= now <= known[1].recheck_at:
+        return known[1]
+    cert = _parsed(presented, config)
     verified = verify_client_certificate(cert, trust, now=now)
     if len(_verified_cache) >= _VERIFIED_CACHE_SIZE:
         _verified_cache.clear()
-    _verified_cache[key] = verified
+    _verified_cache[key] = (cert.not_valid_before_utc, verified)
     return verified
 
 

@@ -16,9 +16,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import Row, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from ep.batches.spine import SPINE
+from ep.database import Reads
 from ep.healthcheck.checks import Report, evaluate
 from ep.healthcheck.formats import health_json, prometheus
 from ep.models import BatchRun
@@ -53,18 +53,18 @@ def shown(message: object) -> Markup:
     return Markup(render(message, get_translations(), str(get_locale()), html=True))
 
 
-def operator_session() -> Session:
-    """This request's session on the operator engine (made in create_app).
+def operator_session() -> Reads:
+    """This request's reads on the operator engine (made in create_app).
 
     On PostgreSQL that engine saves HealthCheckStatus three round trips of five
     (ep.database.operator_engine): no pool_pre_ping, no BEGIN, no ROLLBACK. A
     pooled connection the database dropped is instead retried once by the first read (the
     role check) and by the database check (ep.database.execute_retrying_once).
     """
-    session = g.get("operator_session")
-    if session is None:
-        session = g.operator_session = Session(current_app.extensions["ep_operator_engine"])
-    return session
+    reads = g.get("operator_session")
+    if reads is None:
+        reads = g.operator_session = Reads(current_app.extensions["ep_operator_engine"])
+    return reads
 
 
 @bp.before_request
@@ -74,9 +74,9 @@ def _operators_only():
 
 @bp.teardown_request
 def _close_operator_session(_exc):
-    session = g.pop("operator_session", None)
-    if session is not None:
-        session.close()
+    reads = g.pop("operator_session", None)
+    if reads is not None:
+        reads.close()
 
 
 @bp.after_request

@@ -10,6 +10,7 @@ it. Trust decisions never use it: they use the direct peer, kept in ``ep.peer_ad
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from flask import request
 
@@ -17,6 +18,8 @@ PEER_KEY = "ep.peer_addr"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# every request asks about the same few addresses (nginx's, a monitor's) at least twice
+@lru_cache(maxsize=1024)
 def _ip(address: str | None):
     try:
         return ipaddress.ip_address(address or "")

@@ -16,8 +16,10 @@ in the log naming the limit and the key.
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
+from typing import Any
 
 from flask import Flask, current_app, g, request
 from flask_limiter import RequestLimit
@@ -221,8 +223,47 @@ def per_certificate(setting: str, *, scope: str):
     )
 
 
+# blueprints without any rate limit, whose requests Flask-Limiter need not look at: the
+# OmniqOperator pages, polled by a monitor every few seconds and open only to a verified
+# operator. A limit put on one of their views would need its blueprint taken out of here.
+UNLIMITED_BLUEPRINTS = frozenset({"operator"})
+
+
+def _unlimited() -> bool:
+    return request.blueprint in UNLIMITED_BLUEPRINTS
+
+
+def _before_unless_unlimited(hook):
+    @wraps(hook)
+    def before():
+        return None if _unlimited() else hook()
+
+    return before
+
+
+def _after_unless_unlimited(hook):
+    @wraps(hook)
+    def after(response):
+        return response if _unlimited() else hook(response)
+
+    return after
+
+
+def _teardown_unless_unlimited(hook):
+    @wraps(hook)
+    def teardown(exc):
+        return None if _unlimited() else hook(exc)
+
+    return teardown
+
+
 def init_limiter(app: Flask) -> None:
-    """Count in EP's database unless ``RateLimitStorage`` names another storage."""
+    """Count in EP's database unless ``RateLimitStorage`` names another storage.
+
+    Flask-Limiter looks at every request in three hooks of its own (a tenth of a health
+    check's time), even where no limit can apply; for UNLIMITED_BLUEPRINTS they are
+    not called.
+    """
     uri = app.config["EP"]["RateLimitStorage"] or DATABASE_STORAGE
     options = {}
     if uri == DATABASE_STORAGE:
@@ -234,4 +275,12 @@ def init_limiter(app: Flask) -> None:
         RATELIMIT_STRATEGY="fixed-window",
         RATELIMIT_HEADERS_ENABLED=True,
     )
+    registries: tuple[tuple[dict[Any, list[Any]], Callable[[Any], Any]], ...] = (
+        (app.before_request_funcs, _before_unless_unlimited),
+        (app.after_request_funcs, _after_unless_unlimited),
+        (app.teardown_request_funcs, _teardown_unless_unlimited),
+    )
+    existing = [list(registry.get(None, ())) for registry, _wrap in registries]
     limiter.init_app(app)
+    for (registry, wrap), before in zip(registries, existing, strict=True):
+        registry[None] = [hook if hook in before else wrap(hook) for hook in registry[None]]
