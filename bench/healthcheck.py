@@ -40,6 +40,8 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 
+from ep.batches.spine import BATCHES
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PATH = "/OmniqOperator/Operator/HealthCheckStatus"
@@ -162,8 +164,6 @@ def wait_ready(port: int, certs: Path) -> None:
 
 def fresh_heartbeats(engine) -> None:
     """Every batch active a minute ago, so HealthCheckStatus answers OK."""
-    from ep.config import BATCHES
-
     now = datetime.now(UTC) - timedelta(minutes=1)
     sqlite = engine.dialect.name == "sqlite"
     stamp = now.replace(tzinfo=None).isoformat(sep=" ") if sqlite else now
@@ -218,6 +218,15 @@ def add_history(engine, rows: int) -> None:
                 f"{start}, {end}, {false} {source}"
             )
         )
+    # the statistics and visibility map a running database has: without this, autovacuum
+    # and a checkpoint work through the new rows during the measurement (PostgreSQL), and
+    # the plans are made without statistics
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("VACUUM ANALYZE"))
+            conn.execute(text("CHECKPOINT"))  # the new rows written out now, not mid-round
+        else:
+            conn.execute(text("ANALYZE"))
 
 
 def make_instance(folder: Path, database_url: str | None) -> tuple[dict, Path, object]:
