@@ -9,12 +9,14 @@ export EP_CONFIG ?= $(CURDIR)/instance/ep.ini
 
 venv: $(STAMP) translations
 
-# compile each audience's catalogue (ep/translations/<audience>/en/LC_MESSAGES/*.po)
+# compile each audience's catalogue (ep/translations/<audience>/en/LC_MESSAGES/*.po); each
+# .mo is written aside and renamed into place, so a test run that reads it while another
+# make compiles it (CI runs two at once) never sees half a file
 translations: $(STAMP)
 	@for po in ep/translations/*/*/LC_MESSAGES/messages.po; do \
 		[ -e "$$po" ] || continue; \
 		$(BIN)/pybabel compile -d "$${po%/*/LC_MESSAGES/messages.po}" -i "$$po" \
-			-o "$${po%.po}.mo" || exit 1; \
+			-o "$${po%.po}.mo.$$$$" && mv "$${po%.po}.mo.$$$$" "$${po%.po}.mo" || exit 1; \
 	done
 
 # the versions in constraints.txt, as CI and deployments install them
