@@ -21,6 +21,8 @@ from tests.healthcheck.conftest import (  # noqa: F401 (fixtures)
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx-ep.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# Debian's own main configuration, whose http {} includes the sites (README step 6)
+DEBIAN_MAIN = Path("/etc/nginx/nginx.conf")
 
 
 def free_port() -> int:
@@ -29,13 +31,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def shipped_config(**replacements: str) -> str:
-    """deploy/nginx-ep.conf with each of ``replacements`` (found exactly once) put in."""
-    text = NGINX_CONF.read_text()
+def replaced(text: str, replacements: dict[str, str], name: str) -> str:
+    """``text`` with each of ``replacements`` (found exactly once) put in."""
     for old, new in replacements.items():
-        assert text.count(old) == 1, f"deploy/nginx-ep.conf no longer has {old!r} once"
+        assert text.count(old) == 1, f"{name} no longer has {old!r} once"
         text = text.replace(old, new)
     return text
+
+
+def shipped_site(**replacements: str) -> str:
+    """deploy/nginx-ep.conf with ``replacements`` put in."""
+    return replaced(NGINX_CONF.read_text(), replacements, "deploy/nginx-ep.conf")
 
 
 def certificate_in_place(server_cert) -> dict[str, str]:
@@ -47,23 +53,35 @@ def certificate_in_place(server_cert) -> dict[str, str]:
     }
 
 
-def nginx_config(
-    folder: Path, *, https_port: int, http_port: int, upstream_port: int, server_cert
-) -> str:
-    """deploy/nginx-ep.conf with its ports, certificate, pid, logs and temporary files in
-    ``folder`` — and nothing else changed."""
+def debian_main(folder: Path, site: Path) -> Path:
+    """Debian's /etc/nginx/nginx.conf as installed, with ``site`` as its one enabled site
+    and its pid, logs and temporary files in ``folder``; the file written there."""
     temp = "".join(
-        f"\n    {kind}_temp_path {folder / kind};"
+        f"\n\t{kind}_temp_path {folder / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    return shipped_config(
+    text = replaced(
+        DEBIAN_MAIN.read_text(),
+        {
+            "pid /run/nginx.pid;": f"pid {folder / 'nginx.pid'};",
+            "error_log /var/log/nginx/error.log;": f"error_log {folder / 'error.log'} info;",
+            "access_log /var/log/nginx/access.log;": f"access_log {folder / 'access.log'};{temp}",
+            "include /etc/nginx/sites-enabled/*;": f"include {site};",
+        },
+        str(DEBIAN_MAIN),
+    )
+    main = folder / "nginx.conf"
+    main.write_text(text)
+    return main
+
+
+def nginx_site(*, https_port: int, http_port: int, upstream_port: int, server_cert) -> str:
+    """deploy/nginx-ep.conf with its ports and certificate replaced, and nothing else."""
+    return shipped_site(
         **{
             "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
             "listen 80;": f"listen 127.0.0.1:{http_port};",
             "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
-            "pid /run/nginx.pid;": f"pid {folder / 'nginx.pid'};",
-            "error_log /var/log/nginx/error.log;": f"error_log {folder / 'error.log'} info;",
-            "access_log /var/log/nginx/access.log;": f"access_log {folder / 'access.log'};{temp}",
         },
         **certificate_in_place(server_cert),
     )
@@ -92,18 +110,18 @@ class Front:
 
 def start_nginx(folder: Path, upstream: Server, authority) -> tuple[Server, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    main = folder / "nginx.conf"
-    main.write_text(
-        nginx_config(
-            folder,
+    site = folder / "ep.conf"
+    site.write_text(
+        nginx_site(
             https_port=(https := free_port()),
             http_port=free_port(),
             upstream_port=upstream.port,
             server_cert=authority.issue_server_cert(),
         )
     )
+    main = debian_main(folder, site)
     log_path = folder / "nginx.out"
-    command = [NGINX, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(main)]
+    command = [NGINX, "-e", str(folder / "error.log"), "-c", str(main)]
     command += ["-g", "daemon off; master_process off;"]
     with open(log_path, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

@@ -7,7 +7,13 @@ from sqlalchemy import func, select
 
 from ep.identity.certificates import issue_client_certificate, make_ca, write_issued
 from ep.models import Person
-from tests.deploy.conftest import NGINX, certificate_in_place, log_line, shipped_config
+from tests.deploy.conftest import (
+    NGINX,
+    certificate_in_place,
+    debian_main,
+    log_line,
+    shipped_site,
+)
 from tests.healthcheck.conftest import STATUS_PATH
 from tests.pki import HEADER, ClientCert, escaped
 
@@ -26,10 +32,11 @@ def test_nginx_accepts_the_file(front):
 
 
 def test_the_shipped_file_needs_no_file_but_the_servers_certificate(tmp_path, pki):
-    """As an operator checks it: `nginx -t` on the shipped file, itself the whole nginx
-    configuration, with only its certificate put in place."""
-    main = tmp_path / "nginx.conf"
-    main.write_text(shipped_config(**certificate_in_place(pki.issue_server_cert())))
+    """As an operator checks it: `nginx -t` with the shipped file, only its certificate put
+    in place, as the one site in Debian's own nginx.conf."""
+    site = tmp_path / "ep.conf"
+    site.write_text(shipped_site(**certificate_in_place(pki.issue_server_cert())))
+    main = debian_main(tmp_path, site)
     result = subprocess.run([NGINX, "-t", "-c", str(main)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
