@@ -111,3 +111,14 @@ def start_gunicorn(config: Path, *, output=subprocess.DEVNULL, **settings: str):
     )
     listener.close()  # gunicorn holds its own copy
     return process, port
+
+
+def gone_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout)

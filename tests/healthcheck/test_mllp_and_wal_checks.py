@@ -2,8 +2,6 @@
 
 import os
 import socket
-import subprocess
-import sys
 from datetime import timedelta
 
 from ep.backup.archiving import judge_archiving
@@ -19,20 +17,9 @@ from ep.healthcheck.checks import (
 from ep.healthcheck.formats import health_json, nagios
 from ep.models import MllpListener
 from tests.backup.test_archiving import stats
-from tests.support import is_postgres
+from tests.support import gone_pid, is_postgres
 
 HOST = socket.gethostname()
-
-
-def gone_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(done.stdout)
 
 
 def listener(now, *, id=1, host=HOST, address="0.0.0.0:2575", pid=None, stopped=False):

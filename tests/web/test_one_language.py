@@ -18,8 +18,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -52,7 +50,7 @@ from ep.models import (
     User,
 )
 from ep.timeutil import local
-from tests.support import is_postgres
+from tests.support import gone_pid, is_postgres
 from tests.web.staff.support import add_unmatched_message, held_positive, make_order
 
 CATALOGUES = Path(__file__).resolve().parents[2] / "ep" / "translations"
@@ -334,17 +332,6 @@ CHECK_ROW = re.compile(
     r"<td>(?P<message>.*?)</td>",
     re.S,
 )
-
-
-def gone_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(done.stdout)
 
 
 def batch_run(session, batch, *, started, status, host="batchhost", pid=4242, **values):
