@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, Row, func, select, text, true
+from sqlalchemy import Executable, Row, cast, func, null, select, text, true, union_all
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ep.backup.archiving import check_wal_archiving
@@ -569,10 +569,11 @@ def evaluate(
     detail: bool = True,
 ) -> Report:
     """Run every check. ``detail=False`` (HealthCheckStatus) skips the warning-only counts,
-    and times its read of the heartbeats as the database check instead of a SELECT 1."""
+    and times its one read of the heartbeats and listeners as the database check instead of
+    a SELECT 1."""
     report = Report()
-    database_check, heartbeats = check_database(
-        session, timeout_seconds=DATABASE_TIMEOUT_SECONDS, probe=None if detail else _HEARTBEATS
+    database_check, state = check_database(
+        session, timeout_seconds=DATABASE_TIMEOUT_SECONDS, probe=None if detail else _STATE
     )
     report.checks.append(database_check)
     if database_check.status == FAIL:
@@ -581,7 +582,7 @@ def evaluate(
         try:
             # all or nothing: a read that breaks half-way leaves no batch out
             checks = _database_checks(
-                session, config, now=now, detail=detail, heartbeats=None if detail else heartbeats
+                session, config, now=now, detail=detail, state=None if detail else state
             )
             report.checks.extend(list(checks))
         except SQLAlchemyError as exc:
@@ -609,8 +610,12 @@ def evaluate(
     return report
 
 
-# the installation time beside every heartbeat row, in one round trip: a one-row subquery
-# outer-joined to the heartbeats, so a fresh installation without any still gives its time
+# Every row HealthCheckStatus reads, in one round trip: the installation time beside each
+# heartbeat row and each MLLP listener row. The installation is a one-row subquery
+# outer-joined to the heartbeats, so a fresh installation without any still gives its
+# time; the two tables' rows are one UNION ALL, each padded with NULLs for the other's
+# columns (their names differ, so each row reads like its model: row.batch, row.hostname).
+# Built once: making the statement again on every health check cost as much as running it.
 _installation = Installation.__table__
 _installed_at = (
     select(
@@ -621,13 +626,22 @@ _installed_at = (
         .label("installed_at")
     )
 ).subquery()
-_HEARTBEATS = select(_installed_at.c.installed_at, BatchHeartbeat.__table__).select_from(
-    _installed_at.outerjoin(BatchHeartbeat.__table__, true())
-)
+_heartbeats, _listeners = BatchHeartbeat.__table__, MllpListener.__table__
 
-# built once: making the statement again on every health check cost as much as running it
-_listeners = MllpListener.__table__
-_LISTENERS = select(_listeners).order_by(_listeners.c.hostname, _listeners.c.address)
+
+def _none_of(table) -> list:
+    """A typed NULL for each of ``table``'s columns, named as the column."""
+    return [cast(null(), column.type).label(column.name) for column in table.columns]
+
+
+_STATE = union_all(
+    select(_installed_at.c.installed_at, *_heartbeats.columns, *_none_of(_listeners)).select_from(
+        _installed_at.outerjoin(_heartbeats, true())
+    ),
+    select(_installed_at.c.installed_at, *_none_of(_heartbeats), *_listeners.columns).select_from(
+        _installed_at.join(_listeners, true())
+    ),
+)
 
 
 def _database_checks(
@@ -636,16 +650,16 @@ def _database_checks(
     *,
     now: datetime,
     detail: bool,
-    heartbeats: Sequence[Row[Any]] | None,  # the rows of _HEARTBEATS, if read already
+    state: Sequence[Row[Any]] | None,  # the rows of _STATE, if read already
 ) -> Iterator[CheckResult]:
-    # plain rows (same attribute names as the model): no ORM identity map to build
-    rows = session.execute(_HEARTBEATS).all() if heartbeats is None else heartbeats
+    # plain rows (same attribute names as the models): no ORM identity map to build
+    rows = session.execute(_STATE).all() if state is None else state
     installed_at = rows[0].installed_at
     by_batch = {row.batch: row for row in rows if row.batch is not None}
     yield check_installation(installed_at)
     yield from batch_checks(config, by_batch, installed_at=installed_at, now=now)
     # a row per listener host and address, never more: cheap enough for HealthCheckStatus
-    listeners = session.execute(_LISTENERS).all()
+    listeners = sorted((row for row in rows if row.id is not None), key=_host_and_address)
     yield from check_mllp_listeners(listeners, host=socket.gethostname())
     if detail and config["WalArchivingExpected"]:
         if session.get_bind().dialect.name == "postgresql":
@@ -664,6 +678,10 @@ def _database_checks(
             )
         )
         yield check_lab_inbox(quarantined or 0)
+
+
+def _host_and_address(row: Row[Any]) -> tuple[str, str]:
+    return (row.hostname, row.address)
 
 
 def batch_checks(

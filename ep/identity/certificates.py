@@ -103,9 +103,13 @@ def common_name(cert: x509.Certificate) -> str:
 # -- verifying --
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrustStore:
-    """The trusted CA certificates and the revocation lists that go with them."""
+    """The trusted CA certificates and the revocation lists that go with them.
+
+    Compared and hashed as itself (``eq=False``): a store read from the files is one
+    object for as long as the files stay the same, and it keys what was verified with it
+    (ep.web.access)."""
 
     anchors: tuple[x509.Certificate, ...]
     crls: tuple[x509.CertificateRevocationList, ...] = ()

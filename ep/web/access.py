@@ -283,8 +283,9 @@ def _parsed(presented: bytes | str, config: Config):
 
 # -- verified certificates, remembered while the trust files stay the same --
 
-# by the certificate as presented and the trust store: (its not-before, the verdict)
-_verified_cache: dict[tuple, tuple[datetime, VerifiedCertificate]] = {}
+# by the certificate as presented and the trust store: (its not-before, the verdict). The
+# key holds the store itself, not a number standing for it, so it cannot match a later one
+_verified_cache: dict[tuple[bytes | str, TrustStore], tuple[datetime, VerifiedCertificate]] = {}
 _VERIFIED_CACHE_SIZE = 1000
 
 
@@ -298,7 +299,7 @@ def _verified(presented: bytes | str, trust: TrustStore, config: Config) -> Veri
     again; only successes are remembered.
     """
     now = utcnow()
-    key = (presented, id(trust))
+    key = (presented, trust)
     known = _verified_cache.get(key)
     if known is not None and known[0] <= now <= known[1].recheck_at:
         return known[1]
