@@ -69,21 +69,23 @@ run: init
 	@echo
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
-# The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) it runs on that
-# PostgreSQL database too, at the same time (much of the suite waits on servers, browsers
-# and subprocesses, so two runs share the cores well); the PostgreSQL run's output follows.
+# The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) every test that uses
+# the test database runs on that PostgreSQL database too, at the same time (much of the
+# suite waits on servers and subprocesses, so two runs share the cores well); the tests that
+# would only repeat themselves there (no database, or a browser) run on SQLite alone
+# (--database-tests-only, tests/conftest.py). The PostgreSQL run's output follows.
 PG_LOG := test-artifacts/pytest-postgresql.log
 test: venv browser-deps oidc-deps
 	@mkdir -p $(dir $(PG_LOG)); pg=; \
 	if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
-		echo "== the same suite on PostgreSQL, alongside: $$EP_TEST_DATABASE_URL ($(PG_LOG))"; \
-		$(BIN)/pytest -p no:cacheprovider > $(PG_LOG) 2>&1 & pg=$$!; \
+		echo "== the tests that use the database, on PostgreSQL, alongside: $$EP_TEST_DATABASE_URL ($(PG_LOG))"; \
+		$(BIN)/pytest -p no:cacheprovider --database-tests-only > $(PG_LOG) 2>&1 & pg=$$!; \
 	fi; \
 	echo "== the suite on SQLite"; \
 	env -u EP_TEST_DATABASE_URL $(BIN)/pytest; sqlite=$$?; \
 	[ -z "$$pg" ] && exit $$sqlite; \
 	wait $$pg; postgresql=$$?; \
-	echo "== the suite on PostgreSQL: $$EP_TEST_DATABASE_URL"; cat $(PG_LOG); \
+	echo "== the tests that use the database, on PostgreSQL: $$EP_TEST_DATABASE_URL"; cat $(PG_LOG); \
 	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
 
 # The date-sensitive tests again at 23:30 UTC in winter and in summer (Stockholm's day is

@@ -29,6 +29,36 @@ from tests.pki import cert_app, cert_client, cert_header, pki  # noqa: F401
 from tests.support import empty_tables, make_instance, reset_schema, test_database_url
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that use the test database, and none that drives a browser "
+        "(`make test`'s PostgreSQL pass: the rest ran on its SQLite pass)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """--database-tests-only: leave out what a second database would only repeat.
+
+    A test that never asks for the test database (``database_url``, which every app and
+    session fixture stands on) and is not marked ``postgres`` runs the same whatever
+    EP_TEST_DATABASE_URL says. The
+    browser tests drive pages whose every query the Flask-client tests also run on both
+    databases; what they add is the browser's view (layout at 360 px, axe, navigation).
+    """
+    if not config.getoption("--database-tests-only"):
+        return
+    kept, left = [], []
+    for item in items:
+        uses_database = "database_url" in item.fixturenames or "postgres" in item.keywords
+        repeated = not uses_database or "browser" in item.keywords
+        (left if repeated else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session", autouse=True)
 def test_clock():
     """EP_TEST_CLOCK=2026-01-15T23:30:00+00:00 runs the session from that instant on.

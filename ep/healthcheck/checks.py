@@ -25,8 +25,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, Row, cast, func, null, select, text, true, union_all
+from sqlalchemy import Executable, Row, Table, cast, func, null, select, text, true, union_all
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.sql.elements import Label
 
 from ep.backup.archiving import check_wal_archiving
 from ep.batches.runner import STOPPED, process_gone
@@ -629,7 +630,7 @@ _installed_at = (
 _heartbeats, _listeners = BatchHeartbeat.__table__, MllpListener.__table__
 
 
-def _none_of(table) -> list:
+def _none_of(table: Table) -> list[Label[Any]]:
     """A typed NULL for each of ``table``'s columns, named as the column."""
     return [cast(null(), column.type).label(column.name) for column in table.columns]
 
