@@ -56,13 +56,13 @@ def free_socket() -> socket.socket:
     return listener
 
 
-def start(app: str, env: dict) -> tuple[subprocess.Popen, int]:
+def start(app: str, env: dict, *, workers: int = 2) -> tuple[subprocess.Popen, int]:
     listener = free_socket()
     port = listener.getsockname()[1]
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), app],
         cwd=ROOT,
-        env={**env, "EP_BIND": f"fd://{listener.fileno()}", "EP_WORKERS": "2"},
+        env={**env, "EP_BIND": f"fd://{listener.fileno()}", "EP_WORKERS": str(workers)},
         pass_fds=[listener.fileno()],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

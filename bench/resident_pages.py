@@ -241,7 +241,7 @@ def cpu_seconds(master: int) -> float:
 
 def measure(database_url: str | None, args: argparse.Namespace, folder: Path) -> list[Run]:
     env, engine = make_instance(folder, database_url, args.residents, args.years)
-    process, port = start("wsgi:app", env)
+    process, port = start("wsgi:app", {**env, **dict(args.setting or [])}, workers=args.workers)
     runs = []
     try:
         wait_ready(port)
@@ -292,6 +292,14 @@ def main() -> None:
         action="append",
         help="sqlite (a file in a temporary folder, the default) or a PostgreSQL URL; "
         "may be given more than once",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (EP_WORKERS)")
+    parser.add_argument(
+        "--setting",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="an environment variable for gunicorn (EP_THREADS, EP_SqliteWriters …)",
     )
     parser.add_argument("--verbose", action="store_true", help="print wrk's own output too")
     args = parser.parse_args()

@@ -1,11 +1,12 @@
 """Engine settings that make SQLite safe beside gunicorn workers and a batch process,
 the one query hint SQLite needs, and a read that survives a connection the database dropped."""
 
+import threading
 from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, Result, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -117,6 +118,57 @@ def execute_retrying_once(session: Reader, statement, params: dict | None = None
             raise
         session.rollback()
         return session.execute(statement, params)
+
+
+# -- SQLite's one writer, waited for in turn --
+
+# the threads of this process that write to SQLite, one at a time (begin_writing)
+_write_turn = threading.RLock()
+_HOLDS_TURN = "ep_write_turn"
+
+
+def begin_writing(session: Session) -> None:
+    """Begin ``session``'s unit of work as a writer, if it has not begun (the edge calls it:
+    a resident's logged read, an API change, an MLLP message).
+
+    On SQLite that is BEGIN IMMEDIATE: in WAL mode a transaction that reads and then
+    writes fails at once when another connection wrote in between (another worker, an
+    MLLP connection, the batch), where a writer from the start waits its turn.
+
+    SQLite makes such a writer wait by polling: its busy handler sleeps, up to 100 ms at a
+    time, and tries again, and the lock goes to whoever asks when it is free. Under many
+    writers an unlucky one waited a second and more (bench/resident_pages.py: 16 residents
+    reading at once, each read logged). So the threads of one process first wait on a lock
+    of their own, which wakes the next waiter as soon as it is free, and one at a time asks
+    SQLite; the turn passes on when that transaction ends (commit, rollback or close).
+    Other processes (the other workers, a batch) still meet at SQLite's own lock.
+    """
+    if session.in_transaction():
+        return
+    if session.get_bind().dialect.name != "sqlite":
+        session.connection()
+        return
+    if not _write_turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise OperationalError(
+            "BEGIN IMMEDIATE", None, Exception("database is locked: no turn to write")
+        )
+    session.info[_HOLDS_TURN] = session.info.get(_HOLDS_TURN, 0) + 1
+    try:
+        session.connection(execution_options={"sqlite_immediate": True})
+    except BaseException:
+        _give_back_turn(session)
+        raise
+
+
+def _give_back_turn(session: Session) -> None:
+    for _ in range(session.info.pop(_HOLDS_TURN, 0)):
+        _write_turn.release()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end_of_write(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the session's own transaction, not a savepoint
+        _give_back_turn(session)
 
 
 def configure_engine(engine: Engine, *, transactions: bool = True) -> None:

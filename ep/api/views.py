@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ep.api import schemas
 from ep.api.problems import PROBLEM_JSON, problem
+from ep.database import begin_writing
 from ep.domain import DomainError, NotFound
 from ep.domain.integration import (
     AlreadySampled,
     api_origin,
-    begin_writing,
     hl7_ack,
     keep_answer,
     read_lab_report,

@@ -69,17 +69,6 @@ def receive_lab_message(session: Session, data: bytes, *, origin: str, now: date
     return received
 
 
-def begin_writing(session: Session) -> None:
-    """Begin the unit of work as a writer, if it has not begun (the edge calls it).
-
-    On SQLite that is BEGIN IMMEDIATE: in WAL mode a transaction that reads and then
-    writes fails at once when another connection wrote in between (another API worker,
-    an MLLP connection, the batch), where a writer from the start waits its turn.
-    """
-    if not session.in_transaction():
-        session.connection(execution_options={"sqlite_immediate": True})
-
-
 def _one_at_a_time(session: Session, control_id: str) -> None:
     """Let one transaction at a time record a control id, so a repeat is seen as one.
 

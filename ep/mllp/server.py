@@ -10,9 +10,9 @@ from typing import cast
 
 from flask import Flask
 
+from ep.database import begin_writing
 from ep.domain.integration import (
     MLLP_ORIGIN,
-    begin_writing,
     hl7_ack,
     listener_received,
     listener_started,

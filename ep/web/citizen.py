@@ -29,9 +29,9 @@ from sqlalchemy import select
 from wtforms import HiddenField, RadioField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
+from ep.database import begin_writing
 from ep.domain import NotFound, residents
 from ep.domain import orders as order_service
-from ep.domain.integration import begin_writing
 from ep.domain.purge import AUDIT_MINIMUM_YEARS
 from ep.domain.staff_input import row_number
 from ep.extensions import db
