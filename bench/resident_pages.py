@@ -299,7 +299,7 @@ def main() -> None:
         nargs=2,
         action="append",
         metavar=("NAME", "VALUE"),
-        help="an environment variable for gunicorn (EP_THREADS, EP_SqliteWriters …)",
+        help="an environment variable for the gunicorn it starts, e.g. EP_THREADS 16",
     )
     parser.add_argument("--verbose", action="store_true", help="print wrk's own output too")
     args = parser.parse_args()
