@@ -78,8 +78,8 @@ def run_ep(
     python_options: tuple[str, ...] = (),
     **kwargs,
 ):
-    """Run the real `ep` command against the instance of ``config``; ``python_options``
-    (``-X importtime``) run its script with this Python and those options."""
+    """Run the real `ep` command against the instance of ``config``; with
+    ``python_options`` its script runs in this Python with those options."""
     if os.environ.get("EP_TEST_CLOCK"):
         # the test's clock (tests/conftest.py test_clock) moves this process only: an `ep`
         # started now would live at another time than the data the test made for it
