@@ -205,7 +205,9 @@ sys.argv = sys.argv[1:]
 try:
     runpy.run_path(sys.argv[0], run_name="__main__")
 finally:
+    import gc
     print("imported:", *sys.modules, file=sys.stderr)
+    print("frozen:", gc.get_freeze_count(), "unfrozen:", len(gc.get_objects()), file=sys.stderr)
 """
 
 
@@ -247,3 +249,13 @@ def test_ep_batch_status_imports_nothing_it_does_not_show(config_path):
     result, imported = imported_by_ep("batch", "status", config=config_path)
     assert "NOTIFYREMINDERS" in result.stdout, result.stdout + result.stderr
     assert imported == set()
+
+
+def test_ep_freezes_what_its_imports_made_so_no_collection_walks_it_again(config_path):
+    # about 0.1 s of CPU per `ep check` (bench/RESULTS.md): the collector would otherwise
+    # walk every module's objects during the imports and again at exit
+    result = run_ep("check", config=config_path, python_options=("-c", WITH_MODULES_SHOWN))
+    frozen = [line for line in result.stderr.splitlines() if line.startswith("frozen: ")]
+    assert len(frozen) == 1, result.stderr
+    _, count, _, unfrozen = frozen[0].split()
+    assert int(count) > 10 * int(unfrozen)  # what the command made after its imports is not
