@@ -37,13 +37,13 @@ from ep.batches.schedule import (
     write_systemd,
 )
 from ep.batches.spine import SPINE, find_spec
-from ep.domain.installation import installed_at
 from ep.extensions import db
 from ep.healthcheck.checks import (
     FAIL,
     batch_checks,
     check_installation,
     one_line,
+    read_heartbeats,
     stopped_run,
 )
 from ep.models import BatchHeartbeat, BatchRun
@@ -233,8 +233,7 @@ def status() -> None:
     """
     config = current_app.config["EP"]
     now = utcnow()
-    heartbeats = {hb.batch: hb for hb in db.session.scalars(select(BatchHeartbeat))}
-    installed = installed_at(db.session())
+    installed, heartbeats = read_heartbeats(db.session())
     installation = check_installation(installed)
     if installation.status == FAIL:
         click.echo(f"ERROR: {installation.message}")

@@ -685,10 +685,7 @@ def _database_checks(
     detail: bool,
     heartbeats: Sequence[Row[Any]] | None,  # the rows of _HEARTBEATS, if read already
 ) -> Iterator[CheckResult]:
-    # plain rows (same attribute names as the model): no ORM identity map to build
-    rows = session.execute(_HEARTBEATS).all() if heartbeats is None else heartbeats
-    installed_at = rows[0].installed_at
-    by_batch = {row.batch: row for row in rows if row.batch is not None}
+    installed_at, by_batch = read_heartbeats(session, heartbeats)
     yield check_installation(installed_at)
     yield from batch_checks(config, by_batch, installed_at=installed_at, now=now)
     # a row per listener host and address, never more: cheap enough for HealthCheckStatus
@@ -711,6 +708,20 @@ def _database_checks(
             )
         )
         yield check_lab_inbox(quarantined or 0)
+
+
+def read_heartbeats(
+    session: Reader, rows: Sequence[Row[Any]] | None = None
+) -> tuple[datetime | None, dict[str, Row[Any]]]:
+    """When EP was installed, and each batch's heartbeat row by batch name: from ``rows``
+    of _HEARTBEATS if read already, else read now in one round trip.
+
+    Plain rows (the model's attribute names): no ORM identity map to build, and no ORM
+    mappers to configure, which alone would cost `ep batch status` ~20 ms at start.
+    """
+    if rows is None:
+        rows = session.execute(_HEARTBEATS).all()
+    return rows[0].installed_at, {row.batch: row for row in rows if row.batch is not None}
 
 
 def batch_checks(
