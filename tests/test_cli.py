@@ -172,7 +172,7 @@ def test_ep_help_lists_every_command_with_the_commands_own_help(runner):
 
 # what `ep check` (a monitor runs it every minute) and `ep batch status` leave alone: the
 # migrations (alembic, and mako with pygments where pygments is installed), the pages'
-# extensions, the other commands' modules, the batches' own modules, and certificate
+# extensions and rate limits, the other commands' modules, the batches' own modules, and certificate
 # parsing (cryptography) while the certificate files are as the last `ep check` saw them
 NOT_FOR_CHECKING = (
     *(spec.module for spec in SPINE),
@@ -184,6 +184,7 @@ NOT_FOR_CHECKING = (
     "flask_babel",
     "flask_wtf",
     "flask_limiter",
+    "limits",
     "ep.web",
     "ep.api",
     "ep.backup.cli",
