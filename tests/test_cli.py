@@ -259,4 +259,6 @@ def test_ep_freezes_what_its_imports_made_so_no_collection_walks_it_again(config
     frozen = [line for line in result.stderr.splitlines() if line.startswith("frozen: ")]
     assert len(frozen) == 1, result.stderr
     _, count, _, unfrozen = frozen[0].split()
-    assert int(count) > 10 * int(unfrozen)  # what the command made after its imports is not
+    # what the command made after the imports is not frozen: on PostgreSQL that includes
+    # psycopg, imported with the first connection
+    assert int(count) > 2 * int(unfrozen)
