@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -125,6 +124,12 @@ def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
 def _rate_limit(text: str) -> str:
     """A Flask-Limiter limit such as ``10 per minute`` or ``10/minute; 50/day``."""
     value = text.strip()
+    if value in BUILT_IN_RATE_LIMITS:  # known good (tests/test_config.py reads each)
+        return value
+    # imported only for a limit an installation sets itself: limits (with its storage
+    # backends) takes ~10 ms of CPU to import, which every `ep` command would pay
+    from limits import parse_many
+
     try:
         parse_many(value)
     except ValueError:
@@ -537,6 +542,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+# the defaults of the rate-limit settings: _rate_limit need not read them again
+BUILT_IN_RATE_LIMITS = frozenset(s.default for s in SETTINGS if s.parse is _rate_limit)
 SECRET_CONNECTION_PARTS = ("password",)
 
 

@@ -5,19 +5,21 @@ The `ep` command needs no more than this; ep.app.create_app adds the pages and t
 
 from flask import Flask
 
-from ep import MIGRATIONS_DIRECTORY
+from ep import MIGRATIONS_DIRECTORY, extensions
 from ep.config import Config, load_config
 from ep.database import configure_engine, engine_options, operator_engine
-from ep.extensions import db, migrate
+from ep.extensions import db
 from ep.healthcheck.checks import DATABASE_TIMEOUT_SECONDS
 from ep.logs import configure_logging
 
 
-def create_core_app(config: Config | None = None) -> Flask:
+def create_core_app(config: Config | None = None, *, migrations: bool = True) -> Flask:
     """Create the EP application without its pages and API (the `ep` command's app).
 
     Without ``config`` the configuration is loaded from ``EP_CONFIG`` or instance/ep.ini
     (ep.config.load_config), which raises ConfigError naming the file, key and problem.
+    ``migrations=False`` leaves out Flask-Migrate (`ep db …`, ``flask_migrate.upgrade``),
+    and with it the import of alembic: the health check and the batches do not migrate.
     """
     if config is None:
         config = load_config()
@@ -36,7 +38,8 @@ def create_core_app(config: Config | None = None) -> Flask:
     )
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIRECTORY))
+    if migrations:
+        extensions.migrate.init_app(app, db, directory=str(MIGRATIONS_DIRECTORY))
 
     with app.app_context():
         configure_engine(db.engine)

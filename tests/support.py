@@ -70,8 +70,16 @@ def make_instance(folder: Path, database_url: str, **values: str) -> Path:
     return path
 
 
-def run_ep(*args: str, config: Path, env: dict | None = None, timeout: float = 60, **kwargs):
-    """Run the real `ep` command against the instance of ``config``."""
+def run_ep(
+    *args: str,
+    config: Path,
+    env: dict | None = None,
+    timeout: float = 60,
+    python_options: tuple[str, ...] = (),
+    **kwargs,
+):
+    """Run the real `ep` command against the instance of ``config``; with
+    ``python_options`` its script runs in this Python with those options."""
     if os.environ.get("EP_TEST_CLOCK"):
         # the test's clock (tests/conftest.py test_clock) moves this process only: an `ep`
         # started now would live at another time than the data the test made for it
@@ -79,7 +87,9 @@ def run_ep(*args: str, config: Path, env: dict | None = None, timeout: float = 6
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("EP_")}
     full_env.update({"EP_CONFIG": str(config), **(env or {})})
     return subprocess.run(
-        [EP_COMMAND, *args],
+        [sys.executable, *python_options, EP_COMMAND, *args]
+        if python_options
+        else [EP_COMMAND, *args],
         env=full_env,
         capture_output=True,
         text=True,

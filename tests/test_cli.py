@@ -4,12 +4,15 @@ import sqlite3
 import subprocess
 import sys
 
+import click
 import pytest
 from sqlalchemy import func, select
 
-from ep.cli import cli
+from ep.batches.spine import SPINE
+from ep.cli import COMMANDS, cli
+from ep.identity.certificates import make_ca
 from ep.models import AuditEvent, Offer, Package, Person, SamplingLocation, User
-from tests.support import run_ep
+from tests.support import make_instance, run_ep
 
 
 def count_rows(db_file, table):
@@ -152,3 +155,110 @@ def test_the_ep_command_loads_neither_the_pages_nor_the_api():
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "[]"
+
+
+def test_ep_help_lists_every_command_with_the_commands_own_help(runner):
+    listed = runner.invoke(cli, ["--help"])
+    assert listed.exit_code == 0
+    for name, (_, help) in COMMANDS.items():
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        assert command.get_short_help_str(limit=1000) == help
+        assert f"  {name} " in listed.output
+        result = runner.invoke(cli, [name, "--help"], prog_name="ep")
+        assert result.exit_code == 0, result.output
+        assert f"Usage: ep {name} " in result.output
+
+
+# what `ep check` (a monitor runs it every minute) and `ep batch status` leave alone: the
+# migrations (alembic, and mako with pygments where pygments is installed), the pages'
+# extensions and rate limits, the other commands' modules, the batches' own modules, and certificate
+# parsing (cryptography) while the certificate files are as the last `ep check` saw them
+NOT_FOR_CHECKING = (
+    *(spec.module for spec in SPINE),
+    "ep.labformats",
+    "alembic",
+    "mako",
+    "pygments",
+    "flask_migrate",
+    "flask_babel",
+    "flask_wtf",
+    "flask_limiter",
+    "limits",
+    "ep.web",
+    "ep.api",
+    "ep.backup.cli",
+    "ep.certs",
+    "ep.domain.demo",
+    "ep.instance_cli",
+    "ep.mllp",
+    "ep.users_cli",
+    "cryptography",
+)
+
+
+# runs the script given after it (the real `ep`) as its own Python would, then names every
+# module it imported on stderr. (python -X importtime would not name those importlib
+# loads, as `ep` loads its commands and `ep batch` its batches.)
+WITH_MODULES_SHOWN = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    import gc
+    print("imported:", *sys.modules, file=sys.stderr)
+    print("frozen:", gc.get_freeze_count(), "unfrozen:", len(gc.get_objects()), file=sys.stderr)
+"""
+
+
+def imported_by_ep(*args: str, config) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run the real `ep ARGS`; return its result and which of NOT_FOR_CHECKING it imported."""
+    result = run_ep(*args, config=config, python_options=("-c", WITH_MODULES_SHOWN))
+    shown = [line for line in result.stderr.splitlines() if line.startswith("imported: ")]
+    assert len(shown) == 1, result.stderr
+    names = shown[0].split()[1:]
+    return result, {
+        package
+        for package in NOT_FOR_CHECKING
+        if any(name == package or name.startswith(f"{package}.") for name in names)
+    }
+
+
+def test_ep_check_reads_the_certificates_only_when_they_changed_since_its_last_run(
+    migrated, tmp_path, now
+):
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(make_ca("Short CA", now=now, days=10).cert_pem)
+    config = make_instance(tmp_path, migrated, TrustedCaFile=str(ca_file))
+
+    first, imported = imported_by_ep("check", config=config)
+    assert "'trustedCa_expiry'=10.0;;" in first.stdout, first.stdout + first.stderr
+    assert imported == {"cryptography"}  # the file is read once
+
+    again, imported = imported_by_ep("check", config=config)
+    assert "'trustedCa_expiry'=10.0;;" in again.stdout, again.stdout + again.stderr
+    assert imported == set()
+
+    ca_file.write_bytes(make_ca("Long CA", now=now, days=100).cert_pem)
+    renewed, imported = imported_by_ep("check", config=config)
+    assert "'trustedCa_expiry'=100.0;;" in renewed.stdout, renewed.stdout + renewed.stderr
+    assert imported == {"cryptography"}
+
+
+def test_ep_batch_status_imports_nothing_it_does_not_show(config_path):
+    result, imported = imported_by_ep("batch", "status", config=config_path)
+    assert "NOTIFYREMINDERS" in result.stdout, result.stdout + result.stderr
+    assert imported == set()
+
+
+def test_ep_freezes_what_its_imports_made_so_no_collection_walks_it_again(config_path):
+    # about 0.1 s of CPU per `ep check` (bench/RESULTS.md): the collector would otherwise
+    # walk every module's objects during the imports and again at exit
+    result = run_ep("check", config=config_path, python_options=("-c", WITH_MODULES_SHOWN))
+    frozen = [line for line in result.stderr.splitlines() if line.startswith("frozen: ")]
+    assert len(frozen) == 1, result.stderr
+    _, count, _, unfrozen = frozen[0].split()
+    # what the command made after the imports is not frozen: on PostgreSQL that includes
+    # psycopg, imported with the first connection
+    assert int(count) > 2 * int(unfrozen)

@@ -4,8 +4,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import parse_many
 
-from ep.config import ConfigError, load_config
+from ep.config import BUILT_IN_RATE_LIMITS, ConfigError, load_config
 from tests.support import make_instance, run_ep
 
 
@@ -170,3 +171,10 @@ def test_header_login_without_a_source_for_the_header_stops_ep_with_one_line(tmp
     # a demo logs residents in on its own page and needs no such source
     demo = load_config(ini, environ={"EP_CitizenLogin": "dev"})
     assert demo["CitizenIdentityProxies"] == ()
+
+
+def test_every_built_in_rate_limit_is_one_flask_limiter_reads():
+    # load_config takes these without asking the limits library (tests/test_cli.py)
+    assert len(BUILT_IN_RATE_LIMITS) >= 8
+    for limit in BUILT_IN_RATE_LIMITS:
+        assert parse_many(limit), limit

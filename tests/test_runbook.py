@@ -26,6 +26,8 @@ SOURCES = (
     "ep/batches/runner.py",
     "ep/batches/cli.py",
     "ep/cli.py",
+    "ep/instance_cli.py",
+    "ep/users_cli.py",
     "ep/console.py",
     "ep/web/access.py",
     "ep/identity/certificates.py",

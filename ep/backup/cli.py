@@ -1,4 +1,5 @@
-"""`ep db backup` and `ep db restore PATH` (beside Flask-Migrate's `ep db upgrade`)."""
+"""`ep db`: Flask-Migrate's commands (`ep db upgrade`, …) with `ep db backup` and
+`ep db restore PATH` beside them."""
 
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from alembic.util import CommandError
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
+from flask_migrate.cli import db as db_group
 from sqlalchemy.exc import SQLAlchemyError
 
 from ep.backup import BackupError, back_up_and_prune, restore_backup, verify_backup
@@ -95,3 +97,7 @@ def restore_command(path: Path) -> None:
     click.echo(line)
     if code != 0:
         _fail("restored, but the health check is not green (see the line above)")
+
+
+db_group.add_command(backup_command)
+db_group.add_command(restore_command)

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from ep.batches.runner import (
@@ -26,7 +26,7 @@ from ep.batches.runner import (
     Reporter,
     RunOutcome,
     batch_session,
-    load_batches,
+    load_batch,
     run_batch,
 )
 from ep.batches.schedule import (
@@ -37,13 +37,13 @@ from ep.batches.schedule import (
     write_systemd,
 )
 from ep.batches.spine import SPINE, find_spec
-from ep.domain.installation import installed_at
 from ep.extensions import db
 from ep.healthcheck.checks import (
     FAIL,
     batch_checks,
     check_installation,
     one_line,
+    read_state,
     stopped_run,
 )
 from ep.models import BatchHeartbeat, BatchRun
@@ -54,7 +54,26 @@ HEALTH_WORDS = {"pass": "OK", "warn": "WARN", "fail": "ERROR"}
 PROGRESS_LOG_SECONDS = 30  # a plain log line about progress this often under cron
 
 
-@click.group("batch", cls=AppGroup)
+class BatchGroup(AppGroup):
+    """`ep batch`: a batch's own command (`ep batch notify-reminders`) is made when it is
+    asked for, importing that batch's module only: `ep batch status` and the run of one
+    batch do not import the others (lab formats, notification texts, backups)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *(spec.command for spec in SPINE)])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)  # status, history, schedule, or made
+        spec = next((spec for spec in SPINE if spec.command == cmd_name), None)
+        if command is None and spec is not None:
+            batch = load_batch(spec)
+            if batch is not None:
+                command = _run_command(batch)
+                self.add_command(command)
+        return command
+
+
+@click.group("batch", cls=BatchGroup)
 def batch_cli() -> None:
     """Run the scheduled batches and see how they are doing."""
 
@@ -140,7 +159,7 @@ def summary_line(batch: Batch, outcome: RunOutcome) -> str:
     return f"{head}: {counts}"
 
 
-def _run_command(batch: Batch):
+def _run_command(batch: Batch) -> click.Command:
     @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
     @click.option(
         "--limit",
@@ -181,7 +200,7 @@ def _run_command(batch: Batch):
                     click.echo(f"ep: {line}", err=True)
         sys.exit(outcome.exit_code)
 
-    return batch_cli.command(batch.command, help=batch.help)(command)
+    return click.command(batch.command, help=batch.help)(with_appcontext(command))
 
 
 def _run(batch: Batch, config, *, dry_run: bool, limit: int | None, reporter) -> RunOutcome:
@@ -205,10 +224,6 @@ def _run(batch: Batch, config, *, dry_run: bool, limit: int | None, reporter) ->
     return outcome
 
 
-for _batch in load_batches():
-    _run_command(_batch)
-
-
 @batch_cli.command("status")
 def status() -> None:
     """Show each batch: last activity, threshold and health (exit 1 if any is ERROR).
@@ -218,8 +233,7 @@ def status() -> None:
     """
     config = current_app.config["EP"]
     now = utcnow()
-    heartbeats = {hb.batch: hb for hb in db.session.scalars(select(BatchHeartbeat))}
-    installed = installed_at(db.session())
+    installed, heartbeats, _listeners = read_state(db.session())
     installation = check_installation(installed)
     if installation.status == FAIL:
         click.echo(f"ERROR: {installation.message}")

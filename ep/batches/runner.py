@@ -190,18 +190,21 @@ def registered() -> list[Batch]:
     return list(_REGISTRY.values())
 
 
+def load_batch(spec: BatchSpec) -> Batch | None:
+    """Import ``spec``'s module (it registers its Batch) and return the batch; None when
+    the module is not in this build yet (branches land one by one)."""
+    try:
+        importlib.import_module(spec.module)
+    except ModuleNotFoundError as exc:
+        if exc.name != spec.module:
+            raise
+        return None
+    return _REGISTRY.get(spec.command)
+
+
 def load_batches() -> list[Batch]:
-    """Import every batch module of the spine (each registers itself); return the batches,
-    in the spine's order."""
-    for spec in SPINE:
-        try:
-            importlib.import_module(spec.module)
-        except ModuleNotFoundError as exc:
-            # a batch whose module is not in this build yet (branches land one by one)
-            if exc.name != spec.module:
-                raise
-    by_name = {batch.name: batch for batch in registered()}
-    return [by_name[spec.name] for spec in SPINE if spec.name in by_name]
+    """Import every batch module of the spine; return the batches, in the spine's order."""
+    return [batch for spec in SPINE if (batch := load_batch(spec)) is not None]
 
 
 # -- transient errors --------------------------------------------------------------------
@@ -781,6 +784,7 @@ __all__ = [
     "RunOutcome",
     "Step",
     "batch_session",
+    "load_batch",
     "load_batches",
     "process_gone",
     "StepResult",

@@ -17,9 +17,11 @@ the installation row and the certificate files (parsed again only when they chan
 outbox and lab-inbox counts are warnings only, so they are read for the detail page alone.
 """
 
+import json
 import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,7 +37,7 @@ from ep.batches.spine import BATCHES, SPINE, spec_of
 from ep.config import Config
 from ep.database import Reader, execute_retrying_once
 from ep.domain.notifications import failing_count
-from ep.identity.certificates import load_certificates, load_crls
+from ep.files import write_atomically
 from ep.models import BatchHeartbeat, Installation, LabMessage, MllpListener
 from ep.texts import Code, Message, Number, Quoted, Text, english, msg, plural_msg
 
@@ -466,19 +468,64 @@ def check_crl(
     return result
 
 
-_expiry_cache: dict[tuple[str, int, int, str], datetime] = {}
+# the dates read from the certificate and CRL files, by file and what it is (_expiry_key)
+_expiry_cache: dict[tuple[str, int, int, int, str], datetime] = {}
+EXPIRY_CACHE_FILE = "certificate-expiries.json"  # in the instance folder, for `ep check`
+
+
+def _expiry_key(path: Path, kind: str) -> tuple[str, int, int, int, str]:
+    """The file as it is now: a file rewritten, or another renamed into its place, has
+    another change time (ctime) even where its modification time and size are the same."""
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, kind)
 
 
 def _expiry_of(path: Path, kind: str) -> datetime:
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, kind)
+    key = _expiry_key(path, kind)
     if key not in _expiry_cache:
+        # imported only when a file must be read: cryptography takes ~20 ms of CPU to
+        # import, which `ep batch status` (reads no file) and `ep check` with the files
+        # unchanged since its last run (expiries_remembered) need not pay
+        from ep.identity.certificates import load_certificates, load_crls
+
         if kind == "crl":
             value = min(crl.next_update_utc for crl in load_crls(path) if crl.next_update_utc)
         else:
             value = min(cert.not_valid_after_utc for cert in load_certificates(path))
         _expiry_cache[key] = value
     return _expiry_cache[key]
+
+
+@contextmanager
+def expiries_remembered(path: Path) -> Iterator[None]:
+    """Keep the certificate and CRL dates read inside this block in the file ``path`` for
+    the next process, and use those it kept for the last one.
+
+    `ep check` is a new process every minute; without this each run would parse the same
+    files again. A date holds while its file is as it was (_expiry_key). The file is only
+    a cache: when it cannot be read or written, the certificates are read.
+    """
+    try:
+        for name, mtime_ns, ctime_ns, size, kind, when in json.loads(path.read_bytes()):
+            _expiry_cache[(name, mtime_ns, ctime_ns, size, kind)] = datetime.fromisoformat(when)
+    except (OSError, ValueError, TypeError):  # none yet, or not ours: read the files
+        pass
+    known = set(_expiry_cache)
+    yield
+    if set(_expiry_cache) == known:
+        return
+    current = []
+    for key, when in _expiry_cache.items():  # the files as they are now, no older dates
+        name, *_, kind = key
+        try:
+            if _expiry_key(Path(name), kind) == key:
+                current.append([*key, when.isoformat()])
+        except OSError:  # the file is gone
+            pass
+    try:
+        write_atomically(path, json.dumps(current).encode())
+    except OSError:  # a monitor's account may not write there: it reads the files each time
+        pass
 
 
 def check_wal_archive(ok: bool, message: Text, *, warn_after_minutes: int) -> CheckResult:
@@ -653,14 +700,10 @@ def _database_checks(
     detail: bool,
     state: Sequence[Row[Any]] | None,  # the rows of _STATE, if read already
 ) -> Iterator[CheckResult]:
-    # plain rows (same attribute names as the models): no ORM identity map to build
-    rows = session.execute(_STATE).all() if state is None else state
-    installed_at = rows[0].installed_at
-    by_batch = {row.batch: row for row in rows if row.batch is not None}
+    installed_at, by_batch, listeners = read_state(session, state)
     yield check_installation(installed_at)
     yield from batch_checks(config, by_batch, installed_at=installed_at, now=now)
     # a row per listener host and address, never more: cheap enough for HealthCheckStatus
-    listeners = sorted((row for row in rows if row.id is not None), key=_host_and_address)
     yield from check_mllp_listeners(listeners, host=socket.gethostname())
     if detail and config["WalArchivingExpected"]:
         if session.get_bind().dialect.name == "postgresql":
@@ -679,6 +722,23 @@ def _database_checks(
             )
         )
         yield check_lab_inbox(quarantined or 0)
+
+
+def read_state(
+    session: Reader, rows: Sequence[Row[Any]] | None = None
+) -> tuple[datetime | None, dict[str, Row[Any]], list[Row[Any]]]:
+    """When EP was installed, each batch's heartbeat row by batch name, and the MLLP
+    listeners' rows by host and address: from ``rows`` of _STATE if read already, else
+    read now in one round trip.
+
+    Plain rows (the models' attribute names): no ORM identity map to build, and no ORM
+    mappers to configure, which alone would cost `ep batch status` ~20 ms at start.
+    """
+    if rows is None:
+        rows = session.execute(_STATE).all()
+    by_batch = {row.batch: row for row in rows if row.batch is not None}
+    listeners = sorted((row for row in rows if row.id is not None), key=_host_and_address)
+    return rows[0].installed_at, by_batch, listeners
 
 
 def _host_and_address(row: Row[Any]) -> tuple[str, str]:

@@ -8,7 +8,13 @@ from ep.config import ConfigError, load_config
 from ep.console import missing_sqlite_file, no_database_message
 from ep.core import create_core_app
 from ep.extensions import db
-from ep.healthcheck.checks import FAIL, evaluate, one_line
+from ep.healthcheck.checks import (
+    EXPIRY_CACHE_FILE,
+    FAIL,
+    evaluate,
+    expiries_remembered,
+    one_line,
+)
 from ep.healthcheck.formats import NAGIOS_EXIT, NAGIOS_WORD, nagios
 from ep.timeutil import utcnow
 
@@ -31,8 +37,9 @@ def check() -> None:
             line = f"EP {NAGIOS_WORD[FAIL]} - {no_database_message(missing)}"
             code = NAGIOS_EXIT[FAIL]
         else:
-            app = create_core_app(config)
-            with app.app_context():
+            app = create_core_app(config, migrations=False)  # no alembic to import
+            expiries = config.instance_path / EXPIRY_CACHE_FILE
+            with app.app_context(), expiries_remembered(expiries):
                 line, code = nagios(evaluate(db.session(), config, now=utcnow()))
                 db.session.rollback()
     except ConfigError as exc:
