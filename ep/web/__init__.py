@@ -4,7 +4,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request, session
-from flask_babel import Domain, get_babel, get_locale
+from flask_babel import Domain, get_babel
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
@@ -16,7 +16,14 @@ from ep.web.admin_catalogue import bp as admin_catalogue_bp
 from ep.web.citizen import bp as citizen_bp
 from ep.web.citizen_auth import SESSION_KEY
 from ep.web.errors import init_errors
-from ep.web.formats import date_text, datetime_text, lab_text, number_text, opening_hours_text
+from ep.web.formats import (
+    date_text,
+    datetime_text,
+    lab_text,
+    number_text,
+    opening_hours_text,
+)
+from ep.web.formats import language as page_language
 from ep.web.operator import bp as operator_bp
 from ep.web.proxies import ForwardedFrom
 from ep.web.ratelimit import init_limiter
@@ -145,7 +152,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["day"] = date_text
     app.jinja_env.filters["moment"] = datetime_text
     app.jinja_env.filters["opening_hours"] = opening_hours_text
-    app.jinja_env.globals["current_language"] = lambda: str(get_locale())
+    app.jinja_env.globals["current_language"] = page_language
 
     @app.before_request
     def _default_language():

@@ -21,7 +21,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, refresh
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -49,7 +49,7 @@ from ep.web.citizen_auth import (
     start_session,
 )
 from ep.web.citizen_chart import trend_chart
-from ep.web.formats import lab_text
+from ep.web.formats import lab_text, refresh_language
 from ep.web.formats import language as page_language
 from ep.web.ratelimit import client_address, limited, resident, typed_personnummer
 from ep.web.redirects import safe_next
@@ -809,7 +809,7 @@ def settings():
                 getattr(form, name).errors = [SETTINGS_PROBLEMS[(name, reason)]]
         else:
             session["lang"] = person.language
-            refresh()  # the confirmation in the language just chosen
+            refresh_language()  # the confirmation in the language just chosen
             db.session.commit()
             flash(_("Dina inställningar är sparade."), "success")
             return redirect(url_for("citizen.settings"))

@@ -15,7 +15,8 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
 from babel.dates import get_day_names
 from babel.numbers import get_decimal_symbol
-from flask_babel import format_datetime, format_time, get_locale
+from flask import g, has_request_context
+from flask_babel import format_datetime, format_time, get_locale, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -45,7 +46,24 @@ DAY_WORD = re.compile(r"\b(" + "|".join(DAY_WORDS) + r")\b", re.IGNORECASE)
 
 
 def language() -> str:
-    return str(get_locale() or "sv")
+    """The page's language ("sv" or "en"), looked up once per request: a results page asks
+    for it for each of its few hundred numbers and dates, and each look-up through
+    Flask-Babel's request context cost more than the number's own formatting."""
+    if not has_request_context():
+        return str(get_locale() or "sv")
+    chosen = g.get(_LANGUAGE)
+    if chosen is None:
+        chosen = g.setdefault(_LANGUAGE, str(get_locale() or "sv"))
+    return chosen
+
+
+def refresh_language() -> None:
+    """Flask-Babel's refresh: the rest of this request is in the language just chosen."""
+    refresh()
+    g.pop(_LANGUAGE, None)
+
+
+_LANGUAGE = "ep_page_language"
 
 
 # A results page writes a few hundred numbers and dates: each language's decimal sign and
