@@ -44,6 +44,9 @@ def logging_config(log_format: str = "text", level: str = "INFO") -> dict[str, A
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
             "gunicorn.access": {"level": level, "handlers": [], "propagate": True},
+            # alembic names each of its plugins at INFO when it is first imported, which
+            # (ep.extensions makes Flask-Migrate on first use) is after this configuration
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 

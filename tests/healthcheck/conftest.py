@@ -93,8 +93,10 @@ def start_server(folder: Path, database_url: str, pki, **settings: str) -> Serve
         **settings,
     }
     config = make_instance(folder, database_url, **values)
-    log_path = folder / "gunicorn.log"
-    with open(log_path, "wb") as log:
+    # a log of its own: two servers of one instance (test_operator_cache) writing one file,
+    # each at its own offset, wrote over each other's lines
+    log_path = folder / f"gunicorn-{len(list(folder.glob('gunicorn-*.log')))}.log"
+    with open(log_path, "xb") as log:
         # one process: the operator authorization cache is per worker
         process, port = start_gunicorn(config, output=log, WORKERS="1")
     server = Server(
