@@ -160,6 +160,26 @@ def begin_writing(session: Session) -> None:
         raise
 
 
+def continue_as_writer(session: Session) -> None:
+    """On SQLite, end what ``session`` has read so far and go on as a writer (begin_writing).
+
+    For a request that reads and then writes in one unit of work: a staff page that logs
+    its read (PDL), a form that changes something. Begun as a reader, SQLite fails its
+    first write at once when another connection (a batch, another worker) committed after
+    its first read; begun as a writer it waits its turn instead. On PostgreSQL, where a
+    transaction that read may still write, nothing is done.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.commit()
+    begin_writing(session)
+
+
+def holds_write_turn(session: Session) -> bool:
+    """Whether ``session``'s unit of work began as a writer on SQLite and is still open."""
+    return bool(session.info.get(_HOLDS_TURN))
+
+
 def _give_back_turn(session: Session) -> None:
     for _ in range(session.info.pop(_HOLDS_TURN, 0)):
         _write_turn.release()

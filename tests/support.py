@@ -4,6 +4,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,35 @@ def gone_pid() -> int:
         text=True,
     )
     return int(done.stdout)
+
+
+class Writer:
+    """Another connection to ``url`` that commits a small write every millisecond, as a
+    batch does beside the pages (``with Writer(url, person_id): …``)."""
+
+    def __init__(self, url: str, person_id: int):
+        self.engine = create_engine(url)
+        self.person_id = person_id
+        self.stop = threading.Event()
+        self.writes = 0
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            with self.engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE person SET language = language WHERE id = :id"),
+                    {"id": self.person_id},
+                )
+            self.writes += 1
+            time.sleep(0.001)
+
+    def __enter__(self) -> "Writer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        self.engine.dispose()
+        assert self.writes > 0, "the writer never wrote beside the pages"

@@ -8,6 +8,7 @@ from flask_babel import Domain, get_babel
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
+from ep.database import holds_write_turn
 from ep.domain.staff_input import MAX_DATABASE_ID
 from ep.extensions import babel, csrf, db
 from ep.timeutil import format_local
@@ -181,6 +182,15 @@ def init_web(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
+        return response
+
+    @app.after_request
+    def _end_writing(response):
+        # a unit of work begun as a writer on SQLite and left open (a form shown again with
+        # its errors, a refusal) ends here: the web session is saved next, on a connection
+        # of its own, which would otherwise wait for this one's lock
+        if db.session.registry.has() and holds_write_turn(db.session()):
+            db.session.rollback()
         return response
 
     @app.errorhandler(429)

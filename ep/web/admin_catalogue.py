@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from ep.database import continue_as_writer
 from ep.domain.audit_search import parse_cursor, search_audit
 from ep.domain.catalogue import (
     all_analyses,
@@ -52,6 +53,7 @@ bp = Blueprint("admin_catalogue", __name__, url_prefix="/EP.Admin")
 @bp.before_request
 def _require_admin():
     require_role("admin")
+    continue_as_writer(db.session())  # as the other EP.Admin pages (ep.web.admin)
 
 
 @bp.context_processor

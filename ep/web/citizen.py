@@ -29,7 +29,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, RadioField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
-from ep.database import begin_writing
+from ep.database import begin_writing, continue_as_writer
 from ep.domain import NotFound, residents
 from ep.domain import orders as order_service
 from ep.domain.purge import AUDIT_MINIMUM_YEARS
@@ -290,6 +290,13 @@ class SettingsForm(FlaskForm):
 def _identify():
     if request.blueprint == "citizen":
         identify_resident()
+
+
+@bp.before_request
+def _changes_as_writer():
+    # a form that changes something (an order, a cancellation, the settings, a login)
+    if request.method == "POST":
+        continue_as_writer(db.session())
 
 
 @bp.app_context_processor
@@ -773,6 +780,7 @@ def inbox():
 @login_required
 def message(message_id: int):
     """Read a message; opening it marks it read (as in any mail program)."""
+    continue_as_writer(db.session())
     found = _not_found(residents.get_message, message_id=message_id)
     if residents.mark_read(db.session(), person=g.person, message=found, now=utcnow()):
         db.session.commit()

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from ep.database import continue_as_writer
 from ep.extensions import db, limiter
 from ep.models import RateLimitCounter
 from ep.timeutil import utcnow
@@ -180,8 +181,16 @@ def limited(kind: str, person, *, methods: tuple[str, ...] = ("POST",)):
     """
 
     def decorate(view):
+        @wraps(view)
+        def as_writer(*args, **kwargs):
+            # counted (below, on a connection of its own): the view's unit of work begins
+            # now, as a writer where it changes something (ep.database.continue_as_writer)
+            if request.method in methods:
+                continue_as_writer(db.session())
+            return view(*args, **kwargs)
+
         # shared: every view of a kind (both staff look-ups) draws on the same counters
-        counted = view
+        counted = as_writer
         if person is not None:
             counted = limiter.shared_limit(
                 _setting(f"{kind}RateLimit"),

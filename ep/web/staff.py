@@ -23,6 +23,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ep.database import continue_as_writer
 from ep.domain import DomainError, NotFound, desk
 from ep.domain.manual_results import TypedResult, default_range, enter_results, is_qualitative
 from ep.domain.offers import assign_offer, assignable_packages, check_offer
@@ -129,6 +130,8 @@ def unmatched_reason(error: str | None) -> tuple[str, str | None]:
 @bp.before_request
 def _require_staff():
     require_role("staff")
+    # every staff page logs what it shows (PDL) or changes something
+    continue_as_writer(db.session())
 
 
 @bp.context_processor
