@@ -56,7 +56,10 @@ def free_socket() -> socket.socket:
     return listener
 
 
-def start(app: str, env: dict, *, workers: int = 2) -> tuple[subprocess.Popen, int]:
+def start(
+    app: str, env: dict, *, workers: int = 2, output=subprocess.DEVNULL
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn with the shipped configuration on a free port; ``output`` takes its log."""
     listener = free_socket()
     port = listener.getsockname()[1]
     process = subprocess.Popen(
@@ -64,8 +67,8 @@ def start(app: str, env: dict, *, workers: int = 2) -> tuple[subprocess.Popen, i
         cwd=ROOT,
         env={**env, "EP_BIND": f"fd://{listener.fileno()}", "EP_WORKERS": str(workers)},
         pass_fds=[listener.fileno()],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
     listener.close()
     return process, port
