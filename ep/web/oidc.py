@@ -65,7 +65,9 @@ class _Provider:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_providers: dict[str, _Provider] = {}
+# by issuer and what its certificate must chain to: a provider known through one CA file is
+# not taken for another at the same address (tests start many providers on loopback ports)
+_providers: dict[tuple[str, str | bool], _Provider] = {}
 _providers_lock = threading.Lock()
 
 
@@ -97,12 +99,12 @@ def _get_json(url: str, *, verify: str | bool) -> dict:
 
 def _provider(config) -> _Provider:
     """The issuer's discovery document, fetched at most once an hour per process."""
-    issuer = config["OidcIssuer"]
+    issuer, verify = config["OidcIssuer"], _verify(config)
     with _providers_lock:
-        known = _providers.get(issuer)
+        known = _providers.get((issuer, verify))
     if known is not None and time.monotonic() - known.fetched_at < _METADATA_SECONDS:
         return known
-    metadata = _get_json(f"{issuer}/.well-known/openid-configuration", verify=_verify(config))
+    metadata = _get_json(f"{issuer}/.well-known/openid-configuration", verify=verify)
     if metadata.get("issuer", "").rstrip("/") != issuer:
         raise LoginFailed(
             UNAVAILABLE, f"discovery names issuer {metadata.get('issuer')!r}, not {issuer!r}"
@@ -110,9 +112,9 @@ def _provider(config) -> _Provider:
     for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not metadata.get(endpoint):
             raise LoginFailed(UNAVAILABLE, f"discovery lacks {endpoint}")
-    provider = _Provider(metadata, time.monotonic(), _verify(config))
+    provider = _Provider(metadata, time.monotonic(), verify)
     with _providers_lock:
-        _providers[issuer] = provider
+        _providers[(issuer, verify)] = provider
     return provider
 
 
