@@ -29,7 +29,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, RadioField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
-from ep.database import begin_writing, continue_as_writer
+from ep.database import continue_as_writer
 from ep.domain import NotFound, residents
 from ep.domain import orders as order_service
 from ep.domain.purge import AUDIT_MINIMUM_YEARS
@@ -349,8 +349,7 @@ def own_page(action: str, template: str, *, of_order: Order | None = None, **con
     """
     html = render_template(template, **context)
     read = residents.own_read(g.person, action, client_addr=_client_ip(), order=of_order)
-    db.session.commit()  # the page changed nothing: this ends its reads
-    begin_writing(db.session())
+    continue_as_writer(db.session())  # the page changed nothing: its reads end here
     residents.record_own_read(db.session(), read, now=utcnow())
     db.session.commit()
     return html
