@@ -45,6 +45,9 @@ QUALITATIVE = {
 DAY_WORD = re.compile(r"\b(" + "|".join(DAY_WORDS) + r")\b", re.IGNORECASE)
 
 
+_LANGUAGE = "ep_page_language"  # where language() keeps it in flask.g
+
+
 def language() -> str:
     """The page's language ("sv" or "en"), looked up once per request: a results page asks
     for it for each of its few hundred numbers and dates, and each look-up through
@@ -61,9 +64,6 @@ def refresh_language() -> None:
     """Flask-Babel's refresh: the rest of this request is in the language just chosen."""
     refresh()
     g.pop(_LANGUAGE, None)
-
-
-_LANGUAGE = "ep_page_language"
 
 
 # A results page writes a few hundred numbers and dates: each language's decimal sign and
