@@ -145,18 +145,19 @@ def make_instance(folder: Path, database_url: str | None, residents: int, years:
     return env, engine
 
 
-def wait_ready(port: int) -> None:
+def wait_ready(port: int, path: str = "/login") -> None:
+    """Wait until the server on ``port`` answers ``path`` with 200 (a minute at most)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             conn = HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/login")
+            conn.request("GET", path)
             if conn.getresponse().status == 200:
                 return
         except OSError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"the server on port {port} did not answer /login")
+    raise SystemExit(f"the server on port {port} did not answer {path}")
 
 
 def log_in(port: int, who: str) -> str:

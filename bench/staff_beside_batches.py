@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,6 +31,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.healthcheck import BIN, make_instance, start  # noqa: E402
+from bench.resident_pages import wait_ready  # noqa: E402
 
 STAFF = "SE2321000016-EPS1"  # Sara Sjöberg, the demo's staff member
 DEMO_RESIDENT = "191212121212"
@@ -41,20 +41,6 @@ REQUESTS = re.compile(r"(\d+) requests in")
 PERCENTILE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 MAXIMUM = re.compile(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)")
 MS = {"us": 0.001, "ms": 1, "s": 1000}
-
-
-def wait_ready(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the server on port {port} did not answer /")
 
 
 def run_batches(env: dict, until: float, runs: list[int]) -> None:
@@ -88,7 +74,7 @@ def main() -> None:
             "wsgi:app", {**env, "EP_ClientCertificateSource": "header"}, output=log
         )
     try:
-        wait_ready(port)
+        wait_ready(port, "/")
         runs = [0, 0]
         batches = threading.Thread(
             target=run_batches, args=(env, time.monotonic() + args.seconds, runs)
