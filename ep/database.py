@@ -152,7 +152,7 @@ def begin_writing(session: Session) -> None:
         raise OperationalError(
             "BEGIN IMMEDIATE", None, Exception("database is locked: no turn to write")
         )
-    session.info[_HOLDS_TURN] = session.info.get(_HOLDS_TURN, 0) + 1
+    session.info[_HOLDS_TURN] = True  # once: a transaction begun already returned above
     try:
         session.connection(execution_options={"sqlite_immediate": True})
     except BaseException:
@@ -181,7 +181,7 @@ def holds_write_turn(session: Session) -> bool:
 
 
 def _give_back_turn(session: Session) -> None:
-    for _ in range(session.info.pop(_HOLDS_TURN, 0)):
+    if session.info.pop(_HOLDS_TURN, False):
         _write_turn.release()
 
 
