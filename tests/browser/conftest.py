@@ -144,6 +144,14 @@ class Pages:
         assert response.status == 200, (path, response.status)
         return response
 
+    def follow(self, locator) -> None:
+        """Click a link or a submit button and wait until the page it leads to has loaded.
+
+        A bare click returns as soon as the click is dispatched, while the old document
+        is still shown: reading or checking the page then races the navigation."""
+        with self.page.expect_navigation():
+            locator.click()
+
     def check(self, label: str) -> None:
         """Run axe-core on the page as it is; fail on any serious or critical violation."""
         if not self.page.evaluate("() => typeof axe !== 'undefined'"):  # once per document

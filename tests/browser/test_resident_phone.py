@@ -110,9 +110,9 @@ def log_in(tab: Pages, language: str) -> None:
     page = tab.page
     tab.goto("/login")
     page.locator("#personnummer").fill("19121212-1212")
-    page.locator("main form button[type=submit]").click()
+    tab.follow(page.locator("main form button[type=submit]"))
     if language == "en":
-        page.locator(".language-switch button").click()
+        tab.follow(page.locator(".language-switch button"))
     assert page.locator("html").get_attribute("lang") == language
 
 
@@ -211,7 +211,7 @@ def test_a_resident_finds_their_way_on_a_phone_and_a_desktop(
         expect(results_link).to_be_hidden()
         page.locator(".menu > summary").filter(has_text=words["menu"]).click()
     expect(results_link).to_be_visible()
-    results_link.click()
+    tab.follow(results_link)
     # a phone reads each result as a card of labelled lines, a desktop keeps the table
     newest = page.locator("table.results").first
     shown_as = newest.evaluate("table => getComputedStyle(table).display")
@@ -227,14 +227,14 @@ def test_a_resident_finds_their_way_on_a_phone_and_a_desktop(
     expect(page.locator("tbody tr").first).to_contain_text(words["read"])
 
     tab.goto(pages["order-open"])
-    page.locator("main").get_by_role("link", name=words["cancel"], exact=True).click()
+    tab.follow(page.locator("main").get_by_role("link", name=words["cancel"], exact=True))
     tab.check("cancel-question")
-    page.get_by_role("link", name=words["keep"]).click()
-    page.locator("main").get_by_role("link", name=words["cancel"], exact=True).click()
-    page.get_by_role("button", name=words["confirm"]).click()
+    tab.follow(page.get_by_role("link", name=words["keep"]))
+    tab.follow(page.locator("main").get_by_role("link", name=words["cancel"], exact=True))
+    tab.follow(page.get_by_role("button", name=words["confirm"]))
     expect(page.get_by_role("status")).to_contain_text(words["cancelled"])
 
-    page.locator("footer").get_by_role("link", name=words["statement"]).click()
+    tab.follow(page.locator("footer").get_by_role("link", name=words["statement"]))
     expect(page.locator("h1")).to_contain_text(words["statement"])
     page.goto(live_server.url + "/no-such-page")
     expect(page.locator("h1")).to_have_text(words["not_found"])
