@@ -82,7 +82,7 @@ def test_staff_work_their_day_in_a_browser_and_every_page_passes_axe(
     page.get_by_role("link", name="Arbetslista STI-positiva").click()
     expect(page.get_by_role("heading", name="Greta Granskare, 19811228-9874")).to_be_visible()
     tab.check("worklist")
-    page.get_by_role("link", name="Registrera kontakten med Greta Granskare").click()
+    tab.follow(page.get_by_role("link", name="Registrera kontakten med Greta Granskare"))
     tab.check("contact")
     page.get_by_role("button", name="Bekräfta kontakten och visa svaret").click()
     expect(page.get_by_text("Inga svar väntar på kontakt.")).to_be_visible()
