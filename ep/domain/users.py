@@ -82,16 +82,7 @@ def grant_role(session: Session, user: User, role: str, *, actor: Actor, now: da
     if role in user.roles:
         return False
     user.role_rows.append(UserRole(role=role))
-    record(
-        session,
-        actor,
-        "user:grant",
-        now=now,
-        object_type="user",
-        object_id=user.hsa_id,
-        details=described("role", role=role),
-    )
-    session.flush()
+    _role_changed(session, user, "user:grant", role, actor=actor, now=now)
     return True
 
 
@@ -103,17 +94,24 @@ def revoke_role(session: Session, user: User, role: str, *, actor: Actor, now: d
         return False
     for row in rows:
         user.role_rows.remove(row)
+    _role_changed(session, user, "user:revoke", role, actor=actor, now=now)
+    return True
+
+
+def _role_changed(
+    session: Session, user: User, action: str, role: str, *, actor: Actor, now: datetime
+) -> None:
+    """Log a granted or revoked role in the audit log, and write the change."""
     record(
         session,
         actor,
-        "user:revoke",
+        action,
         now=now,
         object_type="user",
         object_id=user.hsa_id,
         details=described("role", role=role),
     )
     session.flush()
-    return True
 
 
 def set_active(session: Session, user: User, active: bool, *, actor: Actor, now: datetime) -> bool:
