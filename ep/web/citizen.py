@@ -304,8 +304,6 @@ def _helpers():
     return {
         "person": g.get("person"),
         "login_mode": login_mode,
-        "language_form": LanguageForm,
-        "post_form": PostForm,
         "order_status": order_status,
         "access_text": access_text,
         "access_role": access_role,

@@ -219,3 +219,33 @@ def test_the_chart_unit_sits_above_the_top_tick(dev_app, now):
     top_tick = min(tick.position for tick in chart.y_ticks)
     assert chart.unit_baseline + 4 < top_tick - 9  # the unit's descenders, the tick's cap height
     assert chart.width <= 300  # 12.5-unit text is then at least 12 px on a 360 px phone
+
+
+def test_every_resident_page_names_each_id_once(as_resident, resident, catalogue, db_session, now):
+    # a label, an aria-describedby or a skip link finds the first of two equal ids only;
+    # the language switch and the logout form are on every page, beside the page's own form
+    order = order_at(as_resident, catalogue, db_session)
+    released_order(
+        db_session, resident, catalogue["DIABETES"], when=now - timedelta(days=3),
+        values={"NPU02192": ("5,8", 5.8, None)}, now=now,
+    )  # fmt: skip
+    db_session.commit()
+    order_form = re.search(r'href="(/order/[^"]+)"', as_resident.page("/offers"))
+    assert order_form is not None
+    paths = [
+        "/",
+        "/offers",
+        order_form.group(1).replace("&amp;", "&"),
+        "/orders",
+        f"/orders/{order.id}",
+        f"/orders/{order.id}/cancel",
+        "/kit",
+        "/results",
+        "/inbox",
+        "/settings",
+        "/access-log",
+    ]
+    for path in paths:
+        ids = re.findall(r'\sid="([^"]+)"', as_resident.page(path))
+        assert ids, path
+        assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))
