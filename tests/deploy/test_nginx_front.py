@@ -1,7 +1,11 @@
 """deploy/nginx-ep.conf, run by Debian's nginx in front of a real gunicorn: nothing a
 client sends can make EP believe who it is, and what EP refuses it says why."""
 
+import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -11,6 +15,7 @@ from tests.deploy.conftest import (
     NGINX,
     certificate_in_place,
     debian_main,
+    free_port,
     log_line,
     shipped_site,
 )
@@ -40,6 +45,45 @@ def test_the_shipped_file_needs_no_file_but_the_servers_certificate(tmp_path, pk
     result = subprocess.run([NGINX, "-t", "-c", str(main)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_the_site_passes_nginx_t_for_an_unprivileged_user_in_a_bare_http_block(pki):
+    """As a check with no root does it: `nginx -t` on a bare main file of its own (only the
+    pid and error log moved to a folder it may write) that includes the site in an empty
+    ``http {}``. The site must then open no file but its certificate: no log of the http
+    level's (Debian's /var/log/nginx/access.log is root's). The ports are moved above 1024,
+    which an unprivileged user may bind here."""
+    folder = Path(tempfile.mkdtemp(prefix="ep-nginx-"))
+    try:
+        cert, key = pki.issue_server_cert()
+        for source in (cert, key):
+            shutil.copy(source, folder / source.name)
+        site = folder / "ep.conf"
+        site.write_text(
+            shipped_site(
+                **{
+                    "listen 443 ssl http2;": f"listen 127.0.0.1:{free_port()} ssl http2;",
+                    "listen 80;": f"listen 127.0.0.1:{free_port()};",
+                },
+                **certificate_in_place((folder / cert.name, folder / key.name)),
+            )
+        )
+        main = folder / "nginx.conf"
+        main.write_text(
+            f"pid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\n"
+            f"events {{}}\nhttp {{\n    include {site};\n}}\n"
+        )
+        command = [NGINX, "-t", "-c", str(main)]
+        if os.geteuid() == 0:  # as nobody, in a folder nobody may write
+            os.chmod(folder, 0o777)
+            for path in folder.iterdir():
+                os.chmod(path, 0o644)
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert "test is successful" in result.stderr
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_an_operator_certificate_gets_ok_with_hsts(front, installed, operator_cert):
