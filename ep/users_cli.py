@@ -84,12 +84,7 @@ def user_add(hsa_id, name, roles, care_unit, care_unit_name) -> None:
 @click.argument("role", metavar="ROLE")
 def user_grant(hsa_id, role) -> None:
     """Give the user with HSA_ID the role ROLE (staff | admin | operator | integration)."""
-
-    def change(found, actor, now):
-        done = grant_role(db.session(), found, role, actor=actor, now=now)
-        return f"{found.hsa_id} {'now has' if done else 'already had'} role {role}"
-
-    _change_user(hsa_id, change)
+    _change_role(hsa_id, role, grant_role, done="now has", unchanged="already had")
 
 
 @user.command("revoke")
@@ -97,10 +92,15 @@ def user_grant(hsa_id, role) -> None:
 @click.argument("role", metavar="ROLE")
 def user_revoke(hsa_id, role) -> None:
     """Take the role ROLE from the user with HSA_ID."""
+    _change_role(hsa_id, role, revoke_role, done="no longer has", unchanged="did not have")
+
+
+def _change_role(hsa_id: str, role: str, change_role, *, done: str, unchanged: str) -> None:
+    """Grant or revoke (``change_role``) ROLE and say which way it went."""
 
     def change(found, actor, now):
-        done = revoke_role(db.session(), found, role, actor=actor, now=now)
-        return f"{found.hsa_id} {'no longer has' if done else 'did not have'} role {role}"
+        changed = change_role(db.session(), found, role, actor=actor, now=now)
+        return f"{found.hsa_id} {done if changed else unchanged} role {role}"
 
     _change_user(hsa_id, change)
 
