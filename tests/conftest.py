@@ -43,9 +43,9 @@ def pytest_collection_modifyitems(config, items):
 
     A test that never asks for the test database (``database_url``, which every app and
     session fixture stands on) and is not marked ``postgres`` runs the same whatever
-    EP_TEST_DATABASE_URL says. The
-    browser tests drive pages whose every query the Flask-client tests also run on both
-    databases; what they add is the browser's view (layout at 360 px, axe, navigation).
+    EP_TEST_DATABASE_URL says. The browser tests drive pages whose every query the
+    Flask-client tests also run on both databases; what they add is the browser's view
+    (layout at 360 px, axe, navigation).
     """
     if not config.getoption("--database-tests-only"):
         return
