@@ -7,9 +7,9 @@ order; made by bench/import_results.py's ``prepare``) go through each road in tu
 the results and lab messages cleared between them:
 
 - inbox: the real IMPORTRESULTS batch over the files (chunks of 100, one commit each);
-- API: a real gunicorn with TLS (deploy/gunicorn.conf.py, one sync worker), each report
-  POSTed with a function certificate on a new TLS connection (sync workers close after
-  each answer), ``--clients`` at a time; each answer must be 201 with MSA|AA;
+- API: a real gunicorn with TLS (deploy/gunicorn.conf.py, one gthread worker), each
+  report POSTed with a function certificate on a new TLS connection, as a lab's system
+  connects, ``--clients`` at a time; each answer must be 201 with MSA|AA;
 - MLLP: a real `ep mllp serve`, ``--clients`` connections each sending its share one
   message at a time and waiting for the AA (one commit per message, as the ACK needs).
 

@@ -4,7 +4,7 @@
                                           [--database-urls EMPTY_URL FULL_URL]
 
 Two views side by side in one run, each with three servers under the same gunicorn
-configuration (deploy/gunicorn.conf.py, 2 sync workers): the bare route, EP on an empty
+configuration (deploy/gunicorn.conf.py: 2 gthread workers, keep-alive): the bare route, EP on an empty
 database, and EP on a database holding 1,000,000 BatchRun rows and 1,000,000 orders.
 
 - the monitor's view (``ClientCertificateSource = tls``): gunicorn terminates TLS
@@ -13,8 +13,8 @@ database, and EP on a database holding 1,000,000 BatchRun rows and 1,000,000 ord
   operator's certificate for every request, as a monitor does; the handshake dominates;
 - EP's own cost (``ClientCertificateSource = header``, as behind nginx in production):
   plain HTTP from 127.0.0.1 (a TrustedProxy) with the operator's certificate in
-  X-SSL-Client-Cert, loaded by wrk (keep-alive capable; gunicorn's sync workers still
-  close after each request), so what is measured is EP's work per request.
+  X-SSL-Client-Cert, loaded by wrk over kept-alive connections, so what is measured is
+  EP's work per request.
 
 Rounds alternate between the servers (in rotating order) so machine noise hits all alike;
 the ratios are the medians of the per-round ratios. Each round is limited in time
@@ -130,8 +130,8 @@ def measure_wrk(port: int, header: str, seconds: float, concurrency: int) -> flo
         text=True,
         check=True,
     ).stdout
-    # a read "error" is wrk finding a connection the sync worker closed after its answer;
-    # any other socket error or any answer but 2xx fails the run
+    # a read "error" is wrk finding a kept-alive connection closed by the worker (its
+    # keepalive seconds, or a restart); any other socket error or answer but 2xx fails
     errors = re.search(r"connect (\d+), read \d+, write (\d+), timeout (\d+)", shown)
     if "Non-2xx" in shown or (errors and any(int(n) for n in errors.groups())):
         raise SystemExit(f"wrk saw errors on port {port}:\n{shown}")
