@@ -13,6 +13,7 @@ import time_machine
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from jinja2 import MemcachedBytecodeCache
 
 from ep import create_app
 from ep.config import load_config
@@ -119,6 +120,20 @@ class TestClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+class _TemplateCode(dict):
+    """Compiled templates by Jinja's key: the client MemcachedBytecodeCache expects."""
+
+    def set(self, key, value, timeout=None):
+        self[key] = value
+
+
+# The session makes thousands of apps, each with a Jinja environment of its own that would
+# parse and compile every template it renders again (a fifth of the web tests' time). All
+# are made by the same create_app, so they compile a template alike; Jinja reuses a
+# template's code only while its source is unchanged (a checksum of it is kept beside).
+TEMPLATE_CODE = MemcachedBytecodeCache(_TemplateCode(), ignore_memcache_errors=False)
+
+
 @pytest.fixture
 def make_app(config_path):
     """Build an app on the test database with appSettings overrides."""
@@ -128,6 +143,7 @@ def make_app(config_path):
         config = load_config(config_path, environ={}, overrides=overrides)
         app = create_app(config)
         app.config["TESTING"] = True
+        app.jinja_env.bytecode_cache = TEMPLATE_CODE
         app.test_client_class = TestClient
         apps.append(app)
         return app
