@@ -4,8 +4,9 @@
                                           [--database-urls EMPTY_URL FULL_URL]
 
 Two views side by side in one run, each with three servers under the same gunicorn
-configuration (deploy/gunicorn.conf.py: 2 gthread workers, keep-alive): the bare route, EP on an empty
-database, and EP on a database holding 1,000,000 BatchRun rows and 1,000,000 orders.
+configuration (deploy/gunicorn.conf.py: 2 gthread workers, keep-alive): the bare route,
+EP on an empty database, and EP on a database holding 1,000,000 BatchRun rows and
+1,000,000 orders.
 
 - the monitor's view (``ClientCertificateSource = tls``): gunicorn terminates TLS
   (cert_reqs = ssl.CERT_OPTIONAL, the demo CA as ca_certs) and a bounded Python client on

@@ -13,7 +13,7 @@ import time_machine
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from jinja2 import MemcachedBytecodeCache
+from jinja2.bccache import Bucket, BytecodeCache
 
 from ep import create_app
 from ep.config import load_config
@@ -120,18 +120,27 @@ class TestClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-class _TemplateCode(dict):
-    """Compiled templates by Jinja's key: the client MemcachedBytecodeCache expects."""
+class _TemplateCode(BytecodeCache):
+    """Compiled templates kept in this process by Jinja's key (Jinja's own example of a
+    bytecode cache). The session makes thousands of apps, each with a Jinja environment of
+    its own that would parse and compile every template it renders again (a fifth of the
+    web tests' time). All are made by the same create_app, so they compile a template
+    alike; Jinja reuses a template's code only while its source is unchanged (a checksum
+    of it is kept beside)."""
 
-    def set(self, key, value, timeout=None):
-        self[key] = value
+    def __init__(self) -> None:
+        self._codes: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._codes.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._codes[bucket.key] = bucket.bytecode_to_string()
 
 
-# The session makes thousands of apps, each with a Jinja environment of its own that would
-# parse and compile every template it renders again (a fifth of the web tests' time). All
-# are made by the same create_app, so they compile a template alike; Jinja reuses a
-# template's code only while its source is unchanged (a checksum of it is kept beside).
-TEMPLATE_CODE = MemcachedBytecodeCache(_TemplateCode(), ignore_memcache_errors=False)
+TEMPLATE_CODE = _TemplateCode()
 
 
 @pytest.fixture
