@@ -94,6 +94,18 @@ test: venv browser-deps oidc-deps
 CLOCK_TESTS := tests/web tests/domain tests/models tests/healthcheck/test_checks.py \
 	tests/batches/test_notify_reminders.py tests/batches/test_expire_orders.py \
 	tests/batches/test_purge.py tests/batches/test_runner.py tests/batches/test_notify_results.py
+# ... but not those that judge no day, age or due date: access by certificate (validity and
+# CRL dates are instants, UTC), logins and redirects, CSRF and header hygiene, rate limits,
+# writers taking turns, ids, language, the catalogues, user administration, one PDL event
+# per read: 103 of 357 tests and 36 % of a clock's CPU (141 -> 87 s), each paid four times
+CLOCK_SKIP := tests/web/test_access.py tests/web/citizen/test_login.py \
+	tests/web/citizen/test_redirects.py tests/web/staff/test_access_to_staff_pages.py \
+	tests/web/citizen/test_hygiene.py tests/web/staff/test_hygiene.py tests/web/admin/test_hygiene.py \
+	tests/web/citizen/test_rate_limits.py tests/web/staff/test_rate_limits.py \
+	tests/web/citizen/test_beside_a_writer.py tests/web/staff/test_beside_a_writer.py \
+	tests/models/test_write_turn.py tests/web/test_database_ids.py \
+	tests/web/staff/test_staff_language.py tests/web/test_catalogues.py \
+	tests/web/test_admin_users.py tests/web/citizen/test_own_reads.py
 CLOCKS := 2026-01-15T23:30:00+00:00 2026-07-15T23:30:00+00:00 \
 	2026-03-29T00:30:00+00:00 2026-10-25T00:30:00+00:00
 # The four clocks run at once, each into its own log, printed in order when all are done.
@@ -101,7 +113,8 @@ test-clock: venv
 	@mkdir -p test-artifacts; pids=; \
 	for clock in $(CLOCKS); do \
 		env -u EP_TEST_DATABASE_URL EP_TEST_CLOCK=$$clock $(BIN)/pytest -q -p no:cacheprovider \
-			-m "not browser and not slow" $(CLOCK_TESTS) > "test-artifacts/clock-$$clock.log" 2>&1 & \
+			-m "not browser and not slow" $(addprefix --ignore=,$(CLOCK_SKIP)) $(CLOCK_TESTS) \
+			> "test-artifacts/clock-$$clock.log" 2>&1 & \
 		pids="$$pids $$!"; \
 	done; \
 	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
