@@ -69,24 +69,29 @@ run: init
 	@echo
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
-# The suite runs on SQLite; with EP_TEST_DATABASE_URL set (CI sets it) every test that uses
-# the test database runs on that PostgreSQL database too, at the same time (much of the
-# suite waits on servers and subprocesses, so two runs share the cores well); the tests that
-# would only repeat themselves there (no database, or a browser) run on SQLite alone
-# (--database-tests-only, tests/conftest.py). The PostgreSQL run's output follows.
+# The suite runs on SQLite. With EP_TEST_DATABASE_URL set (CI sets it) every test that uses
+# the test database runs on that PostgreSQL database too (--database-tests-only,
+# tests/conftest.py); the tests that would only repeat themselves there (no database, or a
+# browser) run once, on SQLite (--other-tests-only). The three parts then run at once: much
+# of the suite waits on servers, subprocesses and the browser, so they share the cores
+# well. The SQLite database tests print as they go; the other two parts' output follows.
 PG_LOG := test-artifacts/pytest-postgresql.log
+OTHERS_LOG := test-artifacts/pytest-others.log
 test: venv browser-deps oidc-deps
-	@mkdir -p $(dir $(PG_LOG)); pg=; \
-	if [ -n "$$EP_TEST_DATABASE_URL" ]; then \
-		echo "== the tests that use the database, on PostgreSQL, alongside: $$EP_TEST_DATABASE_URL ($(PG_LOG))"; \
-		$(BIN)/pytest -p no:cacheprovider --database-tests-only > $(PG_LOG) 2>&1 & pg=$$!; \
+	@mkdir -p test-artifacts; \
+	if [ -z "$$EP_TEST_DATABASE_URL" ]; then \
+		echo "== the suite on SQLite"; exec $(BIN)/pytest; \
 	fi; \
-	echo "== the suite on SQLite"; \
-	env -u EP_TEST_DATABASE_URL $(BIN)/pytest; sqlite=$$?; \
-	[ -z "$$pg" ] && exit $$sqlite; \
-	wait $$pg; postgresql=$$?; \
+	echo "== alongside: the tests that use the database on PostgreSQL, $$EP_TEST_DATABASE_URL ($(PG_LOG)), and the others on SQLite ($(OTHERS_LOG))"; \
+	$(BIN)/pytest -p no:cacheprovider --database-tests-only > $(PG_LOG) 2>&1 & pg=$$!; \
+	env -u EP_TEST_DATABASE_URL $(BIN)/pytest -p no:cacheprovider --other-tests-only \
+		> $(OTHERS_LOG) 2>&1 & others=$$!; \
+	echo "== the tests that use the database, on SQLite"; \
+	env -u EP_TEST_DATABASE_URL $(BIN)/pytest --database-tests-only; sqlite=$$?; \
+	wait $$others; other=$$?; wait $$pg; postgresql=$$?; \
+	echo "== the tests that use no database, and the browser tests, on SQLite"; cat $(OTHERS_LOG); \
 	echo "== the tests that use the database, on PostgreSQL: $$EP_TEST_DATABASE_URL"; cat $(PG_LOG); \
-	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
+	[ $$sqlite -eq 0 ] && [ $$other -eq 0 ] && [ $$postgresql -eq 0 ]
 
 # The date-sensitive tests again at 23:30 UTC in winter and in summer (Stockholm's day is
 # then already tomorrow) and just before both DST changes, on SQLite (tests/conftest.py

@@ -35,12 +35,19 @@ def pytest_addoption(parser):
         "--database-tests-only",
         action="store_true",
         help="run only the tests that use the test database, and none that drives a browser "
-        "(`make test`'s PostgreSQL pass: the rest ran on its SQLite pass)",
+        "(`make test` runs these on PostgreSQL and on SQLite)",
+    )
+    parser.addoption(
+        "--other-tests-only",
+        action="store_true",
+        help="run only the tests --database-tests-only leaves out: those that use no "
+        "database, and the browser tests (`make test` runs these once, on SQLite)",
     )
 
 
 def pytest_collection_modifyitems(config, items):
-    """--database-tests-only: leave out what a second database would only repeat.
+    """--database-tests-only: leave out what a second database would only repeat;
+    --other-tests-only: only that.
 
     A test that never asks for the test database (``database_url``, which every app and
     session fixture stands on) and is not marked ``postgres`` runs the same whatever
@@ -48,13 +55,17 @@ def pytest_collection_modifyitems(config, items):
     Flask-client tests also run on both databases; what they add is the browser's view
     (layout at 360 px, axe, navigation).
     """
-    if not config.getoption("--database-tests-only"):
+    database_only = config.getoption("--database-tests-only")
+    others_only = config.getoption("--other-tests-only")
+    if not database_only and not others_only:
         return
+    if database_only and others_only:
+        raise pytest.UsageError("--database-tests-only and --other-tests-only exclude each other")
     kept, left = [], []
     for item in items:
         uses_database = "database_url" in item.fixturenames or "postgres" in item.keywords
         repeated = not uses_database or "browser" in item.keywords
-        (left if repeated else kept).append(item)
+        (left if repeated == database_only else kept).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
