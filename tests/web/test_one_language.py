@@ -39,6 +39,7 @@ from ep.models import (
     BatchRun,
     InboxMessage,
     Installation,
+    Kit,
     LabMessage,
     MllpListener,
     Notification,
@@ -215,11 +216,20 @@ def staff_and_admin_paths(session, person) -> list[str]:
 
 
 def names(session) -> set[str]:
+    """The words of names and codes a page shows as they are, in no language: places,
+    package and analysis codes, people, and the random order numbers and kit codes (an
+    order number such as EP-7MEN-… would otherwise read as the Swedish word "men")."""
     words = set()
     for location in session.scalars(select(SamplingLocation)):
         words |= _words(f"{location.name} {location.address} {location.city}")
     for name in session.scalars(
-        select(Package.code).union(select(Analysis.code), select(User.name), select(Person.email))
+        select(Package.code).union(
+            select(Analysis.code),
+            select(User.name),
+            select(Person.email),
+            select(Order.number),
+            select(Kit.code),
+        )
     ):
         words |= _words(name or "")
     return words
