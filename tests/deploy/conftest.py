@@ -55,17 +55,14 @@ def certificate_in_place(server_cert) -> dict[str, str]:
 
 def debian_main(folder: Path, site: Path) -> Path:
     """Debian's /etc/nginx/nginx.conf as installed, with ``site`` as its one enabled site
-    and its pid, logs and temporary files in ``folder``; the file written there."""
-    temp = "".join(
-        f"\n\t{kind}_temp_path {folder / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
+    and its pid and logs in ``folder``; the file written there. (Where nginx keeps its
+    temporary files the site says itself.)"""
     text = replaced(
         DEBIAN_MAIN.read_text(),
         {
             "pid /run/nginx.pid;": f"pid {folder / 'nginx.pid'};",
             "error_log /var/log/nginx/error.log;": f"error_log {folder / 'error.log'} info;",
-            "access_log /var/log/nginx/access.log;": f"access_log {folder / 'access.log'};{temp}",
+            "access_log /var/log/nginx/access.log;": f"access_log {folder / 'access.log'};",
             "include /etc/nginx/sites-enabled/*;": f"include {site};",
         },
         str(DEBIAN_MAIN),

@@ -48,13 +48,13 @@ def test_the_shipped_file_needs_no_file_but_the_servers_certificate(tmp_path, pk
 
 
 def test_the_site_passes_nginx_t_for_an_unprivileged_user_in_a_bare_http_block(pki):
-    """As a check with no root does it: `nginx -t` on a bare main file of its own (the pid,
-    the error log and the temporary folders moved to a folder it may write) that includes
-    the site in an empty ``http {}``. The site must then open no file but its certificate:
-    no log of the http level's (Debian's /var/log/nginx/access.log is root's). The ports
-    are moved above 1024, which an unprivileged user may bind here. (The temporary
-    folders: nginx -t makes its compiled-in /var/lib/nginx/body … when they are missing,
-    as on a machine where nginx has never run, and only root may.)"""
+    """As a check with no root does it: `nginx -t` on a bare main file of its own (only the
+    pid and error log moved to a folder it may write) that includes the site in an empty
+    ``http {}``. The site must then open no file but its certificate: no log of the http
+    level's (Debian's /var/log/nginx/access.log is root's), and no temporary folder nginx
+    would have to make (Debian's /var/lib/nginx/body … are missing wherever nginx has
+    never run, and only root may make them). The ports are moved above 1024, which an
+    unprivileged user may bind here."""
     folder = Path(tempfile.mkdtemp(prefix="ep-nginx-"))
     try:
         cert, key = pki.issue_server_cert()
@@ -71,13 +71,9 @@ def test_the_site_passes_nginx_t_for_an_unprivileged_user_in_a_bare_http_block(p
             )
         )
         main = folder / "nginx.conf"
-        temporary = "".join(
-            f"    {kind}_temp_path {folder / kind};\n"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
         main.write_text(
             f"pid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\n"
-            f"events {{}}\nhttp {{\n{temporary}    include {site};\n}}\n"
+            f"events {{}}\nhttp {{\n    include {site};\n}}\n"
         )
         command = [NGINX, "-t", "-c", str(main)]
         if os.geteuid() == 0:  # as nobody, in a folder nobody may write
