@@ -64,11 +64,14 @@ class BatchGroup(AppGroup):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)  # status, history, schedule, or made
+        if command is not None:
+            return command
         spec = next((spec for spec in SPINE if spec.command == cmd_name), None)
-        batch = load_batch(spec) if command is None and spec is not None else None
-        if batch is not None:
-            command = _run_command(batch)
-            self.add_command(command)
+        batch = load_batch(spec) if spec is not None else None
+        if batch is None:
+            return None
+        command = _run_command(batch)
+        self.add_command(command)
         return command
 
 
